@@ -1,0 +1,252 @@
+"""Training patches and test images, and the HDF5 files that carry them between steps.
+
+HDF5 layout (the one place it is written down; readers check the attributes):
+
+`train.h5`
+    data   float32 (N, image_size, image_size, 1): bicubic Y patches in [0, 1]
+    label  float32 (N, label_size, label_size, 1): the centre of the ground-truth Y patch
+    attrs  scale, image_size, label_size, stride, augment (0/1), colour, resize,
+           format_version, source (the folder the images came from)
+
+`test.h5`
+    images/<name>/hr            float32 (H, W, 1) ground-truth Y in [0, 1], modcropped
+    images/<name>/bicubic       float32 (H, W, 1) the network input (not clipped)
+    images/<name>/bicubic_cbcr  float32 (H, W, 2) bicubic Cb, Cr in [0, 1]; absent for
+                                greyscale images
+    attrs  scale, colour, resize, format_version, source
+    Image names are the file names without extension; groups list alphabetically.
+
+Files are written to a temporary name in the same folder and renamed when complete, so
+an interrupted run never leaves a half-written file that later looks valid.
+"""
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+import skimage
+
+from srcnn import imaging
+from srcnn.errors import UserError
+
+FORMAT_VERSION = 1
+
+# Photographs that scikit-image installs, used when no data set is present. Train and
+# test are disjoint; the test set mixes a colour and a greyscale image.
+SAMPLE_TRAIN_IMAGES = ("astronaut.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+SAMPLE_TEST_IMAGES = ("chelsea.png", "camera.png")
+
+
+@dataclass
+class TestImage:
+    """One evaluation image: ground truth, network input and the colour to put back."""
+
+    name: str
+    hr: np.ndarray  # (H, W, 1) ground-truth Y
+    bicubic: np.ndarray  # (H, W, 1) bicubic Y, the network input
+    bicubic_cbcr: np.ndarray = None  # (H, W, 2), None for greyscale
+
+
+def sample_image_paths(names):
+    """Paths of scikit-image's bundled sample photographs."""
+    folder = os.path.join(os.path.dirname(skimage.__file__), "data")
+    return [os.path.join(folder, name) for name in names]
+
+
+def find_images(directory, sample_names, role):
+    """Image files in `directory`, or scikit-image's samples when it holds none.
+
+    Returns:
+        (paths, message): message is one line saying what was used, for the user.
+    """
+    paths = imaging.list_images(directory) if os.path.isdir(directory) else []
+    if paths:
+        return paths, f"{role}: {len(paths)} images from {directory}"
+    return sample_image_paths(sample_names), (
+        f"{role}: no images in {directory}, using {len(sample_names)} scikit-image sample photographs "
+        f"({', '.join(sample_names)}); for the paper's data put the 91-image set in Train/ and Set5 in "
+        f"Test/ (or pass --train-dir/--test-dir)")
+
+
+def dihedral_variants(image):
+    """The 8 flips/rotations of an image (the first is the image itself)."""
+    variants = []
+    for flipped in (image, image[:, ::-1]):
+        for turns in range(4):
+            variants.append(np.rot90(flipped, turns))
+    return variants
+
+
+def patch_count(height, width, image_size, stride):
+    """How many patches `extract_patches` takes from an image of this size."""
+    if height < image_size or width < image_size:
+        return 0
+    return ((height - image_size) // stride + 1) * ((width - image_size) // stride + 1)
+
+
+def extract_patches(bicubic, hr, image_size, label_size, stride):
+    """Input patches of `bicubic` and the centred label patches of `hr`.
+
+    Args:
+        bicubic, hr: float32 (H, W, 1) of the same size.
+        image_size: input patch side (33); label_size: label side (21), the output
+            size of the VALID network on an input patch.
+        stride: step between patch corners.
+
+    Returns:
+        (data, label): float32 (N, image_size, image_size, 1) and (N, label_size, label_size, 1).
+    """
+    offset = (image_size - label_size) // 2
+    height, width = hr.shape[:2]
+    data, label = [], []
+    for top in range(0, height - image_size + 1, stride):
+        for left in range(0, width - image_size + 1, stride):
+            data.append(bicubic[top:top + image_size, left:left + image_size])
+            label.append(hr[top + offset:top + offset + label_size, left + offset:left + offset + label_size])
+    shape = (0, image_size, image_size, 1), (0, label_size, label_size, 1)
+    if not data:
+        return np.zeros(shape[0], np.float32), np.zeros(shape[1], np.float32)
+    return np.stack(data).astype(np.float32), np.stack(label).astype(np.float32)
+
+
+def training_patches(paths, scale, image_size=33, label_size=21, stride=14, augment=False):
+    """Patch pairs from image files, following the paper's preparation.
+
+    Each image: Y channel, modcrop, bicubic down/up, then patches (of each of the 8
+    flips/rotations with `augment`).
+    """
+    data, label = [], []
+    for path in paths:
+        hr_full = imaging.luminance(imaging.load_image(path))
+        for hr in (dihedral_variants(hr_full) if augment else [hr_full]):
+            hr = imaging.modcrop(np.ascontiguousarray(hr), scale)
+            _, bicubic = imaging.degrade(hr, scale)
+            image_data, image_label = extract_patches(bicubic, hr, image_size, label_size, stride)
+            data.append(image_data)
+            label.append(image_label)
+    return np.concatenate(data), np.concatenate(label)
+
+
+def test_image(path, scale):
+    """A `TestImage` from an image file: ground truth Y, its bicubic input and colour."""
+    image = imaging.load_image(path)
+    image = imaging.modcrop(image, scale)
+    hr = imaging.luminance(image)
+    _, bicubic = imaging.degrade(hr, scale)
+    cbcr = None
+    if image.ndim == 3:
+        cbcr_hr = imaging.rgb_to_ycbcr(image)[..., 1:] / 255.0
+        cbcr = imaging.degrade(cbcr_hr, scale)[1]
+    name = os.path.splitext(os.path.basename(path))[0]
+    return TestImage(name, hr, bicubic, cbcr)
+
+
+def _common_attributes(scale, source):
+    return {"scale": scale, "colour": imaging.COLOUR_CONVENTION, "resize": imaging.RESIZE_CONVENTION,
+            "format_version": FORMAT_VERSION, "source": str(source)}
+
+
+@contextlib.contextmanager
+def _atomic_h5(path):
+    """Opens a temporary HDF5 file next to `path`, renamed to `path` only on success."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{folder}: cannot create the output folder ({error.strerror})") from None
+    temporary = f"{path}.tmp-{os.getpid()}"
+    try:
+        with h5py.File(temporary, "w") as h5:
+            yield h5
+        os.replace(temporary, path)
+    except OSError as error:
+        raise UserError(f"{path}: cannot write ({error})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_train_h5(path, data, label, *, scale, image_size, label_size, stride, augment, source):
+    """Writes training patches in the layout of this module's docstring."""
+    with _atomic_h5(path) as h5:
+        h5.create_dataset("data", data=data, dtype="float32")
+        h5.create_dataset("label", data=label, dtype="float32")
+        h5.attrs.update(_common_attributes(scale, source))
+        h5.attrs.update({"image_size": image_size, "label_size": label_size, "stride": stride,
+                         "augment": int(augment)})
+
+
+def write_test_h5(path, images, *, scale, source):
+    """Writes `TestImage`s in the layout of this module's docstring."""
+    with _atomic_h5(path) as h5:
+        group = h5.create_group("images")
+        for image in images:
+            entry = group.create_group(image.name)
+            entry.create_dataset("hr", data=image.hr, dtype="float32")
+            entry.create_dataset("bicubic", data=image.bicubic, dtype="float32")
+            if image.bicubic_cbcr is not None:
+                entry.create_dataset("bicubic_cbcr", data=image.bicubic_cbcr, dtype="float32")
+        h5.attrs.update(_common_attributes(scale, source))
+
+
+def _open_h5(path, required):
+    if not os.path.exists(path):
+        raise UserError(f"{path}: not found; run step1_pre.py first (or pass the right path)")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError:
+        raise UserError(f"{path}: not a readable HDF5 file (truncated or of another kind); "
+                        "rerun step1_pre.py to make it again") from None
+    missing = [name for name in required if name not in h5]
+    if missing:
+        h5.close()
+        raise UserError(f"{path}: has no {', '.join(missing)}; it was not made by step1_pre.py, rerun it")
+    return h5
+
+
+def check_attributes(path, attributes, expected, fix):
+    """Raises UserError when an HDF5 file was made with other settings than `expected`.
+
+    Args:
+        path: the file, for the message.
+        attributes: its attrs mapping.
+        expected: attribute name -> the value the caller's flags imply.
+        fix: what the user should do, appended to the message.
+    """
+    for name, value in expected.items():
+        found = attributes.get(name)
+        if found is None or found != value:
+            raise UserError(f"{path}: made with {name}={found}, but {value} is asked for; {fix}")
+
+
+def read_train_h5(path, expected):
+    """Loads training patches, checking attributes (see `check_attributes`).
+
+    Returns:
+        (data, label) float32 arrays, and the file's attributes as a dict.
+    """
+    with _open_h5(path, ("data", "label")) as h5:
+        attributes = dict(h5.attrs)
+        check_attributes(path, attributes, expected, "rerun step1_pre.py with the same flags as step2_train.py")
+        try:
+            return h5["data"][...], h5["label"][...], attributes
+        except OSError:
+            raise UserError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
+
+
+def read_test_h5(path, expected=None):
+    """Loads the test images of a test.h5 as `TestImage`s, and the file's attributes."""
+    with _open_h5(path, ("images",)) as h5:
+        attributes = dict(h5.attrs)
+        check_attributes(path, attributes, expected or {}, "rerun step1_pre.py with that --scale, "
+                         "or pass --test-dir to prepare test images directly")
+        images = []
+        try:
+            for name, entry in h5["images"].items():
+                cbcr = entry["bicubic_cbcr"][...] if "bicubic_cbcr" in entry else None
+                images.append(TestImage(name, entry["hr"][...], entry["bicubic"][...], cbcr))
+        except (OSError, KeyError):
+            raise UserError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
+        return images, attributes

@@ -1,0 +1,94 @@
+"""Evaluation on test images: restored Y, PSNR/SSIM against the ground truth, sample PNGs.
+
+Output files per image in the sample folder:
+    <name>_input.png        bicubic Y (the network's input)
+    <name>_label.png        ground-truth Y
+    <name>_srcnn.png        SRCNN Y
+    <name>_srcnn_color.png  SRCNN Y with the bicubic Cb/Cr, back to RGB (Y only for greyscale)
+and results.csv with one row per image and a final "mean" row.
+"""
+
+import csv
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from srcnn import imaging, metrics
+from srcnn.errors import UserError
+
+RESULT_FIELDS = ("image", "bicubic_psnr", "srcnn_psnr", "bicubic_ssim", "srcnn_ssim")
+
+
+@dataclass
+class ImageResult:
+    name: str
+    bicubic_psnr: float
+    psnr: float
+    bicubic_ssim: float
+    ssim: float
+    sr: np.ndarray  # (H, W, 1) restored Y in [0, 1], clipped
+
+
+def restore_y(model, bicubic, padding):
+    """Runs the network on one (H, W, 1) bicubic Y image; same-size output, clipped to [0, 1]."""
+    sr = model(tf.convert_to_tensor(bicubic[None], tf.float32), padding=padding)[0].numpy()
+    return np.clip(sr, 0.0, 1.0)
+
+
+def evaluate_images(model, images, scale, padding="replicate", with_ssim=False):
+    """PSNR (and SSIM) of bicubic and SRCNN for each `srcnn.data.TestImage`."""
+    results = []
+    for image in images:
+        sr = restore_y(model, image.bicubic, padding)
+        results.append(ImageResult(
+            name=image.name,
+            bicubic_psnr=metrics.psnr(image.bicubic, image.hr, scale),
+            psnr=metrics.psnr(sr, image.hr, scale),
+            bicubic_ssim=metrics.ssim(image.bicubic, image.hr, scale) if with_ssim else float("nan"),
+            ssim=metrics.ssim(sr, image.hr, scale) if with_ssim else float("nan"),
+            sr=sr))
+    return results
+
+
+def colour_output(sr, bicubic_cbcr):
+    """uint8 RGB from restored Y and bicubic CbCr (all [0, 1]); Y alone for greyscale."""
+    if bicubic_cbcr is None:
+        return imaging.to_uint8(sr[..., 0])
+    return imaging.ycbcr_to_rgb(np.concatenate([sr, bicubic_cbcr], axis=-1) * 255.0)
+
+
+def write_samples(folder, images, results):
+    """Writes the PNGs and results.csv described in the module docstring."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        for image, result in zip(images, results):
+            stem = os.path.join(folder, image.name)
+            imaging.save_png(f"{stem}_input.png", imaging.to_uint8(image.bicubic))
+            imaging.save_png(f"{stem}_label.png", imaging.to_uint8(image.hr))
+            imaging.save_png(f"{stem}_srcnn.png", imaging.to_uint8(result.sr))
+            imaging.save_png(f"{stem}_srcnn_color.png", colour_output(result.sr, image.bicubic_cbcr))
+        with open(os.path.join(folder, "results.csv"), "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(RESULT_FIELDS)
+            for row in table_rows(results):
+                writer.writerow(row)
+    except OSError as error:
+        raise UserError(f"{folder}: cannot write the samples ({error.strerror}); pass another --sample-dir") from None
+
+
+def table_rows(results):
+    """(name, bicubic PSNR, SRCNN PSNR, bicubic SSIM, SRCNN SSIM) per image, then the means."""
+    rows = [(r.name, r.bicubic_psnr, r.psnr, r.bicubic_ssim, r.ssim) for r in results]
+    means = [float(np.mean([row[column] for row in rows])) for column in range(1, 5)]
+    rows.append(("mean", *means))
+    return [(name, *(round(value, 4) for value in values)) for name, *values in rows]
+
+
+def format_table(results):
+    """The results as a fixed-width text table."""
+    lines = [f"{'image':<16}{'bicubic PSNR':>14}{'SRCNN PSNR':>12}{'bicubic SSIM':>14}{'SRCNN SSIM':>12}"]
+    for name, bicubic_psnr, psnr, bicubic_ssim, ssim in table_rows(results):
+        lines.append(f"{name:<16}{bicubic_psnr:>14.2f}{psnr:>12.2f}{bicubic_ssim:>14.4f}{ssim:>12.4f}")
+    return "\n".join(lines)

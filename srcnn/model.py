@@ -1,0 +1,100 @@
+"""The SRCNN network: patch extraction, non-linear mapping, reconstruction.
+
+    input (B, H, W, 1) bicubic Y
+    conv1 f1 x f1, 64 maps, ReLU
+    conv2 f2 x f2, 32 maps, ReLU
+    conv3 f3 x f3, 1 map         -> (B, H', W', 1) restored Y
+
+`arch` names the filter sizes "f1-f2-f3": "9-1-5" is the ECCV 2014 network, "9-5-5" the
+TPAMI 2016 one. Padding is chosen per call, so one set of weights serves training and
+testing:
+    "valid"      no padding; a 33x33 patch gives a 21x21 output (how the paper trains)
+    "replicate"  each layer's input is edge-padded, as the official MATLAB demo filters
+                 (imfilter 'replicate'); output has the input's size
+    "zero"       TF's "SAME" zero padding; same size, but borders come out darker
+"""
+
+import keras
+import tensorflow as tf
+
+FILTERS = (64, 32, 1)
+PADDINGS = ("valid", "replicate", "zero")
+INITIALIZATIONS = ("he", "gaussian")
+
+
+def parse_arch(arch):
+    """"9-1-5" -> (9, 1, 5); raises ValueError for anything else."""
+    try:
+        sizes = tuple(int(part) for part in arch.split("-"))
+    except (AttributeError, ValueError):
+        sizes = ()
+    if len(sizes) != 3 or any(size < 1 or size % 2 == 0 for size in sizes):
+        raise ValueError(f"architecture {arch!r} is not three odd filter sizes like '9-1-5'")
+    return sizes
+
+
+def valid_margin(arch):
+    """Pixels lost on each side by VALID filtering: (33 - 21) / 2 = 6 for 9-1-5."""
+    return sum(size // 2 for size in parse_arch(arch))
+
+
+def replicate_pad(images, margin):
+    """Edge-pads (B, H, W, C) images by `margin` pixels on each side."""
+    if margin == 0:
+        return images
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    rows = tf.clip_by_value(tf.range(-margin, height + margin), 0, height - 1)
+    columns = tf.clip_by_value(tf.range(-margin, width + margin), 0, width - 1)
+    return tf.gather(tf.gather(images, rows, axis=1), columns, axis=2)
+
+
+class SRCNN(keras.Model):
+    """The three-layer network; layers are attributes conv1..conv3 (checkpoint names).
+
+    Args:
+        arch: filter sizes "f1-f2-f3".
+        initialization: "he" (He normal) or "gaussian" (the paper's N(0, 0.001^2)).
+        padding: default padding of `call` (see the module docstring).
+    """
+
+    def __init__(self, arch="9-1-5", initialization="he", padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        if initialization not in INITIALIZATIONS:
+            raise ValueError(f"initialization {initialization!r} is not one of {INITIALIZATIONS}")
+        if padding not in PADDINGS:
+            raise ValueError(f"padding {padding!r} is not one of {PADDINGS}")
+        self.arch = arch
+        self.padding = padding
+        sizes = parse_arch(arch)
+
+        def conv(name, filters, size, activation):
+            if initialization == "he":
+                kernel_initializer = keras.initializers.HeNormal()
+            else:
+                kernel_initializer = keras.initializers.RandomNormal(stddev=1e-3)
+            return keras.layers.Conv2D(filters, size, activation=activation, name=name,
+                                       kernel_initializer=kernel_initializer, bias_initializer="zeros")
+
+        self.conv1 = conv("conv1", FILTERS[0], sizes[0], "relu")
+        self.conv2 = conv("conv2", FILTERS[1], sizes[1], "relu")
+        self.conv3 = conv("conv3", FILTERS[2], sizes[2], None)
+        self.build((None, None, None, 1))
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer, filters in zip((self.conv1, self.conv2, self.conv3), (1,) + FILTERS[:2]):
+            layer.build(shape[:3] + (filters,))
+        self.built = True
+
+    def call(self, images, padding=None):
+        """(B, H, W, 1) -> (B, H', W', 1); H' = H - 2 * margin for "valid", else H."""
+        padding = padding or self.padding
+        features = images
+        for layer in (self.conv1, self.conv2, self.conv3):
+            size = layer.kernel_size[0]
+            if padding == "replicate":
+                features = replicate_pad(features, size // 2)
+            if padding == "zero":
+                features = tf.pad(features, [[0, 0], [size // 2] * 2, [size // 2] * 2, [0, 0]])
+            features = layer(features)
+        return features
