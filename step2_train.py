@@ -35,6 +35,8 @@ def parse_args(argv):
     parser.add_argument("--log-dir", default=None, help="default logs/x{scale}")
     parser.add_argument("--save-every", type=int, default=DEFAULTS.save_every, help="steps between checkpoints")
     parser.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="steps between log lines")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
+                        help="random flip/rotation of each batch (default on; worth ~0.1 dB on Set5 x3)")
     parser.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints, start over")
     return parser.parse_args(argv)
 
@@ -52,7 +54,7 @@ def main(argv=None):
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         checkpoint_dir=args.checkpoint_dir or f"checkpoint/x{args.scale}",
         log_dir=args.log_dir or f"logs/x{args.scale}", save_every=args.save_every, log_every=args.log_every,
-        fresh=args.fresh)
+        augment=args.augment, fresh=args.fresh)
     patches, labels, _ = data.read_train_h5(args.train_h5, {"scale": args.scale, "image_size": args.image_size})
     test_images, _ = data.read_test_h5(args.test_h5, {"scale": args.scale})
     history = train(settings, patches, labels, test_images)

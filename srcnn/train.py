@@ -36,7 +36,7 @@ class TrainSettings:
     arch: str = "9-1-5"
     optimizer: str = "adam"
     learning_rate: float = None  # None: 1e-3 for adam, 1e-4 for sgd (the paper's)
-    epochs: int = 100
+    epochs: int = 300
     batch_size: int = 128
     seed: int = 0
     checkpoint_dir: str = "checkpoint/x3"
@@ -44,6 +44,7 @@ class TrainSettings:
     save_every: int = 500
     log_every: int = 10
     image_every: int = 10
+    augment: bool = True  # a random flip/rotation of each batch
     fresh: bool = False
 
 
@@ -63,6 +64,18 @@ def make_optimizer(settings, total_steps):
         return keras.optimizers.SGD(learning_rate, momentum=0.9), (1.0, 1.0, 1.0, 1.0, 0.1, 0.1)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1), alpha=0.01)
     return keras.optimizers.Adam(schedule), (1.0,) * 6
+
+
+def random_dihedral(rng, *batches):
+    """The same random one of the 8 flips/rotations applied to (B, H, W, C) batches."""
+    transform = rng.integers(8)
+    turned = []
+    for batch in batches:
+        batch = np.rot90(batch, transform % 4, axes=(1, 2))
+        if transform >= 4:
+            batch = batch[:, :, ::-1]
+        turned.append(np.ascontiguousarray(batch))
+    return turned
 
 
 def _check_finite(loss, step, manager):
@@ -159,14 +172,18 @@ def train(settings, data, label, test_images, say=print):
     first_epoch = int(step) // steps_per_epoch
     try:
         for epoch in range(first_epoch, settings.epochs):
-            order = np.random.default_rng([settings.seed, epoch]).permutation(len(data))
+            rng = np.random.default_rng([settings.seed, epoch])
+            order = rng.permutation(len(data))
             skip = int(step) - epoch * steps_per_epoch
             losses = []
             bar = tqdm(range(skip, steps_per_epoch), desc=f"epoch {epoch + 1}/{settings.epochs}",
                        leave=False, disable=None)
             for index in bar:
                 batch = np.sort(order[index * batch_size:(index + 1) * batch_size])
-                loss = train_step(data[batch], label[batch])
+                batch_data, batch_label = data[batch], label[batch]
+                if settings.augment:
+                    batch_data, batch_label = random_dihedral(rng, batch_data, batch_label)
+                loss = train_step(batch_data, batch_label)
                 current = int(step)
                 if current % settings.log_every == 0:
                     loss = float(loss)

@@ -1,0 +1,56 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from srcnn import checkpoints
+from srcnn.errors import UserError
+from srcnn.model import SRCNN
+
+from conftest import ROOT
+
+
+def test_restore_in_a_fresh_process_gives_identical_output(tmp_path):
+    model = SRCNN("9-1-5")
+    prefix = str(tmp_path / "weights" / "srcnn")
+    checkpoints.export_weights(model, 3, prefix)
+    images = np.random.default_rng(0).random((1, 30, 26, 1)).astype(np.float32)
+    np.save(tmp_path / "input.npy", images)
+    expected = model(images, padding="replicate").numpy()
+    script = (
+        "import numpy as np; from srcnn import checkpoints;"
+        f"model, config = checkpoints.load_model({prefix!r});"
+        f"np.save({str(tmp_path / 'output.npy')!r}, model(np.load({str(tmp_path / 'input.npy')!r})).numpy());"
+        "print(config)")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "'scale': 3" in result.stdout and "'arch': '9-1-5'" in result.stdout
+    assert np.array_equal(np.load(tmp_path / "output.npy"), expected)
+
+
+def test_config_is_checked(tmp_path):
+    prefix = str(tmp_path / "srcnn")
+    checkpoints.export_weights(SRCNN("9-5-5"), 2, prefix)
+    assert checkpoints.read_config(prefix) == {"scale": 2, "arch": "9-5-5"}
+    with pytest.raises(UserError, match="9-5-5 network, but --arch is 9-1-5"):
+        checkpoints.check_config(prefix, 2, "9-1-5")
+    with pytest.raises(UserError, match="trained for scale 2"):
+        checkpoints.check_config(prefix, 3, "9-5-5")
+
+
+def test_resolve_finds_latest_in_a_folder_and_refuses_empty(tmp_path):
+    bundle = tf.train.Checkpoint(model=SRCNN(), config=checkpoints.Config(3, "9-1-5"))
+    manager = tf.train.CheckpointManager(bundle, str(tmp_path / "run"), max_to_keep=2)
+    manager.save(checkpoint_number=5)
+    manager.save(checkpoint_number=9)
+    assert checkpoints.resolve(str(tmp_path / "run")).endswith("ckpt-9")
+    with pytest.raises(UserError, match="no checkpoint"):
+        checkpoints.resolve(str(tmp_path))
+
+
+def test_a_non_srcnn_checkpoint_is_refused(tmp_path):
+    prefix = tf.train.Checkpoint(other=tf.Variable(1.0)).write(str(tmp_path / "other"))
+    with pytest.raises(UserError, match="not a readable SRCNN checkpoint"):
+        checkpoints.load_model(prefix)

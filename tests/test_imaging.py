@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from srcnn import data, imaging, metrics
+from srcnn.errors import UserError
+
+
+def test_y_of_white_is_235_and_black_is_16():
+    image = np.array([[[255, 255, 255], [0, 0, 0]]], dtype=np.uint8)
+    y = imaging.rgb_to_ycbcr(image)[..., 0]
+    assert y.tolist() == [[235.0, 16.0]]
+
+
+def test_y_of_pure_colours_matches_matlab():
+    # MATLAB: rgb2ycbcr(uint8([255 0 0; 0 255 0; 0 0 255])) -> Y 81, 145, 41
+    image = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]]], dtype=np.uint8)
+    assert imaging.rgb_to_ycbcr(image)[0, :, 0].tolist() == [81.0, 145.0, 41.0]
+
+
+def test_ycbcr_round_trip_is_within_one_level(smooth_rgb):
+    back = imaging.ycbcr_to_rgb(imaging.rgb_to_ycbcr(smooth_rgb))
+    assert np.abs(back.astype(int) - smooth_rgb).max() <= 1
+
+
+def test_greyscale_is_taken_as_y():
+    grey = np.array([[0, 128, 255]], dtype=np.uint8)
+    assert (imaging.luminance(grey)[..., 0] * 255).round().tolist() == [[0, 128, 255]]
+
+
+def test_modcrop_keeps_top_left_multiple_of_scale(smooth_rgb):
+    cropped = imaging.modcrop(smooth_rgb[:59, :47], 3)
+    assert cropped.shape[:2] == (57, 45)
+    assert np.array_equal(cropped, smooth_rgb[:57, :45])
+
+
+def test_degrade_shapes_and_refuses_uncropped(smooth_rgb):
+    hr = imaging.luminance(smooth_rgb)
+    lr, bicubic = imaging.degrade(hr, 3)
+    assert lr.shape == (20, 16, 1) and bicubic.shape == hr.shape
+    with pytest.raises(ValueError):
+        imaging.degrade(hr[:59], 3)
+
+
+def test_load_image_reports_unreadable_file(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(UserError, match="broken.png"):
+        imaging.load_image(str(bad))
+
+
+@pytest.mark.parametrize("scale, expected", [(2, 33.66), (3, 30.39), (4, 28.42)])
+def test_bicubic_set5_matches_published_figures(set5, scale, expected):
+    images = [data.test_image(path, scale) for path in imaging.list_images(str(set5))]
+    mean = np.mean([metrics.psnr(image.bicubic, image.hr, scale) for image in images])
+    assert mean == pytest.approx(expected, abs=0.01)

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from srcnn import data, imaging
+from srcnn.errors import UserError
+from srcnn.train import TrainSettings, random_dihedral, train
+
+
+def test_random_dihedral_moves_data_and_label_together():
+    rng = np.random.default_rng(3)
+    patches = np.random.default_rng(0).random((4, 9, 9, 1))
+    for _ in range(8):
+        turned_data, turned_label = random_dihedral(rng, patches, patches[:, 2:7, 2:7])
+        assert np.array_equal(turned_data[:, 2:7, 2:7], turned_label)
+
+
+def test_short_training_on_real_images_beats_bicubic(tmp_path, train_images, set5):
+    patches, labels = data.training_patches(imaging.list_images(str(train_images)), scale=3)
+    held_out = [data.test_image(path, 3) for path in imaging.list_images(str(set5))]
+    settings = TrainSettings(epochs=4, checkpoint_dir=str(tmp_path / "checkpoint"),
+                             log_dir=str(tmp_path / "logs"), log_every=10, save_every=10_000)
+    history = train(settings, patches, labels, held_out, say=lambda line: None)
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert history[-1]["psnr"] > history[-1]["bicubic_psnr"] + 0.3  # Set5 was never trained on
+
+
+def test_training_never_writes_into_the_shipped_weights(tmp_path):
+    from srcnn.checkpoints import PRETRAINED_DIR
+    settings = TrainSettings(epochs=1, checkpoint_dir=f"{PRETRAINED_DIR}/x3", log_dir=str(tmp_path))
+    with pytest.raises(UserError, match="shipped weights"):
+        train(settings, np.zeros((4, 33, 33, 1), np.float32), np.zeros((4, 21, 21, 1), np.float32), [])
+
+
+def test_patch_size_must_fit_the_architecture(tmp_path):
+    settings = TrainSettings(arch="9-5-5", checkpoint_dir=str(tmp_path / "c"), log_dir=str(tmp_path / "l"))
+    with pytest.raises(UserError, match="do not fit a 9-5-5 network"):
+        train(settings, np.zeros((4, 33, 33, 1), np.float32), np.zeros((4, 21, 21, 1), np.float32), [])
