@@ -2,18 +2,25 @@
 
     python step2_train.py                       # h5/train.h5 -> checkpoint/x3/, logs/x3/
     python step2_train.py --optimizer sgd       # the paper's recipe (much slower to converge)
+    python step2_train.py --strategy mirrored   # the batch split over all local GPUs
+    TF_CONFIG=... python step2_train.py --strategy multi-worker   # on each machine (see README)
+    python step2_train.py --stream              # read h5/train.h5 in chunks, not whole
     tensorboard --logdir logs
 
-A rerun continues from the latest checkpoint in --checkpoint-dir; --fresh starts over.
+A rerun continues from the newest complete checkpoint in --checkpoint-dir; --fresh starts
+over. Ctrl-C or SIGTERM saves a checkpoint first; a killed run loses at most --save-every
+steps. A train.h5 larger than half the free memory is streamed without --stream.
 """
 
 import argparse
+import contextlib
+import signal
 import sys
 
 from srcnn import data
-from srcnn.errors import exit_on_user_error
+from srcnn.errors import UserError, exit_on_user_error
 from srcnn.model import valid_margin
-from srcnn.train import OPTIMIZERS, TrainSettings, train
+from srcnn.train import OPTIMIZERS, STRATEGIES, TrainSettings, make_strategy, train_on
 
 DEFAULTS = TrainSettings()
 
@@ -29,7 +36,8 @@ def parse_args(argv):
                         help="adam: He init, Adam, cosine decay (default); sgd: the paper's recipe")
     parser.add_argument("--learning-rate", type=float, default=None, help="default 1e-3 (adam) or 1e-4 (sgd)")
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                        help="global batch; split evenly across replicas with --strategy mirrored")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.add_argument("--checkpoint-dir", default=None, help="default checkpoint/x{scale}")
     parser.add_argument("--log-dir", default=None, help="default logs/x{scale}")
@@ -38,7 +46,50 @@ def parse_args(argv):
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
                         help="random flip/rotation of each batch (default on; worth ~0.1 dB on Set5 x3)")
     parser.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints, start over")
+    parser.add_argument("--strategy", default="default", choices=STRATEGIES,
+                        help="default: one device; mirrored: tf.distribute.MirroredStrategy over all local "
+                             "GPUs (or logical CPU devices where there is none); multi-worker: "
+                             "MultiWorkerMirroredStrategy over the machines in TF_CONFIG")
+    parser.add_argument("--replicas", type=int, default=None,
+                        help="with --strategy mirrored: GPUs to use (default all), or logical CPU devices "
+                             "to make without a GPU (default 2)")
+    parser.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                        help="read --train-h5 in chunks instead of whole (default: only when it is larger "
+                             "than half the free memory)")
+    parser.add_argument("--shuffle-buffer", type=int, default=data.SHUFFLE_BUFFER,
+                        help="when streaming: patches held in memory to shuffle among (~6 KB each)")
     return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (`kill`, a batch scheduler's stop) gets Ctrl-C's save-then-exit."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def open_patches(args, expected):
+    """Patches streamed from disk or loaded whole, and a line saying which when streaming."""
+    stream = args.stream if args.stream is not None else data.too_big_to_load(args.train_h5)
+    if not stream:
+        patches, labels, _ = data.read_train_h5(args.train_h5, expected)
+        return data.PatchArrays(patches, labels), None
+    if args.shuffle_buffer < 1:
+        raise UserError(f"--shuffle-buffer {args.shuffle_buffer}: needs at least 1 patch")
+    patches = data.PatchStream(args.train_h5, expected, args.shuffle_buffer)
+    why = "" if args.stream else " (larger than half the free memory; --no-stream loads it whole)"
+    return patches, (f"Streaming {args.train_h5}{why}: {patches.count} patches in chunks of "
+                     f"{data.STREAM_CHUNK}, shuffled within {args.shuffle_buffer}")
 
 
 @exit_on_user_error
@@ -49,15 +100,33 @@ def main(argv=None):
     except ValueError as error:
         print(f"error: --arch: {error}", file=sys.stderr)
         return 1
+    if args.replicas is not None and args.strategy != "mirrored":
+        raise UserError("--replicas needs --strategy mirrored")
+    strategy = make_strategy(args.strategy, args.replicas)  # before anything else touches the devices
     settings = TrainSettings(
         scale=args.scale, arch=args.arch, optimizer=args.optimizer, learning_rate=args.learning_rate,
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         checkpoint_dir=args.checkpoint_dir or f"checkpoint/x{args.scale}",
         log_dir=args.log_dir or f"logs/x{args.scale}", save_every=args.save_every, log_every=args.log_every,
         augment=args.augment, fresh=args.fresh)
-    patches, labels, _ = data.read_train_h5(args.train_h5, {"scale": args.scale, "image_size": args.image_size})
-    test_images, _ = data.read_test_h5(args.test_h5, {"scale": args.scale})
-    history = train(settings, patches, labels, test_images)
+    patches, streaming = open_patches(args, {"scale": args.scale, "image_size": args.image_size})
+    with contextlib.closing(patches) if streaming else contextlib.nullcontext():
+        test_images, _ = data.read_test_h5(args.test_h5, {"scale": args.scale})
+        if streaming:
+            print(streaming)
+        replicas = strategy.num_replicas_in_sync
+        if replicas > 1:
+            devices = ", ".join(device.split("device:")[-1] for device in strategy.extended.worker_devices)
+            resolver = strategy.cluster_resolver
+            if resolver and resolver.task_type:
+                devices = f"{devices} on {resolver.task_type} {resolver.task_id} of this cluster"
+            print(f"Training on {replicas} replicas ({devices}): each step's batch of {settings.batch_size} "
+                  f"patches is split {settings.batch_size // replicas} per replica")
+        try:
+            with sigterm_as_interrupt():
+                history = train_on(settings, patches, test_images, strategy=strategy)
+        except KeyboardInterrupt:
+            return 130
     if history:
         last = history[-1]
         print(f"finished: epoch {last['epoch']}, step {last['step']}, validation PSNR {last['psnr']:.2f} dB "

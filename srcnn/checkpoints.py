@@ -3,16 +3,29 @@
 A bundle is a `tf.train.Checkpoint` with
     model    the SRCNN layers conv1..conv3 (kernel and bias of each)
     config   `scale` (int) and `arch` (string, e.g. "9-1-5")
-and, while training, also `optimizer`, `step` and `epoch`. Shipped weights
+and, while training, also `optimizer` and `step`. Shipped weights
 (`checkpoint/pretrained/x{scale}/srcnn`) hold model and config only.
+
+A checkpoint is complete when its index and every tensor it lists read back with
+matching checksums. `tf.train.CheckpointManager` writes the data, then the index, then
+the `checkpoint` state file. A process killed mid-save therefore leaves the state file
+pointing at a complete checkpoint, though not always the newest (the kill can fall
+between index and state); a save that rewrites a recorded number, or a damaged disk,
+can leave it pointing at a broken one. Folders are therefore read through
+`newest_complete`, which checks and falls back.
 """
 
 import os
+import re
 
 import tensorflow as tf
 
 from srcnn.errors import UserError
 from srcnn.model import SRCNN
+
+# What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
+# bytes than requested"), a bad index an OpError.
+READ_ERRORS = (tf.errors.OpError, ValueError, IndexError)
 
 PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               "checkpoint", "pretrained")
@@ -38,8 +51,66 @@ def is_pretrained_location(path):
     return path == os.path.realpath(PRETRAINED_DIR) or path.startswith(os.path.realpath(PRETRAINED_DIR) + os.sep)
 
 
+def checkpoint_number(prefix):
+    """The N of a `name-N` prefix (the training step), or None."""
+    match = re.search(r"-(\d+)$", prefix)
+    return int(match.group(1)) if match else None
+
+
+def why_unreadable(prefix):
+    """Why the checkpoint at `prefix` cannot be restored (half-written, damaged), or None.
+
+    Reads every tensor, which checks each one's checksum; SRCNN bundles are small.
+    """
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except READ_ERRORS as error:
+        return (getattr(error, "message", None) or str(error)).splitlines()[0]
+    return None
+
+
+def newest_complete(directory):
+    """The newest complete checkpoint in a folder, skipping half-written ones.
+
+    Candidates are the prefixes the `checkpoint` state file lists and every numbered
+    `name-N.index` in the folder (a kill between writing a checkpoint and recording it
+    leaves one unlisted); the highest-numbered complete one wins. A folder with neither
+    but a single `*.index` (e.g. exported weights) gives that one.
+
+    Returns:
+        (prefix or None, [(skipped prefix, reason), ...]) newest first.
+    """
+    if not os.path.isdir(directory):
+        return None, []
+    indexed = [os.path.join(directory, name[: -len(".index")])
+               for name in sorted(os.listdir(directory)) if name.endswith(".index")]
+    state = tf.train.get_checkpoint_state(directory)
+    latest = os.path.normpath(state.model_checkpoint_path) if state else None
+    candidates = [latest, *(reversed(state.all_model_checkpoint_paths) if state else ())]
+    candidates += [prefix for prefix in indexed if checkpoint_number(prefix) is not None]
+    candidates = list(dict.fromkeys(os.path.normpath(prefix) for prefix in candidates if prefix))
+    if not candidates and len(indexed) == 1:
+        candidates = indexed
+    # stable sort: unnumbered prefixes go last, in the state file's order
+    candidates.sort(key=lambda prefix: -1 if checkpoint_number(prefix) is None else checkpoint_number(prefix),
+                    reverse=True)
+    skipped = []
+    for prefix in candidates:
+        if not os.path.exists(prefix + ".index"):
+            if prefix == latest:
+                skipped.append((prefix, "its .index file is missing"))
+            continue  # older ones the manager has deleted
+        reason = why_unreadable(prefix)
+        if reason is None:
+            return prefix, skipped
+        skipped.append((prefix, reason))
+    return None, skipped
+
+
 def resolve(path):
-    """A checkpoint prefix from a prefix, or from a folder (its latest checkpoint).
+    """A checkpoint prefix from a prefix, or from a folder (its newest complete checkpoint).
 
     Raises:
         UserError: nothing loadable there.
@@ -47,12 +118,12 @@ def resolve(path):
     if os.path.exists(path + ".index"):
         return path
     if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest:
-            return latest
-        prefixes = sorted(name[: -len(".index")] for name in os.listdir(path) if name.endswith(".index"))
-        if len(prefixes) == 1:
-            return os.path.join(path, prefixes[0])
+        newest, skipped = newest_complete(path)
+        if newest:
+            return newest
+        if skipped:
+            raise UserError(f"{path}: no complete checkpoint there ({skipped[0][0]}: {skipped[0][1]}); "
+                            "retrain with step2_train.py or pass --checkpoint PREFIX")
     raise UserError(f"{path}: no checkpoint there; train with step2_train.py or pass --checkpoint PREFIX")
 
 
@@ -66,7 +137,7 @@ def read_config(prefix):
         reader = tf.train.load_checkpoint(prefix)
         scale = reader.get_tensor("config/scale/.ATTRIBUTES/VARIABLE_VALUE")
         arch = reader.get_tensor("config/arch/.ATTRIBUTES/VARIABLE_VALUE")
-    except (tf.errors.OpError, ValueError):
+    except READ_ERRORS:
         raise UserError(f"{prefix}: not a readable SRCNN checkpoint (no scale/arch config, or damaged)") from None
     return {"scale": int(scale), "arch": arch.decode() if isinstance(arch, bytes) else str(arch)}
 
@@ -94,7 +165,7 @@ def load_model(prefix, padding="replicate"):
     checkpoint = tf.train.Checkpoint(model=model)
     try:
         checkpoint.read(prefix).expect_partial().assert_existing_objects_matched()
-    except (AssertionError, tf.errors.OpError, ValueError) as error:
+    except (AssertionError, *READ_ERRORS) as error:
         raise UserError(f"{prefix}: weights do not fit a {config['arch']} network ({error})") from None
     return model, config
 

@@ -1,0 +1,77 @@
+"""Small real training and validation files for the tests that run step2_train.
+
+Patches come from one of scikit-image's sample photographs (installed with it), so the
+loss really falls; the validation image is a 96x96 crop, so an epoch's evaluation is quick.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+from srcnn import data
+
+from conftest import ROOT
+
+SCRIPT = "import sys, step2_train; sys.exit(step2_train.main(sys.argv[1:]))"
+
+
+def write_h5s(folder, count=512, scale=3):
+    """Writes folder/train.h5 (`count` patches) and folder/test.h5; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    path = data.sample_image_paths(["coffee.png"])
+    patches, labels = data.training_patches(path, scale)
+    chosen = np.sort(np.random.default_rng(0).permutation(len(patches))[:count])
+    train_h5, test_h5 = os.path.join(folder, "train.h5"), os.path.join(folder, "test.h5")
+    data.write_train_h5(train_h5, patches[chosen], labels[chosen], scale=scale, image_size=33, label_size=21,
+                        stride=14, augment=False, source="coffee.png")
+    image = data.test_image(data.sample_image_paths(["chelsea.png"])[0], scale)
+    crop = data.TestImage(image.name, image.hr[:96, :96], image.bicubic[:96, :96], image.bicubic_cbcr[:96, :96])
+    data.write_test_h5(test_h5, [crop], scale=scale, source="chelsea.png")
+    return train_h5, test_h5
+
+
+class Training:
+    """step2_train.main in a child process, its output collected line by line as it comes."""
+
+    def __init__(self, *flags, script=SCRIPT, env=None):
+        self.lines = []
+        self.process = subprocess.Popen([sys.executable, "-u", "-c", script, *map(str, flags)], cwd=ROOT,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        env={**os.environ, **(env or {})})
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, condition, timeout=120):
+        """Polls `condition()` until true; False if the process ended or time ran out first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            if self.process.poll() is not None:
+                self._reader.join(5)
+                return condition()
+            time.sleep(0.002)
+        return False
+
+    def logged_steps(self):
+        """The steps of the 'Epoch: [..] step: [N]' lines so far."""
+        return [int(line.split("step: [")[1].split("]")[0]) for line in list(self.lines) if "step: [" in line]
+
+    def finish(self, timeout=300):
+        """Waits for the exit; returns (exit code, whole output)."""
+        code = self.process.wait(timeout)
+        self._reader.join(10)
+        return code, "\n".join(self.lines)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        return self.finish(60)
