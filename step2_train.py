@@ -20,7 +20,7 @@ import sys
 from srcnn import data
 from srcnn.errors import UserError, exit_on_user_error
 from srcnn.model import valid_margin
-from srcnn.train import OPTIMIZERS, STRATEGIES, TrainSettings, make_strategy, train_on
+from srcnn.train import OPTIMIZERS, PRECISIONS, STRATEGIES, TrainSettings, make_strategy, train_on
 
 DEFAULTS = TrainSettings()
 
@@ -43,6 +43,9 @@ def parse_args(argv):
     parser.add_argument("--log-dir", default=None, help="default logs/x{scale}")
     parser.add_argument("--save-every", type=int, default=DEFAULTS.save_every, help="steps between checkpoints")
     parser.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="steps between log lines")
+    parser.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS,
+                        help="mixed_bfloat16 computes in bfloat16 (float32 weights): ~2x faster on CPUs "
+                             "with AVX512-BF16/AMX and on recent GPUs")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
                         help="random flip/rotation of each batch (default on; worth ~0.1 dB on Set5 x3)")
     parser.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints, start over")
@@ -108,7 +111,7 @@ def main(argv=None):
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         checkpoint_dir=args.checkpoint_dir or f"checkpoint/x{args.scale}",
         log_dir=args.log_dir or f"logs/x{args.scale}", save_every=args.save_every, log_every=args.log_every,
-        augment=args.augment, fresh=args.fresh)
+        augment=args.augment, precision=args.precision, fresh=args.fresh)
     patches, streaming = open_patches(args, {"scale": args.scale, "image_size": args.image_size})
     with contextlib.closing(patches) if streaming else contextlib.nullcontext():
         test_images, _ = data.read_test_h5(args.test_h5, {"scale": args.scale})

@@ -33,7 +33,7 @@ class ImageResult:
 
 def restore_y(model, bicubic, padding):
     """Runs the network on one (H, W, 1) bicubic Y image; same-size output, clipped to [0, 1]."""
-    sr = model(tf.convert_to_tensor(bicubic[None], tf.float32), padding=padding)[0].numpy()
+    sr = tf.cast(model(tf.convert_to_tensor(bicubic[None], tf.float32), padding=padding)[0], tf.float32).numpy()
     return np.clip(sr, 0.0, 1.0)
 
 

@@ -55,6 +55,8 @@ class SRCNN(keras.Model):
         arch: filter sizes "f1-f2-f3".
         initialization: "he" (He normal) or "gaussian" (the paper's N(0, 0.001^2)).
         padding: default padding of `call` (see the module docstring).
+        **kwargs: passed to keras.Model, e.g. dtype="mixed_bfloat16" to compute in
+            bfloat16 with float32 weights.
     """
 
     def __init__(self, arch="9-1-5", initialization="he", padding="valid", **kwargs):
@@ -72,7 +74,8 @@ class SRCNN(keras.Model):
                 kernel_initializer = keras.initializers.HeNormal()
             else:
                 kernel_initializer = keras.initializers.RandomNormal(stddev=1e-3)
-            return keras.layers.Conv2D(filters, size, activation=activation, name=name,
+            # The model's dtype policy (e.g. "mixed_bfloat16") reaches the layers it owns.
+            return keras.layers.Conv2D(filters, size, activation=activation, name=name, dtype=self.dtype_policy,
                                        kernel_initializer=kernel_initializer, bias_initializer="zeros")
 
         self.conv1 = conv("conv1", FILTERS[0], sizes[0], "relu")

@@ -39,6 +39,7 @@ from srcnn.evaluate import evaluate_images
 from srcnn.model import SRCNN, valid_margin
 
 OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("float32", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 HISTORY_FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 
@@ -60,6 +61,7 @@ class TrainSettings:
     log_every: int = 10
     image_every: int = 10
     augment: bool = True  # a random flip/rotation of each batch
+    precision: str = "float32"  # or "mixed_bfloat16": bfloat16 compute, float32 weights
     fresh: bool = False
 
 
@@ -187,6 +189,8 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     """
     if settings.optimizer not in OPTIMIZERS:
         raise UserError(f"--optimizer {settings.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+    if settings.precision not in PRECISIONS:
+        raise UserError(f"--precision {settings.precision!r} is not one of {', '.join(PRECISIONS)}")
     margin = valid_margin(settings.arch)
     if patches.image_size - 2 * margin != patches.label_size:
         raise UserError(f"patches {patches.image_size}x{patches.image_size} with labels "
@@ -212,7 +216,7 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     keras.utils.set_random_seed(settings.seed)
     initialization = "gaussian" if settings.optimizer == "sgd" else "he"
     with strategy.scope():
-        model = SRCNN(settings.arch, initialization=initialization, padding="valid")
+        model = SRCNN(settings.arch, initialization=initialization, padding="valid", dtype=settings.precision)
         optimizer, multipliers = make_optimizer(settings, total_steps)
         optimizer.build(model.trainable_variables)  # slots must exist before a restore fills them
     # Host-side counters, outside the strategy: only the loop (not the replicas) updates them.
@@ -247,7 +251,8 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     def replica_step(batch_data, batch_label):
         with tf.GradientTape() as tape:
             # This replica's mean; the replicas' gradients are summed, so each counts 1/replicas.
-            loss = tf.reduce_mean(tf.square(model(batch_data, training=True) - batch_label)) / replicas
+            output = tf.cast(model(batch_data, training=True), tf.float32)
+            loss = tf.reduce_mean(tf.square(output - batch_label)) / replicas
         gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients([(gradient * multiplier, variable) for gradient, multiplier, variable
                                    in zip(gradients, multipliers, variables)])

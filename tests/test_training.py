@@ -35,3 +35,19 @@ def test_patch_size_must_fit_the_architecture(tmp_path):
     settings = TrainSettings(arch="9-5-5", checkpoint_dir=str(tmp_path / "c"), log_dir=str(tmp_path / "l"))
     with pytest.raises(UserError, match="do not fit a 9-5-5 network"):
         train(settings, np.zeros((4, 33, 33, 1), np.float32), np.zeros((4, 21, 21, 1), np.float32), [])
+
+
+def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp_path):
+    from srcnn import checkpoints
+    from tiny_data import write_h5s
+
+    train_h5, test_h5 = write_h5s(str(tmp_path / "h5"), count=256)
+    patches, labels, _ = data.read_train_h5(train_h5, {"scale": 3})
+    images, _ = data.read_test_h5(test_h5)
+    settings = TrainSettings(epochs=2, precision="mixed_bfloat16", checkpoint_dir=str(tmp_path / "checkpoint"),
+                             log_dir=str(tmp_path / "logs"), log_every=1, batch_size=32)
+    history = train(settings, patches, labels, images, say=lambda line: None)
+    assert history[-1]["loss"] < history[0]["loss"]
+    model, config = checkpoints.load_model(checkpoints.resolve(str(tmp_path / "checkpoint")))
+    assert all(variable.dtype == "float32" for variable in model.trainable_variables)
+    assert model(images[0].bicubic[None]).dtype == "float32"
