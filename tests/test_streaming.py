@@ -2,14 +2,15 @@
 
 import os
 import signal
+import sys
 
-import h5py
 import numpy as np
 import pytest
 
 import step2_train
 from srcnn import data
 
+from conftest import ROOT
 from tiny_data import Training, write_h5s
 
 
@@ -58,18 +59,12 @@ def test_train_h5_over_half_the_free_memory_is_streamed_without_a_flag(tmp_path,
 
 @pytest.fixture
 def big_h5(tmp_path):
-    """A 600 MB train.h5 of random patches, written a block at a time, deleted afterwards."""
+    """A 600 MB train.h5 of random patches (the benchmark's writer), deleted afterwards."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from streaming import write_random_h5
+
     path = tmp_path / "big.h5"
-    count, block = 100_000, 8192
-    rng = np.random.default_rng(0)
-    with h5py.File(path, "w") as h5:
-        patches = h5.create_dataset("data", (count, 33, 33, 1), np.float32)
-        labels = h5.create_dataset("label", (count, 21, 21, 1), np.float32)
-        for start in range(0, count, block):
-            values = rng.random((min(block, count - start), 33, 33, 1), dtype=np.float32)
-            patches[start:start + len(values)] = values
-            labels[start:start + len(values)] = values[:, 6:27, 6:27]
-        h5.attrs.update({"scale": 3, "image_size": 33, "label_size": 21})
+    write_random_h5(str(path), 100_000)
     yield path
     path.unlink()
 
