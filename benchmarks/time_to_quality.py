@@ -36,6 +36,8 @@ def parse_args(argv):
     parser.add_argument("--from-history", default=None, help="plot this history.csv instead of training")
     parser.add_argument("--output", default=os.path.join(ROOT, "benchmarks", "results"))
     parser.add_argument("--label", default=None, help="curve label in the plot (default: the recipe)")
+    parser.add_argument("--also", action="append", default=[], metavar="HISTORY=LABEL",
+                        help="another run's history.csv to draw for comparison (repeatable)")
     parser.add_argument("train_flags", nargs=argparse.REMAINDER,
                         help="after --, flags passed on to step2_train.py (e.g. -- --optimizer sgd)")
     return parser.parse_args(argv)
@@ -76,7 +78,7 @@ def train_from_scratch(args, work_dir):
     return os.path.join(work_dir, "logs", "history.csv")
 
 
-def write_results(history, scale, output, label):
+def write_results(history, scale, output, label, others=()):
     """CSV and PNG of PSNR against time; returns their paths."""
     import matplotlib
     matplotlib.use("Agg")
@@ -93,6 +95,8 @@ def write_results(history, scale, output, label):
     figure, axes = plt.subplots(figsize=(7, 4.2))
     minutes = [row["seconds"] / 60 for row in history]
     axes.plot(minutes, [row["psnr"] for row in history], label=label)
+    for other_label, other in others:
+        axes.plot([row["seconds"] / 60 for row in other], [row["psnr"] for row in other], label=other_label, alpha=0.8)
     axes.axhline(history[0]["bicubic_psnr"], color="grey", linestyle=":", label=f"bicubic {history[0]['bicubic_psnr']:.2f} dB")
     axes.axhline(PAPER_SET5[scale], color="red", linestyle="--", label=f"paper 9-1-5 {PAPER_SET5[scale]:.2f} dB")
     axes.set_xlabel("wall time on this machine (minutes)")
@@ -114,7 +118,8 @@ def main(argv=None):
         history_path = train_from_scratch(args, work_dir)
     history = read_history(history_path)
     label = args.label or f"SRCNN 9-1-5, {int(history[-1]['epoch'])} epochs"
-    csv_path, png_path = write_results(history, args.scale, args.output, label)
+    others = [(entry.split("=", 1)[1], read_history(entry.split("=", 1)[0])) for entry in args.also]
+    csv_path, png_path = write_results(history, args.scale, args.output, label, others)
     target = PAPER_SET5[args.scale]
     reached = first_reaching(history, target)
     best = max(history, key=lambda row: row["psnr"])

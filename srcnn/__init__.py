@@ -9,6 +9,7 @@ Modules, one job each:
     checkpoints  the checkpoint bundle (weights + the config that rebuilds the model)
     train        the training loop, checkpoints, TensorBoard summaries
     evaluate     test-set evaluation: sample PNGs, results table and CSV
+    upscale      upscaling your own images: tiled inference, colour, alpha, bad input
 """
 
 import os
