@@ -2,6 +2,7 @@
 
 Modules, one job each:
     errors       UserError, the one-line failures a user can cause
+    files        atomic writes (temporary file, then rename)
     imaging      colour conversion (MATLAB rgb2ycbcr), modcrop, bicubic degradation, image files
     data         training patches, test images and their HDF5 layout
     model        the 9-1-5 network with VALID / replicate / zero padding

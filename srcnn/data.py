@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from srcnn import imaging
 from srcnn.errors import UserError
+from srcnn.files import atomic_path
 
 FORMAT_VERSION = 1
 STREAM_CHUNK = 1024  # patches per read when streaming: ~6 MB of 33x33 + 21x21 float32
@@ -162,16 +163,11 @@ def _atomic_h5(path):
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise UserError(f"{folder}: cannot create the output folder ({error.strerror})") from None
-    temporary = f"{path}.tmp-{os.getpid()}"
     try:
-        with h5py.File(temporary, "w") as h5:
+        with atomic_path(path) as temporary, h5py.File(temporary, "w") as h5:
             yield h5
-        os.replace(temporary, path)
     except OSError as error:
         raise UserError(f"{path}: cannot write ({error})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def write_train_h5(path, data, label, *, scale, image_size, label_size, stride, augment, source):

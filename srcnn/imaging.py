@@ -19,6 +19,7 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from srcnn.errors import UserError
+from srcnn.files import atomic_path
 
 IMAGE_EXTENSIONS = (".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 COLOUR_CONVENTION = "matlab-rgb2ycbcr-bt601"
@@ -250,10 +251,5 @@ def save_png(path, image, icc_profile=None, compress_level=6):
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
-    temporary = f"{path}.tmp-{os.getpid()}"
-    try:
+    with atomic_path(path) as temporary:
         Image.fromarray(image).save(temporary, format="PNG", icc_profile=icc_profile, compress_level=compress_level)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from srcnn import checkpoints
 from srcnn.data import PatchArrays
 from srcnn.errors import UserError
+from srcnn.files import atomic_path
 from srcnn.evaluate import evaluate_images
 from srcnn.model import SRCNN, valid_margin
 
@@ -459,11 +460,9 @@ def _format_history(rows):
 
 def _write_history(path, rows):
     """Rewrites history.csv atomically (temporary file, then rename)."""
-    temporary = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(temporary, "w", newline="") as handle:
+        with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
             handle.write(_format_history(rows))
-        os.replace(temporary, path)
     except OSError as error:
         raise UserError(f"{path}: cannot write ({error.strerror}); pass another --log-dir") from None
 
