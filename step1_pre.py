@@ -1,7 +1,7 @@
 """Step 1: images -> Y-channel training patches and whole test images, in HDF5.
 
-    python step1_pre.py                                   # Train/, Test/ -> h5/train.h5, h5/test.h5
-    python step1_pre.py --train-dir ../shared/datasets/Train --test-dir ../shared/datasets/Test/Set5 --scale 3
+    python step1_pre.py                                   # Train/, Test/Set5 -> h5/train.h5, h5/test.h5 (x3)
+    python step1_pre.py --test-dir Test/Set14 --scale 2
 
 Without images in the folders, scikit-image's sample photographs are used (and it says so).
 The file layout is documented in srcnn/data.py.
@@ -19,7 +19,7 @@ from srcnn.errors import exit_on_user_error
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train-dir", default="Train", help="training images (searched recursively)")
-    parser.add_argument("--test-dir", default="Test", help="test images, e.g. Test/Set5 (searched recursively)")
+    parser.add_argument("--test-dir", default="Test/Set5", help="test images (searched recursively)")
     parser.add_argument("--h5-dir", default="h5", help="where train.h5 and test.h5 are written")
     parser.add_argument("--scale", type=int, default=3, choices=(2, 3, 4))
     parser.add_argument("--image-size", type=int, default=33, help="input patch side")

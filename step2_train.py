@@ -44,8 +44,9 @@ def parse_args(argv):
     parser.add_argument("--save-every", type=int, default=DEFAULTS.save_every, help="steps between checkpoints")
     parser.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="steps between log lines")
     parser.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS,
-                        help="mixed_bfloat16 computes in bfloat16 (float32 weights): ~2x faster on CPUs "
-                             "with AVX512-BF16/AMX and on recent GPUs")
+                        help="auto (default): mixed_bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs "
+                             "bfloat16 natively, else float32; mixed_bfloat16 computes in bfloat16 with "
+                             "float32 weights")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
                         help="random flip/rotation of each batch (default on; worth ~0.1 dB on Set5 x3)")
     parser.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints, start over")

@@ -23,7 +23,7 @@ import step2_train  # noqa: E402
 
 # SRCNN 9-1-5 trained on the 91 images, Set5 (ECCV 2014, Table 2 of TPAMI 2016).
 PAPER_SET5 = {2: 36.34, 3: 32.39, 4: 30.09}
-DATASETS = os.path.join(os.path.dirname(ROOT), "shared", "datasets")
+DATASETS = ROOT  # the repository ships Train/ and Test/
 
 
 def parse_args(argv):

@@ -73,8 +73,8 @@ def find_images(directory, sample_names, role):
         return paths, f"{role}: {len(paths)} images from {directory}"
     return sample_image_paths(sample_names), (
         f"{role}: no images in {directory}, using {len(sample_names)} scikit-image sample photographs "
-        f"({', '.join(sample_names)}); for the paper's data put the 91-image set in Train/ and Set5 in "
-        f"Test/ (or pass --train-dir/--test-dir)")
+        f"({', '.join(sample_names)}); for the paper's data restore the 91-image set in Train/ and Set5 in "
+        f"Test/Set5 (git checkout Train Test) or pass --train-dir/--test-dir")
 
 
 def dihedral_variants(image):

@@ -37,10 +37,10 @@ from srcnn.data import PatchArrays
 from srcnn.errors import UserError
 from srcnn.files import atomic_path
 from srcnn.evaluate import evaluate_images
-from srcnn.model import SRCNN, valid_margin
+from srcnn.model import SRCNN, bfloat16_is_native, valid_margin
 
 OPTIMIZERS = ("adam", "sgd")
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 HISTORY_FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 
@@ -53,7 +53,7 @@ class TrainSettings:
     arch: str = "9-1-5"
     optimizer: str = "adam"
     learning_rate: float = None  # None: 1e-3 for adam, 1e-4 for sgd (the paper's)
-    epochs: int = 300
+    epochs: int = 250
     batch_size: int = 128
     seed: int = 0
     checkpoint_dir: str = "checkpoint/x3"
@@ -62,8 +62,15 @@ class TrainSettings:
     log_every: int = 10
     image_every: int = 10
     augment: bool = True  # a random flip/rotation of each batch
-    precision: str = "float32"  # or "mixed_bfloat16": bfloat16 compute, float32 weights
+    precision: str = "auto"  # "mixed_bfloat16" (bfloat16 compute, float32 weights) where native, else "float32"
     fresh: bool = False
+
+
+def training_precision(precision):
+    """The Keras dtype policy for a `TrainSettings.precision`; "auto" is bfloat16 compute where native."""
+    if precision == "auto":
+        return "mixed_bfloat16" if bfloat16_is_native() else "float32"
+    return precision
 
 
 def default_learning_rate(optimizer):
@@ -217,7 +224,8 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     keras.utils.set_random_seed(settings.seed)
     initialization = "gaussian" if settings.optimizer == "sgd" else "he"
     with strategy.scope():
-        model = SRCNN(settings.arch, initialization=initialization, padding="valid", dtype=settings.precision)
+        model = SRCNN(settings.arch, initialization=initialization, padding="valid",
+                      dtype=training_precision(settings.precision))
         optimizer, multipliers = make_optimizer(settings, total_steps)
         optimizer.build(model.trainable_variables)  # slots must exist before a restore fills them
     # Host-side counters, outside the strategy: only the loop (not the replicas) updates them.

@@ -33,11 +33,9 @@ from tqdm import tqdm
 from srcnn import imaging
 from srcnn.errors import UserError
 from srcnn.evaluate import colour_output
-from srcnn.model import valid_margin
+from srcnn.model import bfloat16_is_native, valid_margin
 
 PRECISIONS = ("float32", "bfloat16")
-# bfloat16 is only fast with hardware support; elsewhere it is emulated and slower than float32.
-_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 DEFAULT_TILE = 512  # output pixels per tile side: ~5 % recomputed overlap, ~0.1 GB of activations
 # zlib level of the output PNGs: encoding a 12000x9000 photo takes ~20 s at 1 and ~70 s at
 # Pillow's default 6, which saves only ~7 % of the size.
@@ -45,19 +43,8 @@ PNG_COMPRESS_LEVEL = 1
 
 
 def default_precision():
-    """The faster precision here: "bfloat16" on hardware that runs it natively, else "float32".
-
-    That is a GPU of compute capability 8 or more, or a CPU with AVX512-BF16 or AMX.
-    """
-    for gpu in tf.config.list_physical_devices("GPU"):
-        if tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)) >= (8, 0):
-            return "bfloat16"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    return "bfloat16" if any(flag in flags for flag in _BFLOAT16_CPU_FLAGS) else "float32"
+    """The faster precision here: "bfloat16" on hardware that runs it natively, else "float32"."""
+    return "bfloat16" if bfloat16_is_native() else "float32"
 
 
 @dataclass

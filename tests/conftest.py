@@ -10,15 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# ../shared/datasets beside the checkout (CI has it too); SRCNN_DATASETS overrides.
-DATASETS = Path(os.environ.get("SRCNN_DATASETS", ROOT.parent / "shared" / "datasets"))
+# The repository's own copy (Train/, Test/Set5, Test/Set14); SRCNN_DATASETS may point elsewhere.
+DATASETS = Path(os.environ.get("SRCNN_DATASETS", ROOT))
 
 
 def dataset(*parts):
-    """Path of a standard data set folder; the test is skipped where it is absent."""
+    """Path of a standard data set folder; it ships with the repository, so it must be there."""
     path = DATASETS.joinpath(*parts)
-    if not path.is_dir():
-        pytest.skip(f"{path} not present")
+    assert path.is_dir(), f"{path} is missing: the data sets ship in Train/ and Test/ (or set SRCNN_DATASETS)"
     return path
 
 
