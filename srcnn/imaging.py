@@ -34,6 +34,9 @@ _YCBCR_MATRIX = np.array([
     [112.0, -93.786, -18.214],
 ])
 _RGB_MATRIX = np.linalg.inv(_YCBCR_MATRIX)
+# How much R, G and B (in [0, 1]) move per unit of Y (in [0, 1]): 255 / 219 for all three,
+# so a restored Y changes an RGB image by adding the same amount to each channel.
+Y_TO_RGB_GAIN = float(255.0 * _RGB_MATRIX[0, 0])
 
 
 def rgb_to_ycbcr(rgb):
@@ -55,8 +58,36 @@ def rgb_to_ycbcr(rgb):
 
 def ycbcr_to_rgb(ycbcr):
     """Inverse of `rgb_to_ycbcr`: float (H, W, 3) YCbCr in [0, 255] -> uint8 RGB."""
-    rgb01 = (np.asarray(ycbcr, dtype=np.float64) - _YCBCR_OFFSET) @ _RGB_MATRIX.T
-    return to_uint8(rgb01)
+    return to_uint8(ycbcr_to_rgb01(np.asarray(ycbcr, dtype=np.float64)))
+
+
+def ycbcr_to_rgb01(ycbcr):
+    """Float (..., 3) YCbCr in [0, 255] -> RGB in [0, 1] of the same float type, not clipped.
+
+    Affine, so it commutes with any interpolation whose weights sum to one (bicubic).
+    """
+    dtype = ycbcr.dtype
+    return (ycbcr - _YCBCR_OFFSET.astype(dtype)) @ _RGB_MATRIX.T.astype(dtype)
+
+
+def colour_output(sr, bicubic_cbcr):
+    """uint8 RGB from restored Y and bicubic CbCr (all [0, 1]); Y alone for greyscale."""
+    if bicubic_cbcr is None:
+        return to_uint8(sr[..., 0])
+    return ycbcr_to_rgb(np.concatenate([sr, bicubic_cbcr], axis=-1) * 255.0)
+
+
+def with_restored_y(bicubic_rgb, bicubic_y, restored_y):
+    """`colour_output` on an RGB image: its Y replaced by the restored Y, Cb and Cr kept.
+
+    Equal to converting (restored Y, bicubic Cb, Cr) to RGB, since the conversion is
+    affine and Y weighs the same in R, G and B. Works on tensors and arrays alike.
+
+    Args:
+        bicubic_rgb: float (..., 3) in [0, 1], not clipped.
+        bicubic_y, restored_y: float (..., 1) in [0, 1].
+    """
+    return bicubic_rgb + Y_TO_RGB_GAIN * (restored_y - bicubic_y)
 
 
 def to_uint8(image01):
@@ -65,6 +96,11 @@ def to_uint8(image01):
     np.rint(scaled, out=scaled)  # in place: big images are converted tile by tile, often
     np.clip(scaled, 0, 255, out=scaled)
     return scaled.astype(np.uint8)
+
+
+def to_uint8_tensor(images01):
+    """`to_uint8` in TensorFlow: float tensor in [0, 1] -> uint8, rounded half to even and clipped."""
+    return tf.saturate_cast(tf.round(images01 * 255.0), tf.uint8)
 
 
 def modcrop(image, scale):
@@ -136,34 +172,6 @@ def enlarge_bicubic(images, scale):
     ones = tf.ones(tf.stack([1, 1, size[2], scale * channels]))
     features = filtered(features, columns, column_padding) / filtered(ones, columns, column_padding)
     return tf.nn.depth_to_space(features, scale)
-
-
-def upscale_bicubic_window(lr, scale, top, bottom, left, right):
-    """Rows top:bottom, columns left:right of `resize_bicubic(lr, h * scale, w * scale)`.
-
-    Reads only the pixels of `lr` that the kernel reaches, so a big image can be enlarged
-    window by window; windows equal the whole resize to float rounding. This is the op
-    `tf.image.resize(..., "bicubic", antialias=True)` runs, shifted to the window.
-
-    Args:
-        lr: float32 (h, w, C).
-        scale: integer factor.
-        top, bottom, left, right: the window in output pixels (bottom/right exclusive).
-
-    Returns:
-        float32 (bottom - top, right - left, C).
-    """
-    height, width = lr.shape[:2]
-    # When enlarging, the bicubic kernel reaches 2 input pixels either side; 3 is safe.
-    first_row, last_row = max(0, top // scale - 3), min(height, -(-bottom // scale) + 3)
-    first_column, last_column = max(0, left // scale - 3), min(width, -(-right // scale) + 3)
-    resized = tf.raw_ops.ScaleAndTranslate(
-        images=lr[None, first_row:last_row, first_column:last_column],
-        size=tf.constant([bottom - top, right - left], tf.int32),
-        scale=tf.constant([scale, scale], tf.float32),
-        translation=tf.constant([first_row * scale - top, first_column * scale - left], tf.float32),
-        kernel_type="keyscubic", antialias=True)
-    return resized[0].numpy()
 
 
 def degrade(hr, scale):
