@@ -77,17 +77,20 @@ def colour_output(sr, bicubic_cbcr):
     return ycbcr_to_rgb(np.concatenate([sr, bicubic_cbcr], axis=-1) * 255.0)
 
 
-def with_restored_y(bicubic_rgb, bicubic_y, restored_y):
-    """`colour_output` on an RGB image: its Y replaced by the restored Y, Cb and Cr kept.
+def y_change_kernel(channels):
+    """1x1 conv kernel (1, 1, 1, C) that turns a change of Y into the change of planes
+    [Y, R, G, B, alpha...] (C >= 4) or [Y, alpha...] (greyscale), all in the same unit.
 
-    Equal to converting (restored Y, bicubic Cb, Cr) to RGB, since the conversion is
-    affine and Y weighs the same in R, G and B. Works on tensors and arrays alike.
-
-    Args:
-        bicubic_rgb: float (..., 3) in [0, 1], not clipped.
-        bicubic_y, restored_y: float (..., 1) in [0, 1].
+    With it, `colour_output` becomes an addition: restored Y with bicubic Cb, Cr is the
+    bicubic RGB plus Y_TO_RGB_GAIN times the change of Y, since the conversion is affine
+    and Y weighs the same in R, G and B.
     """
-    return bicubic_rgb + Y_TO_RGB_GAIN * (restored_y - bicubic_y)
+    change = np.zeros(channels, np.float32)
+    if channels >= 4:
+        change[1:4] = Y_TO_RGB_GAIN
+    else:
+        change[0] = 1.0
+    return tf.constant(change.reshape(1, 1, 1, channels))
 
 
 def to_uint8(image01):
@@ -98,9 +101,11 @@ def to_uint8(image01):
     return scaled.astype(np.uint8)
 
 
-def to_uint8_tensor(images01):
-    """`to_uint8` in TensorFlow: float tensor in [0, 1] -> uint8, rounded half to even and clipped."""
-    return tf.saturate_cast(tf.round(images01 * 255.0), tf.uint8)
+def quantize_uint8(values255):
+    """`to_uint8(values255 / 255)` in one TensorFlow op: float in [0, 255] -> uint8, rounded half to even, clipped."""
+    quantized = tf.raw_ops.QuantizeV2(input=values255, min_range=0.0, max_range=255.0, T=tf.quint8, mode="SCALED",
+                                      round_mode="HALF_TO_EVEN", ensure_minimum_range=0.0).output
+    return tf.bitcast(quantized, tf.uint8)
 
 
 def modcrop(image, scale):
@@ -143,7 +148,7 @@ def _enlarge_kernels(scale, channels):
     return tf.constant(rows, tf.float32), tf.constant(columns, tf.float32)
 
 
-def enlarge_bicubic(images, scale):
+def enlarge_bicubic(images, scale, renormalise=(True, True)):
     """`tf.image.resize(images, (scale * H, scale * W), "bicubic", antialias=True)`, from basic ops.
 
     Built only from pad, conv2d with fixed kernels, division and depth_to_space, which
@@ -155,6 +160,9 @@ def enlarge_bicubic(images, scale):
     Args:
         images: float32 (B, H, W, C), C known when traced.
         scale: integer factor >= 1.
+        renormalise: (rows, columns), Python or tensor booleans: False skips the border
+            renormalisation along that axis, for crops whose sides there are not the
+            image's (their outer 2 * scale outputs are then wrong and to be cut off).
 
     Returns:
         float32 (B, scale * H, scale * W, C).
@@ -162,15 +170,19 @@ def enlarge_bicubic(images, scale):
     channels = images.shape[-1]
     rows, columns = _enlarge_kernels(int(scale), channels)
     size = tf.shape(images)
-    row_padding, column_padding = [[0, 0], [2, 2], [0, 0], [0, 0]], [[0, 0], [0, 0], [2, 2], [0, 0]]
 
     def filtered(features, kernel, padding):
         return tf.nn.conv2d(tf.pad(features, padding), kernel, 1, "VALID")
 
-    ones = tf.ones(tf.stack([1, size[1], 1, channels]))
-    features = filtered(images, rows, row_padding) / filtered(ones, rows, row_padding)
-    ones = tf.ones(tf.stack([1, 1, size[2], scale * channels]))
-    features = filtered(features, columns, column_padding) / filtered(ones, columns, column_padding)
+    def pass_along(features, kernel, padding, ones_shape, renormalise_here):
+        output = filtered(features, kernel, padding)
+        return tf.cond(tf.convert_to_tensor(renormalise_here),
+                       lambda: output / filtered(tf.ones(ones_shape), kernel, padding), lambda: output)
+
+    features = pass_along(images, rows, [[0, 0], [2, 2], [0, 0], [0, 0]], tf.stack([1, size[1], 1, channels]),
+                          renormalise[0])
+    features = pass_along(features, columns, [[0, 0], [0, 0], [2, 2], [0, 0]],
+                          tf.stack([1, 1, size[2], scale * channels]), renormalise[1])
     return tf.nn.depth_to_space(features, scale)
 
 

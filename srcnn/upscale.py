@@ -19,7 +19,7 @@ the network on Y, and the colour merge, so that neither the network's activation
 the enlarged float planes ever cover the whole image; only the two uint8 results do.
 Colour is enlarged as RGB (converted from Y, Cb, Cr on the small image): the conversion
 is affine, so this equals converting the enlarged Y, Cb, Cr, and the restored Y then
-enters by `imaging.with_restored_y`.
+enters as a change of Y (`imaging.y_change_kernel`).
 
 `precision="bfloat16"` runs the first two layers with bfloat16 inputs, weights and
 outputs (float32 accumulation in oneDNN); the last layer, whose output is the image, stays
@@ -186,22 +186,26 @@ class TiledSRCNN:
         return sr
 
     def _upscale_tile(self, planes, geometry, scale):
-        """One tile of `upscale`: a crop of `low_resolution_planes` -> uint8 (sr, bicubic) of the box.
+        """One tile of `upscale`: a crop of `low_resolution_planes` -> uint8 planes (sr, bicubic).
 
-        geometry rows: the window and the box relative to the crop's enlargement, the
-        window's borders, the box relative to the network's output (`_tile_geometry`).
+        Both come out over the whole enlarged crop (only the box is right in `sr`), as
+        [Y, R, G, B, alpha...] for RGB (Y is dropped) or [Y, alpha...] for greyscale.
+        geometry rows: the window and the box relative to the crop's enlargement, 1 where
+        a crop side is an image side, the window's borders, the box relative to the
+        network's output (`upscale_tile`).
         """
-        enlarged = imaging.enlarge_bicubic(planes, scale)
-        window, box = geometry[0], geometry[1]
-        restored = self._restored_box(enlarged[:, window[0]:window[1], window[2]:window[3], :1], geometry[2:])
-        inside = enlarged[0, box[0]:box[1], box[2]:box[3]]
-        if planes.shape[-1] >= 4:  # Y, R, G, B[, alpha]
-            sr = tf.concat([imaging.with_restored_y(inside[..., 1:4], inside[..., :1], restored[0]),
-                            inside[..., 4:]], axis=-1)
-            bicubic = inside[..., 1:]
-        else:  # Y[, alpha]
-            sr, bicubic = tf.concat([restored[0], inside[..., 1:]], axis=-1), inside
-        return imaging.to_uint8_tensor(sr), imaging.to_uint8_tensor(bicubic)
+        window, box, image_sides = geometry[0], geometry[1], geometry[2]
+        # Where the crop's sides are inside the image, the enlargement there is cut off with the
+        # window: renormalising it would be wasted.
+        renormalise = (tf.reduce_any(image_sides[:2] > 0), tf.reduce_any(image_sides[2:] > 0))
+        enlarged = imaging.enlarge_bicubic(planes, scale, renormalise)  # in [0, 255]
+        restored = self._restored_box(enlarged[:, window[0]:window[1], window[2]:window[3], :1] / 255.0,
+                                      geometry[3:])
+        size = tf.shape(enlarged)
+        restored = tf.pad(restored, [[0, 0], [box[0], size[1] - box[1]], [box[2], size[2] - box[3]], [0, 0]])
+        y_change = restored * 255.0 - enlarged[..., :1]
+        sr = enlarged + tf.nn.conv2d(y_change, imaging.y_change_kernel(planes.shape[-1]), 1, "VALID")
+        return imaging.quantize_uint8(sr[0]), imaging.quantize_uint8(enlarged[0])
 
     def upscale_tile(self, planes, scale, tile):
         """uint8 (sr, bicubic) of `tile.box` of the `scale` times enlargement of `planes`.
@@ -215,21 +219,23 @@ class TiledSRCNN:
         if key not in self._tile_functions:
             self._tile_functions[key] = tf.function(lambda crop, geometry: self._upscale_tile(crop, geometry, scale),
                                                     input_signature=[tf.TensorSpec((1, None, None, key[1]), tf.float32),
-                                                                     tf.TensorSpec((4, 4), tf.int32)])
+                                                                     tf.TensorSpec((5, 4), tf.int32)])
         top, bottom, left, right = tile.window
         # The crop reaches far enough that the enlargement is exact over the window.
         crop = (max(0, top // scale - _BICUBIC_REACH), min(planes.shape[0], -(-bottom // scale) + _BICUBIC_REACH),
                 max(0, left // scale - _BICUBIC_REACH), min(planes.shape[1], -(-right // scale) + _BICUBIC_REACH))
-        origin = (crop[0] * scale, crop[2] * scale)
-        geometry = tf.constant([_shift(tile.window, *origin), _shift(tile.box, *origin), tile.borders,
-                                self._box_in_output(tile)], tf.int32)
+        box = _shift(tile.box, crop[0] * scale, crop[2] * scale)
+        image_sides = (crop[0] == 0, crop[1] == planes.shape[0], crop[2] == 0, crop[3] == planes.shape[1])
+        geometry = tf.constant([_shift(tile.window, crop[0] * scale, crop[2] * scale), box, image_sides,
+                                tile.borders, self._box_in_output(tile)], tf.int32)
         sr, bicubic = self._tile_functions[key](tf.convert_to_tensor(planes[None, crop[0]:crop[1], crop[2]:crop[3]]),
                                                 geometry)
-        return sr.numpy(), bicubic.numpy()
+        inside = (slice(box[0], box[1]), slice(box[2], box[3]), slice(1 if planes.shape[-1] >= 4 else 0, None))
+        return sr.numpy()[inside], bicubic.numpy()[inside]
 
 
 def low_resolution_planes(pixels, alpha=None):
-    """The planes that are enlarged: float32 (h, w, C), [0, 1] when in range.
+    """The planes that are enlarged: float32 (h, w, C) in [0, 255] (8-bit units).
 
     C is Y (as `imaging.rgb_to_ycbcr` rounds it), then for RGB images R, G, B converted
     back from Y, Cb, Cr (not clipped; they differ from the pixels by Y's rounding), then
@@ -241,12 +247,12 @@ def low_resolution_planes(pixels, alpha=None):
         rows = slice(top, top + 256)
         if pixels.ndim == 3:
             ycbcr = imaging.rgb_to_ycbcr(pixels[rows])
-            planes[rows, :, 0] = ycbcr[..., 0] / np.float32(255.0)
-            planes[rows, :, 1:4] = imaging.ycbcr_to_rgb01(ycbcr)
+            planes[rows, :, 0] = ycbcr[..., 0]
+            planes[rows, :, 1:4] = imaging.ycbcr_to_rgb01(ycbcr) * np.float32(255.0)
         else:
-            planes[rows, :, 0] = pixels[rows] / np.float32(255.0)
+            planes[rows, :, 0] = pixels[rows]
         if alpha is not None:
-            planes[rows, :, -1] = alpha[rows] / np.float32(255.0)
+            planes[rows, :, -1] = alpha[rows]
     return planes
 
 
