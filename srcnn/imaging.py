@@ -79,6 +79,65 @@ def resize_bicubic(image, height, width):
     return resized.numpy()
 
 
+def _keys_cubic(distance):
+    """The Keys cubic kernel (a = -0.5) that `tf.image.resize(..., "bicubic")` uses."""
+    x = np.abs(distance)
+    return np.where(x < 1, (1.5 * x - 2.5) * x * x + 1, np.where(x < 2, ((-0.5 * x + 2.5) * x - 4) * x + 2, 0.0))
+
+
+def _enlarge_kernels(scale, channels):
+    """The two conv2d kernels of `enlarge_bicubic`: rows, then columns, one output map per phase.
+
+    Output row scale * i + p samples the input at i + (p + 0.5) / scale - 0.5, so phase p
+    weighs input rows i - 2 .. i + 2 with fixed weights. The kernels are block-diagonal over
+    the channels and order their outputs as `tf.nn.depth_to_space` reads them.
+
+    Returns:
+        float32 (5, 1, C, scale * C) and (1, 5, scale * C, scale * scale * C).
+    """
+    phase = np.arange(scale)[:, None]
+    taps = _keys_cubic(np.arange(-2, 3)[None, :] + 0.5 - (phase + 0.5) / scale)  # (scale, 5)
+    rows = np.zeros((5, 1, channels, scale * channels))
+    columns = np.zeros((1, 5, scale * channels, scale * scale * channels))
+    for channel in range(channels):
+        for p in range(scale):
+            rows[:, 0, channel, p * channels + channel] = taps[p]
+            for q in range(scale):
+                columns[0, :, p * channels + channel, (p * scale + q) * channels + channel] = taps[q]
+    return tf.constant(rows, tf.float32), tf.constant(columns, tf.float32)
+
+
+def enlarge_bicubic(images, scale):
+    """`tf.image.resize(images, (scale * H, scale * W), "bicubic", antialias=True)`, from basic ops.
+
+    Built only from pad, conv2d with fixed kernels, division and depth_to_space, which
+    TFLite and ONNX both have (ScaleAndTranslate is in neither). Equal to the resize to
+    float rounding (~1e-6), borders included: the resize drops the kernel taps that fall
+    outside the image and renormalises the others, which is the zero-padded filter divided
+    by the same filter run over ones. Any size from 1 x 1 up; H and W may be dynamic.
+
+    Args:
+        images: float32 (B, H, W, C), C known when traced.
+        scale: integer factor >= 1.
+
+    Returns:
+        float32 (B, scale * H, scale * W, C).
+    """
+    channels = images.shape[-1]
+    rows, columns = _enlarge_kernels(int(scale), channels)
+    size = tf.shape(images)
+    row_padding, column_padding = [[0, 0], [2, 2], [0, 0], [0, 0]], [[0, 0], [0, 0], [2, 2], [0, 0]]
+
+    def filtered(features, kernel, padding):
+        return tf.nn.conv2d(tf.pad(features, padding), kernel, 1, "VALID")
+
+    ones = tf.ones(tf.stack([1, size[1], 1, channels]))
+    features = filtered(images, rows, row_padding) / filtered(ones, rows, row_padding)
+    ones = tf.ones(tf.stack([1, 1, size[2], scale * channels]))
+    features = filtered(features, columns, column_padding) / filtered(ones, columns, column_padding)
+    return tf.nn.depth_to_space(features, scale)
+
+
 def upscale_bicubic_window(lr, scale, top, bottom, left, right):
     """Rows top:bottom, columns left:right of `resize_bicubic(lr, h * scale, w * scale)`.
 

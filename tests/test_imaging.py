@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from srcnn import data, imaging, metrics
 from srcnn.errors import UserError
@@ -53,3 +54,23 @@ def test_bicubic_set5_matches_published_figures(set5, scale, expected):
     images = [data.test_image(path, scale) for path in imaging.list_images(str(set5))]
     mean = np.mean([metrics.psnr(image.bicubic, image.hr, scale) for image in images])
     assert mean == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_enlarge_bicubic_equals_the_antialiased_resize_borders_included(scale):
+    rng = np.random.default_rng(scale)
+    for height, width in [(1, 1), (1, 2), (2, 3), (3, 3), (4, 5), (7, 6), (19, 23), (32, 17)]:
+        images = rng.random((2, height, width, 3), dtype=np.float32)
+        enlarged = imaging.enlarge_bicubic(tf.constant(images), scale).numpy()
+        expected = tf.image.resize(images, (scale * height, scale * width), "bicubic", antialias=True).numpy()
+        assert enlarged.shape == expected.shape
+        np.testing.assert_allclose(enlarged, expected, atol=1e-5)
+
+
+def test_enlarge_bicubic_takes_dynamic_sizes():
+    enlarge = tf.function(lambda images: imaging.enlarge_bicubic(images, 3),
+                          input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32)])
+    for height, width in [(5, 8), (11, 2)]:
+        images = np.random.default_rng(height).random((1, height, width, 1), dtype=np.float32)
+        expected = imaging.resize_bicubic(images[0], 3 * height, 3 * width)
+        np.testing.assert_allclose(enlarge(tf.constant(images)).numpy()[0], expected, atol=1e-5)
