@@ -53,47 +53,6 @@ def _edge(features, axis, first):
     return features[:, :, :1] if first else features[:, :, -1:]
 
 
-def _keys_cubic(distance, a=-0.5):
-    """Keys' cubic convolution kernel (a = -0.5), the kernel of TF's "bicubic"."""
-    distance = abs(distance)
-    if distance < 1:
-        return ((a + 2) * distance - (a + 3)) * distance ** 2 + 1
-    if distance < 2:
-        return ((a * distance - 5 * a) * distance + 8 * a) * distance - 4 * a
-    return 0.0
-
-
-def _phase_kernel(scale):
-    """(5, 1, 1, scale): the weights of input rows k-2..k+2 for output rows scale*k + phase."""
-    kernel = np.zeros((5, 1, 1, scale), np.float32)
-    for phase in range(scale):
-        offset = (phase + 0.5) / scale - 0.5  # half-pixel centres
-        for tap in range(5):
-            kernel[tap, 0, 0, phase] = _keys_cubic(offset - (tap - 2))
-    return kernel
-
-
-def _enlarge_rows(images, scale):
-    """(B, H, W, C) -> (B, scale*H, W, C), bicubic along H."""
-    kernel = _phase_kernel(scale)
-    batch, height, width, channels = tf.unstack(tf.shape(images))
-    channels = images.shape[-1] or channels  # static where known: TFLite convolutions need it
-    planes = tf.reshape(tf.transpose(images, (0, 3, 1, 2)), (-1, height, width, 1))  # (B*C, H, W, 1)
-    rows = [[0, 0], [2, 2], [0, 0], [0, 0]]
-    phases = tf.nn.conv2d(tf.pad(planes, rows), kernel, 1, "VALID")  # (B*C, H, W, scale)
-    # TF drops the taps outside the image and renormalises the rest: the same kernel over a
-    # zero-padded image of ones gives those sums (1 inside).
-    sums = tf.nn.conv2d(tf.pad(tf.ones((1, height, 1, 1)), rows), kernel, 1, "VALID")  # (1, H, 1, scale)
-    phases = tf.transpose(phases / sums, (0, 1, 3, 2))  # (B*C, H, scale, W): rows interleaved
-    return tf.transpose(tf.reshape(phases, (batch, channels, height * scale, width)), (0, 2, 3, 1))
-
-
-def _enlarge_bicubic(images, scale):
-    """(B, H, W, C) float32 -> (B, sH, sW, C), equal to tf.image.resize(..., "bicubic", antialias=True)."""
-    rows = _enlarge_rows(images, scale)
-    return tf.transpose(_enlarge_rows(tf.transpose(rows, (0, 2, 1, 3)), scale), (0, 2, 1, 3))
-
-
 class DeployableSRCNN(tf.Module):
     """The whole upscale (uint8 RGB in, uint8 RGB out) as one graph; see the module docstring.
 
@@ -130,7 +89,7 @@ class DeployableSRCNN(tf.Module):
         ycbcr = tf.nn.conv2d(tf.cast(rgb, tf.float32), self._to_ycbcr, 1, "VALID") + self._ycbcr_offset
         # Y rounded to 8 bits as MATLAB rgb2ycbcr gives it for uint8 input; Cb, Cr not.
         ycbcr = tf.concat([tf.round(ycbcr[..., :1]), ycbcr[..., 1:]], axis=-1) / 255.0
-        bicubic = _enlarge_bicubic(ycbcr, self.scale)
+        bicubic = imaging.enlarge_bicubic(ycbcr, self.scale)
         sr_y = tf.clip_by_value(self._network(bicubic[..., :1]), 0.0, 1.0)
         sr_ycbcr = tf.concat([sr_y, bicubic[..., 1:]], axis=-1) * 255.0 - self._ycbcr_offset
         sr_rgb = tf.nn.conv2d(sr_ycbcr, self._to_rgb, 1, "VALID")
