@@ -18,8 +18,8 @@ The graph uses only operations that TFLite and ONNX have as builtins (convolutio
 ReLU, pad, slice, concat, tile, reshape, transpose, round): the bicubic resize is
 fixed-kernel convolutions, and edge padding is concatenated edge rows, since TFLite's
 MIRROR_PAD has no "edge" mode. It runs in float32 (`precision` of the Upscaler does
-not apply). TFLite is converted from the SavedModel's concrete function, ONNX by tf2onnx
-from the same function, so the three formats are one graph.
+not apply). The SavedModel, the TFLite converter and tf2onnx all take the same traced
+function of `DeployableSRCNN`, so the three formats are one graph.
 """
 
 import os
@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from srcnn import imaging
 from srcnn.errors import UserError
+from srcnn.files import atomic_path
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
@@ -147,8 +148,6 @@ def export(module, model_format, path):
             os.replace(temporary, path)
             return path
         data = tflite_bytes(module) if model_format == "tflite" else onnx_bytes(module)
-        from srcnn.files import atomic_path
-
         with atomic_path(path) as temporary:
             with open(temporary, "wb") as handle:
                 handle.write(data)

@@ -9,8 +9,8 @@ nothing from this project: ONNX and TFLite run without TensorFlow, and the Saved
 the `srcnn` package (both are blocked from importing here, so a model that needed them fails).
 
 `inputs.npz` holds uint8 (H, W, 3) RGB arrays; `outputs.npz` gets the upscaled uint8 arrays
-under the same names, plus `seconds` (name -> the fastest of `--repeat` runs, excluding the
-first run of each image shape when `--repeat` > 1).
+under the same names, plus `names` (their order) and `seconds` (per image, the fastest of
+`--repeat` runs, leaving out the first, which plans the shape, when `--repeat` > 1).
 """
 
 import argparse
