@@ -27,6 +27,7 @@ from srcnn.errors import UserError, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
 from srcnn.imaging import DEFAULT_MAX_PIXELS, list_images
 from srcnn.model import PADDINGS
+from srcnn.upscaler import Upscaler
 
 
 def positive_int(text):
@@ -114,17 +115,15 @@ def upscale_images(args):
     prefix, scale = upscale_weights(args)
     jobs, clashes = upscale.plan_jobs(args.input, args.output, scale)
     upscale.prepare_output(args.output)
-    model, config = checkpoints.load_model(prefix, padding=args.padding)
-    precision = upscale.default_precision() if args.precision == "auto" else args.precision
-    network = upscale.TiledSRCNN(model, args.padding, precision, args.tile)
-    print(f"weights: {prefix} ({config['arch']}, x{scale}), padding: {args.padding}, "
-          f"precision: {precision}, tile: {args.tile}")
+    upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
+    print(f"weights: {prefix} ({upscaler.arch}, x{scale}), padding: {args.padding}, "
+          f"precision: {upscaler.precision}, tile: {args.tile}")
     for message in clashes:
         print(f"error: {message}", file=sys.stderr)
     failed = len(clashes)
     for job in tqdm(jobs, desc="images", unit="image", disable=None):
         try:
-            upscale.upscale_file(network, scale, job, args.overwrite, args.max_pixels, progress=True)
+            upscale.upscale_file(upscaler.network, scale, job, args.overwrite, args.max_pixels, progress=True)
         except UserError as error:
             failed += 1
             tqdm.write(f"error: {error}", file=sys.stderr)

@@ -11,9 +11,26 @@ Modules, one job each:
     train        the training loop, checkpoints, TensorBoard summaries
     evaluate     test-set evaluation: sample PNGs, results table and CSV
     upscale      upscaling your own images: tiled inference, colour, alpha, bad input
+    upscaler     the Python API: `Upscaler` (numpy or PIL in, the same out)
+    export       self-contained SavedModel / TFLite / ONNX models of the whole upscale
+    cli          the console scripts srcnn-upscale and srcnn-export
+
+    from srcnn import Upscaler
+    sr = Upscaler.pretrained(scale=3).upscale(pixels)
 """
 
 import os
 
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features) would bury the scripts' output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "1.0.0"
+
+
+def __getattr__(name):
+    # `from srcnn import Upscaler` without importing TensorFlow on `import srcnn` itself
+    if name == "Upscaler":
+        from srcnn.upscaler import Upscaler
+
+        return Upscaler
+    raise AttributeError(f"module 'srcnn' has no attribute {name!r}")

@@ -27,8 +27,13 @@ from srcnn.model import DEFAULT_PADDING, SRCNN
 # bytes than requested"), a bad index an OpError.
 READ_ERRORS = (tf.errors.OpError, ValueError, IndexError)
 
-PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              "checkpoint", "pretrained")
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The shipped weights: package data (srcnn/pretrained/, mapped from checkpoint/pretrained/ by
+# pyproject.toml) once installed, checkpoint/pretrained/ beside the package in a checkout.
+# Both are found from the package's own location, whatever the working folder.
+PRETRAINED_DIR = next((folder for folder in (os.path.join(_PACKAGE_DIR, "pretrained"),
+                                             os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoint", "pretrained"))
+                       if os.path.isdir(folder)), os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoint", "pretrained"))
 
 
 class Config(tf.Module):

@@ -1,0 +1,126 @@
+"""The console scripts that `pip install` puts on the PATH.
+
+    srcnn-upscale --input my_photo.jpg                 # -> output/my_photo_srcnn_x3.png (+ _bicubic_x3.png)
+    srcnn-upscale --input photos/ --scale 2 --output bigger/ --overwrite
+    srcnn-export --scale 3 --format onnx --output srcnn_x3.onnx
+    srcnn-export --checkpoint checkpoint/x3 --format tflite --output srcnn_x3.tflite
+
+srcnn-upscale takes the flags of `step3_test.py --input` and does the same; its weights are
+--checkpoint (a prefix or folder), else the shipped ones for --scale (default 3).
+"""
+
+import argparse
+import os
+import sys
+
+from tqdm import tqdm
+
+from srcnn import __version__, checkpoints, export, upscale
+from srcnn.errors import UserError, exit_on_user_error
+from srcnn.imaging import DEFAULT_MAX_PIXELS
+from srcnn.model import PADDINGS
+from srcnn.upscaler import PRECISIONS, Upscaler
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def weights_for(checkpoint, scale):
+    """The checkpoint prefix and its scale: --checkpoint, else the shipped weights for `scale` (3)."""
+    prefix = checkpoints.resolve(checkpoint) if checkpoint else checkpoints.pretrained_path(scale or 3)
+    trained = checkpoints.read_config(prefix)["scale"]
+    if scale and scale != trained:
+        raise UserError(f"{prefix}: trained for x{trained}, but --scale is {scale}; "
+                        f"leave --scale out or pass x{scale} weights with --checkpoint")
+    return prefix, trained
+
+
+def parse_upscale_args(argv):
+    parser = argparse.ArgumentParser(prog="srcnn-upscale", description="Upscale images with SRCNN.")
+    parser.add_argument("--input", required=True, help="an image or a folder of images to upscale")
+    parser.add_argument("--output", default="output", help="where the PNGs are written (default: output/)")
+    parser.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
+                        help="default: the checkpoint's, else 3")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder (default: the shipped weights)")
+    parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
+                        help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output PNGs")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
+                             "natively, else float32")
+    parser.add_argument("--tile", type=positive_int, default=upscale.DEFAULT_TILE,
+                        help=f"output tile side in pixels; memory grows with its square (default {upscale.DEFAULT_TILE})")
+    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                        help=f"refuse larger input images (decompression bombs; default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
+    return parser.parse_args(argv)
+
+
+@exit_on_user_error
+def upscale_main(argv=None):
+    """srcnn-upscale: upscales each image, reports bad ones and carries on; 1 if any failed."""
+    args = parse_upscale_args(argv)
+    prefix, scale = weights_for(args.checkpoint, args.scale)
+    jobs, clashes = upscale.plan_jobs(args.input, args.output, scale)
+    upscale.prepare_output(args.output)
+    upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
+    print(f"weights: {prefix} ({upscaler.arch}, x{scale}), padding: {args.padding}, "
+          f"precision: {upscaler.precision}, tile: {args.tile}")
+    for message in clashes:
+        print(f"error: {message}", file=sys.stderr)
+    failed = len(clashes)
+    for job in tqdm(jobs, desc="images", unit="image", disable=None):
+        try:
+            upscale.upscale_file(upscaler.network, scale, job, args.overwrite, args.max_pixels, progress=True)
+        except UserError as error:
+            failed += 1
+            tqdm.write(f"error: {error}", file=sys.stderr)
+            continue
+        tqdm.write(f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})")
+    total = len(jobs) + len(clashes)
+    print(f"upscaled {total - failed} of {total} images x{scale} into {args.output}/"
+          + (f"; {failed} failed (errors above)" if failed else ""))
+    return 1 if failed else 0
+
+
+def parse_export_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="srcnn-export", description="Write SRCNN as a self-contained model: uint8 RGB (1, H, W, 3) in, "
+                                         "uint8 RGB (1, scale*H, scale*W, 3) out.")
+    parser.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
+                        help="default: the checkpoint's, else 3")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder (default: the shipped weights)")
+    parser.add_argument("--format", required=True, choices=export.FORMATS, dest="model_format",
+                        help="savedmodel (a folder), tflite or onnx (needs pip install srcnn[export])")
+    parser.add_argument("--output", default=None, help="default: srcnn_x{scale}.onnx / .tflite / _savedmodel/")
+    parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
+    return parser.parse_args(argv)
+
+
+def _size(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
+    return os.path.getsize(path)
+
+
+@exit_on_user_error
+def export_main(argv=None):
+    """srcnn-export: writes one format of the chosen weights."""
+    args = parse_export_args(argv)
+    prefix, scale = weights_for(args.checkpoint, args.scale)
+    if args.model_format == "onnx":
+        try:
+            import tf2onnx  # noqa: F401
+        except ImportError:
+            raise UserError("--format onnx needs tf2onnx: pip install 'srcnn[export]' (or pip install tf2onnx)") from None
+    output = args.output or export.default_output(scale, args.model_format)
+    upscaler = Upscaler.from_checkpoint(prefix, precision="float32")
+    upscaler.export(output, args.model_format)
+    print(f"{prefix} (x{scale}) -> {output} ({args.model_format}, {_size(output) / 1024:.0f} KB); "
+          "input 'rgb' uint8 (1, H, W, 3), output 'sr' uint8 (1, {0}H, {0}W, 3)".format(scale))
+    return 0

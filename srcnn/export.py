@@ -1,0 +1,156 @@
+"""Self-contained deployable models: SavedModel, TFLite and ONNX.
+
+    srcnn-export --scale 3 --format onnx --output srcnn_x3.onnx
+    srcnn-export --checkpoint checkpoint/x3 --format tflite --output srcnn_x3.tflite
+
+Every format holds the whole upscale, so a consumer needs nothing from this project:
+
+    input  "rgb"  uint8 (1, H, W, 3), any H and W
+    output "sr"   uint8 (1, scale*H, scale*W, 3)
+
+Inside: MATLAB rgb2ycbcr (Y rounded, as `imaging.rgb_to_ycbcr`), bicubic enlargement
+of Y, Cb, Cr (`imaging.enlarge_bicubic`, equal to `tf.image.resize(..., "bicubic",
+antialias=True)`), the network on Y with each layer's input edge-padded ("replicate",
+the MATLAB demo's borders), the restored Y clipped to [0, 1], the bicubic Cb/Cr put
+back, and the RGB rounded and clipped to uint8, as `upscale.upscale` does.
+
+The graph uses only operations that TFLite and ONNX have as builtins (convolutions,
+ReLU, pad, slice, concat, tile, reshape, transpose, round): the bicubic resize is
+fixed-kernel convolutions, and edge padding is concatenated edge rows, since TFLite's
+MIRROR_PAD has no "edge" mode. It runs in float32 (`precision` of the Upscaler does
+not apply). The SavedModel, the TFLite converter and tf2onnx all take the same traced
+function of `DeployableSRCNN`, so the three formats are one graph.
+"""
+
+import os
+import shutil
+
+import numpy as np
+import tensorflow as tf
+
+from srcnn import imaging
+from srcnn.errors import UserError
+from srcnn.files import atomic_path
+
+FORMATS = ("savedmodel", "tflite", "onnx")
+SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
+ONNX_OPSET = 17
+
+
+def replicate_pad_concat(features, amount, axis):
+    """Edge-pads `features` by `amount` on both sides of `axis` with sliced edges and concat."""
+    if amount == 0:
+        return features
+    multiples = [1, 1, 1, 1]
+    multiples[axis] = amount
+    first, last = _edge(features, axis, first=True), _edge(features, axis, first=False)
+    return tf.concat([tf.tile(first, multiples), features, tf.tile(last, multiples)], axis=axis)
+
+
+def _edge(features, axis, first):
+    """The first or last row (axis 1) / column (axis 2) of (B, H, W, C), kept as a size-1 axis."""
+    if axis == 1:
+        return features[:, :1] if first else features[:, -1:]
+    return features[:, :, :1] if first else features[:, :, -1:]
+
+
+class DeployableSRCNN(tf.Module):
+    """The whole upscale (uint8 RGB in, uint8 RGB out) as one graph; see the module docstring.
+
+    Args:
+        model: a `srcnn.model.SRCNN` (its current weights are copied as constants).
+        scale: the integer factor the weights were trained for.
+    """
+
+    def __init__(self, model, scale):
+        super().__init__()
+        self.scale = int(scale)
+        # numpy, not tensors: traced into the graph as constants (tf2onnx takes captured
+        # tensors for extra inputs)
+        self._layers = [(layer.kernel.numpy(), layer.bias.numpy(), layer.kernel_size[0] // 2)
+                        for layer in (model.conv1, model.conv2, model.conv3)]
+        # MATLAB rgb2ycbcr and its inverse as 1x1 convolutions, RGB and YCbCr in [0, 255]
+        self._to_ycbcr = (imaging._YCBCR_MATRIX.T / 255.0)[None, None].astype(np.float32)
+        self._ycbcr_offset = imaging._YCBCR_OFFSET.astype(np.float32)
+        self._to_rgb = (np.linalg.inv(imaging._YCBCR_MATRIX).T * 255.0)[None, None].astype(np.float32)
+
+    def _network(self, y):
+        """(1, H, W, 1) bicubic Y -> (1, H, W, 1) restored Y, replicate padding per layer."""
+        features = y
+        for index, (kernel, bias, half) in enumerate(self._layers):
+            features = replicate_pad_concat(replicate_pad_concat(features, half, 1), half, 2)
+            features = tf.nn.bias_add(tf.nn.conv2d(features, kernel, 1, "VALID"), bias)
+            if index < len(self._layers) - 1:
+                features = tf.nn.relu(features)
+        return features
+
+    @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.uint8, name="rgb")])
+    def __call__(self, rgb):
+        """uint8 (1, H, W, 3) RGB -> {"sr": uint8 (1, scale*H, scale*W, 3)}."""
+        ycbcr = tf.nn.conv2d(tf.cast(rgb, tf.float32), self._to_ycbcr, 1, "VALID") + self._ycbcr_offset
+        # Y rounded to 8 bits as MATLAB rgb2ycbcr gives it for uint8 input; Cb, Cr not.
+        ycbcr = tf.concat([tf.round(ycbcr[..., :1]), ycbcr[..., 1:]], axis=-1) / 255.0
+        bicubic = imaging.enlarge_bicubic(ycbcr, self.scale)
+        sr_y = tf.clip_by_value(self._network(bicubic[..., :1]), 0.0, 1.0)
+        sr_ycbcr = tf.concat([sr_y, bicubic[..., 1:]], axis=-1) * 255.0 - self._ycbcr_offset
+        sr_rgb = tf.nn.conv2d(sr_ycbcr, self._to_rgb, 1, "VALID")
+        sr = tf.cast(tf.clip_by_value(tf.round(sr_rgb), 0.0, 255.0), tf.uint8)
+        return {"sr": sr}
+
+
+def default_output(scale, model_format):
+    """srcnn_x3.onnx, srcnn_x3.tflite, srcnn_x3_savedmodel (a folder)."""
+    return f"srcnn_x{scale}" + (SUFFIXES[model_format] or "_savedmodel")
+
+
+def save_savedmodel(module, path):
+    """Writes the SavedModel folder (signature "serving_default": rgb -> sr)."""
+    tf.saved_model.save(module, path, signatures={"serving_default": module.__call__.get_concrete_function()})
+
+
+def tflite_bytes(module):
+    """The module as a TFLite flatbuffer of builtin operations only (no TF select ops)."""
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+def onnx_bytes(module):
+    """The module as a serialized ONNX model (tf2onnx), input "rgb", output "sr"."""
+    import tf2onnx  # an export-only dependency (pip install srcnn[export])
+
+    model_proto, _ = tf2onnx.convert.from_function(
+        module.__call__, input_signature=[tf.TensorSpec((1, None, None, 3), tf.uint8, name="rgb")],
+        opset=ONNX_OPSET, output_path=None)
+    return model_proto.SerializeToString()
+
+
+def export(module, model_format, path):
+    """Writes `module` in `model_format` ("savedmodel", "tflite" or "onnx") to `path`.
+
+    A SavedModel is a folder; the others are one file. Files are written under a
+    temporary name and renamed when complete.
+
+    Raises:
+        UserError: unknown format, or `path` cannot be written.
+    """
+    if model_format not in FORMATS:
+        raise UserError(f"format {model_format!r} is not one of {', '.join(FORMATS)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if model_format == "savedmodel":
+            temporary = path.rstrip(os.sep) + ".partial"
+            shutil.rmtree(temporary, ignore_errors=True)
+            save_savedmodel(module, temporary)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            os.replace(temporary, path)
+            return path
+        data = tflite_bytes(module) if model_format == "tflite" else onnx_bytes(module)
+        with atomic_path(path) as temporary:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+    except OSError as error:
+        raise UserError(f"{path}: cannot write the model ({error.strerror or error}); pass another --output") from None
+    return path

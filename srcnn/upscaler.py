@@ -1,0 +1,168 @@
+"""The Python API: `Upscaler`, one object that upscales images in memory.
+
+    from srcnn import Upscaler
+
+    upscaler = Upscaler.pretrained(scale=3)             # the shipped weights, from any folder
+    big = upscaler.upscale(pixels)                      # numpy in, numpy out (or PIL in, PIL out)
+    upscaler = Upscaler.from_checkpoint("checkpoint/x3", precision="float32", tile=256)
+    upscaler.export("srcnn_x3.onnx", "onnx")            # a model that runs without this project
+
+It is the path `step3_test.py --input` and `srcnn-upscale` use: bicubic enlargement,
+SRCNN on Y, bicubic Cb/Cr, alpha enlarged bicubically, greyscale kept greyscale, done
+in tiles (`srcnn.upscale`).
+
+Accepted images:
+    uint8 numpy arrays (H, W) or (H, W, C), C = 1 (grey), 2 (grey + alpha), 3 (RGB), 4 (RGBA);
+    float numpy arrays of the same shapes, in [0, 1] or in [0, 255]: values up to 1 are
+        read as [0, 1], larger ones as [0, 255] (pass `value_range` to say which). They are
+        rounded to 8 bits, as the network was trained on 8-bit images, and returned in the
+        same range and dtype;
+    PIL images of any mode Pillow converts (EXIF orientation applied, palette/CMYK/16-bit
+        converted as `imaging.read_image` does); the result is an "L", "LA", "RGB" or
+        "RGBA" image carrying the input's colour profile.
+Anything else raises one TypeError (wrong type or dtype) or ValueError (wrong shape,
+empty, values out of range) that names the problem.
+"""
+
+import os
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from srcnn import checkpoints, imaging, upscale as tiled
+from srcnn.export import DeployableSRCNN, export as export_module
+
+PRECISIONS = ("auto",) + tiled.INFERENCE_PRECISIONS
+_CHANNEL_MEANING = "1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)"
+_PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+class Upscaler:
+    """Upscales images `scale` times with SRCNN; see the module docstring for inputs.
+
+    Args:
+        model: a `srcnn.model.SRCNN` with its weights.
+        scale: the factor those weights were trained for.
+        padding: "replicate" (the MATLAB demo's borders, default) or "zero".
+        precision: "auto" (bfloat16 where the hardware runs it natively, else float32),
+            "float32" or "bfloat16".
+        tile: output tile side in pixels; memory grows with its square.
+        checkpoint: where the weights came from (for messages), or None.
+    """
+
+    def __init__(self, model, scale, padding="replicate", precision="auto", tile=tiled.DEFAULT_TILE,
+                 checkpoint=None):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
+        self.model, self.scale, self.checkpoint = model, int(scale), checkpoint
+        self.precision = tiled.default_precision() if precision == "auto" else precision
+        self.network = tiled.TiledSRCNN(model, padding, self.precision, tile)
+
+    @classmethod
+    def pretrained(cls, scale=3, **options):
+        """The shipped weights for `scale` (2, 3 or 4); `options` as for the constructor."""
+        prefix = checkpoints.pretrained_path(scale)
+        if not os.path.exists(prefix + ".index"):
+            raise ValueError(f"no shipped weights for scale {scale!r}: there are x2, x3 and x4")
+        return cls.from_checkpoint(prefix, **options)
+
+    @classmethod
+    def from_checkpoint(cls, path, padding="replicate", **options):
+        """Weights from a checkpoint prefix or folder (its newest complete checkpoint).
+
+        Raises:
+            srcnn.errors.UserError: nothing loadable at `path`.
+        """
+        prefix = checkpoints.resolve(str(path))
+        model, config = checkpoints.load_model(prefix, padding=padding)
+        return cls(model, config["scale"], padding=padding, checkpoint=prefix, **options)
+
+    @property
+    def arch(self):
+        return self.model.arch
+
+    @property
+    def padding(self):
+        return self.network.padding
+
+    @property
+    def tile(self):
+        return self.network.tile
+
+    def __repr__(self):
+        return (f"Upscaler(x{self.scale}, {self.arch}, padding={self.padding!r}, precision={self.precision!r}, "
+                f"tile={self.tile}, checkpoint={self.checkpoint!r})")
+
+    def upscale(self, image, value_range=None, progress=False):
+        """`image` enlarged `scale` times, as the same kind of image.
+
+        Args:
+            image: a numpy array or PIL image (see the module docstring).
+            value_range: for float arrays, 1 ([0, 1]) or 255 ([0, 255]); None guesses
+                from the largest value.
+            progress: show a progress bar over the tiles.
+
+        Returns:
+            numpy (scale*H, scale*W[, C]) of the input's dtype and layout, or a PIL image.
+
+        Raises:
+            TypeError: not a numpy array or PIL image, or an unsupported dtype.
+            ValueError: zero size, an unsupported shape or channel count, or float values
+                outside [0, 1] and [0, 255] (or NaN).
+        """
+        if isinstance(image, Image.Image):
+            return self._upscale_pil(image, progress)
+        if not isinstance(image, np.ndarray):
+            raise TypeError(f"image is a {type(image).__name__}; pass a numpy array or a PIL image")
+        pixels8, top = _to_uint8(image, value_range)
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        grey = pixels8 if image.ndim == 2 else pixels8[..., 0] if channels <= 2 else pixels8[..., :3]
+        alpha = pixels8[..., -1] if channels in (2, 4) else None
+        sr, _ = tiled.upscale(self.network, np.ascontiguousarray(grey), self.scale,
+                              None if alpha is None else np.ascontiguousarray(alpha), progress)
+        sr = sr.reshape(sr.shape[:2] + image.shape[2:])
+        if top is None:
+            return sr
+        return (sr * (top / 255.0)).astype(image.dtype)
+
+    def _upscale_pil(self, image, progress):
+        if image.width == 0 or image.height == 0:
+            raise ValueError(f"image is {image.width}x{image.height} pixels; it needs at least one pixel")
+        loaded = imaging._convert(ImageOps.exif_transpose(image))
+        sr, _ = tiled.upscale(self.network, loaded.pixels, self.scale, loaded.alpha, progress)
+        result = Image.fromarray(sr, _PIL_MODES[1 if sr.ndim == 2 else sr.shape[2]])
+        if loaded.icc_profile:
+            result.info["icc_profile"] = loaded.icc_profile
+        return result
+
+    def export(self, path, model_format):
+        """Writes this upscaler as a self-contained model (see `srcnn.export`); returns `path`.
+
+        The model always computes in float32 with replicate padding.
+        """
+        return export_module(DeployableSRCNN(self.model, self.scale), model_format, str(path))
+
+
+def _to_uint8(image, value_range):
+    """Checks a numpy image and returns (uint8 pixels, the float range or None for uint8)."""
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image has shape {image.shape}; expected (H, W) or (H, W, C) with C = {_CHANNEL_MEANING}")
+    if image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"image has {image.shape[2]} channels (shape {image.shape}); expected {_CHANNEL_MEANING}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image has zero size (shape {image.shape}); it needs at least one pixel")
+    if image.dtype == np.uint8:
+        return image, None
+    if not np.issubdtype(image.dtype, np.floating):
+        raise TypeError(f"image dtype {image.dtype} is not supported; pass uint8 (0-255) or a float array "
+                        "in [0, 1] or [0, 255] (e.g. image.astype(np.uint8))")
+    if value_range not in (None, 1, 255):
+        raise ValueError(f"value_range {value_range!r} is not 1 ([0, 1]), 255 ([0, 255]) or None (guess)")
+    if not np.isfinite(image).all():
+        raise ValueError("image has NaN or infinite values; float images must lie in [0, 1] or [0, 255]")
+    low, high = float(image.min()), float(image.max())
+    top = value_range or (1 if high <= 1 else 255)
+    if low < 0 or high > top:
+        expected = f"[0, {top}] (value_range={value_range})" if value_range else "[0, 1] or [0, 255]"
+        raise ValueError(f"image values span [{low:g}, {high:g}], outside {expected}")
+    return imaging.to_uint8(image / np.float64(top)), top

@@ -1,0 +1,122 @@
+"""srcnn-export: SavedModel, TFLite and ONNX, each run in its own process with only its runtime.
+
+The input is Set5 x3 as a user has it: uint8 RGB shrunk with the project's MATLAB-style
+bicubic. `Upscaler.upscale` must reach the paper (32.39 dB on Y) on it, and each exported
+format must stay within 0.05 dB of it and give nearly the same pixels.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from srcnn import Upscaler, cli, imaging
+from srcnn.metrics import psnr
+
+from conftest import ROOT, dataset
+
+SCALE = 3
+PAPER = 32.39  # SRCNN 9-1-5, 91 images, Set5 x3
+RUNNER = ROOT / "tools" / "run_exported_model.py"
+# Any H and W, down to one pixel: the dynamic-shape paths (TFLite re-plans per shape).
+SMALL = {"one_pixel": np.array([[[200, 30, 90]]], np.uint8),
+         "strip": np.random.default_rng(0).integers(0, 256, (2, 7, 3), dtype=np.uint8)}
+OUTPUTS = {"savedmodel": "srcnn_x3_savedmodel", "tflite": "srcnn_x3.tflite", "onnx": "srcnn_x3.onnx"}
+
+
+@pytest.fixture(scope="module")
+def set5_x3():
+    """{name: (hr, lr)}: uint8 RGB ground truth (modcropped) and its x3 shrunk, rounded to uint8."""
+    images = {}
+    for path in imaging.list_images(dataset("Test", "Set5")):
+        hr = imaging.modcrop(imaging.load_image(path), SCALE)
+        lr = imaging.resize_bicubic(hr / np.float32(255), hr.shape[0] // SCALE, hr.shape[1] // SCALE)
+        images[os.path.splitext(os.path.basename(path))[0]] = (hr, imaging.to_uint8(lr))
+    return images
+
+
+def inputs(set5_x3):
+    return {**{name: lr for name, (_, lr) in set5_x3.items()}, **SMALL}
+
+
+def mean_psnr(results, set5_x3):
+    return float(np.mean([psnr(imaging.luminance(results[name]), imaging.luminance(hr), SCALE)
+                          for name, (hr, _) in set5_x3.items()]))
+
+
+@pytest.fixture(scope="module")
+def upscaled(set5_x3):
+    """Upscaler.upscale on Set5 x3 at both precisions: {precision: {name: sr}}."""
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        upscaler = Upscaler.pretrained(SCALE, precision=precision)
+        results[precision] = {name: upscaler.upscale(lr) for name, lr in inputs(set5_x3).items()}
+    return results
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, set5_x3):
+    """The three formats written by srcnn-export, and Set5 x3 as the runner's inputs.npz."""
+    folder = tmp_path_factory.mktemp("exported")
+    for model_format, name in OUTPUTS.items():
+        assert cli.export_main(["--scale", str(SCALE), "--format", model_format,
+                                "--output", str(folder / name)]) == 0
+    np.savez(folder / "inputs.npz", **inputs(set5_x3))
+    return folder
+
+
+def run_elsewhere(model, folder):
+    """Runs the model through tools/run_exported_model.py in a fresh, isolated process.
+
+    `-I` leaves out PYTHONPATH, user site-packages and the script's folder; the cwd is
+    the export folder, not the repository; the runner blocks importing srcnn (and, for
+    ONNX and TFLite, TensorFlow and Keras).
+    """
+    outputs = folder / (os.path.basename(model) + ".out.npz")
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    finished = subprocess.run([sys.executable, "-I", str(RUNNER), str(model), str(folder / "inputs.npz"),
+                               str(outputs)], cwd=folder, env=environment, capture_output=True, text=True,
+                              timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    with np.load(outputs) as results:
+        return {name: results[name] for name in results.files if name not in ("seconds", "names")}
+
+
+def test_upscaler_reaches_the_paper_on_set5(upscaled, set5_x3):
+    for precision, results in upscaled.items():
+        assert mean_psnr(results, set5_x3) >= PAPER, precision
+    bicubic = {name: imaging.to_uint8(imaging.resize_bicubic(lr / np.float32(255), *hr.shape[:2]))
+               for name, (hr, lr) in set5_x3.items()}
+    assert mean_psnr(bicubic, set5_x3) < PAPER - 1.5  # measured against the ground truth
+
+
+@pytest.mark.parametrize("model_format", list(OUTPUTS))
+def test_exported_model_matches_the_upscaler_in_its_own_runtime(exported, upscaled, set5_x3, model_format):
+    results = run_elsewhere(exported / OUTPUTS[model_format], exported)
+    assert set(results) == set(inputs(set5_x3))
+    for name, lr in inputs(set5_x3).items():
+        assert results[name].dtype == np.uint8 and results[name].shape == (lr.shape[0] * 3, lr.shape[1] * 3, 3)
+        # the same computation as the float32 Upscaler, up to float rounding
+        difference = np.abs(results[name].astype(int) - upscaled["float32"][name])
+        assert difference.max() <= 2 and np.mean(difference > 0) < 0.01, (name, difference.max())
+    for precision in upscaled:
+        assert abs(mean_psnr(results, set5_x3) - mean_psnr(upscaled[precision], set5_x3)) <= 0.05
+
+
+def test_runner_refuses_what_a_consumer_lacks(exported):
+    """The runner's import block works: a script that imports TensorFlow under it fails."""
+    probe = (f"import runpy; runner = runpy.run_path({str(RUNNER)!r}, run_name='probe'); "
+             "runner['block_imports'](runner['BLOCKED']['onnx']); import tensorflow")
+    finished = subprocess.run([sys.executable, "-I", "-c", probe], cwd=exported, capture_output=True, text=True,
+                              timeout=120)
+    assert finished.returncode != 0 and "ModuleNotFoundError" in finished.stderr
+
+
+def test_export_refuses_a_scale_other_than_the_checkpoints(capsys, tmp_path):
+    from srcnn import checkpoints
+
+    assert cli.export_main(["--checkpoint", checkpoints.pretrained_path(2), "--scale", "3", "--format", "onnx",
+                            "--output", str(tmp_path / "m.onnx")]) == 1
+    assert "trained for x2, but --scale is 3" in capsys.readouterr().err

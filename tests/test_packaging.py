@@ -1,0 +1,73 @@
+"""pyproject.toml: the dependencies match requirements.txt, and the wheel carries the weights.
+
+The wheel is built without network (no build isolation, no dependencies) and unpacked;
+`srcnn` is then imported from the unpacked copy in another process and another folder,
+as an installed package is, and must find its shipped weights there.
+"""
+
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+
+import pytest
+
+import srcnn
+
+from conftest import ROOT
+
+
+def requirement_name(line):
+    return re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_dependencies_are_those_of_requirements_txt():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = {requirement_name(line) for line in (ROOT / "requirements.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")}
+    runtime = {requirement_name(line) for line in project["dependencies"]}
+    extras = {requirement_name(line) for group in project["optional-dependencies"].values() for line in group}
+    assert runtime <= required  # CI installs everything the package needs
+    assert required == runtime | extras  # and nothing the package does not declare
+    assert not runtime & {"pytest", "onnxruntime", "ai-edge-litert", "tf2onnx", "onnx"}  # the runtime stays lean
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(folder), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    path, = folder.glob("srcnn-*.whl")
+    return path
+
+
+def test_wheel_holds_the_package_the_weights_and_the_console_scripts(wheel):
+    assert wheel.name.startswith(f"srcnn-{srcnn.__version__}-")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = archive.read(f"srcnn-{srcnn.__version__}.dist-info/entry_points.txt").decode()
+    for scale in (2, 3, 4):
+        assert f"srcnn/pretrained/x{scale}/srcnn.index" in names
+        assert f"srcnn/pretrained/x{scale}/srcnn.data-00000-of-00001" in names
+    assert {"srcnn/__init__.py", "srcnn/upscaler.py", "srcnn/export.py", "srcnn/cli.py"} <= names
+    assert "srcnn-upscale = srcnn.cli:upscale_main" in entry_points
+    assert "srcnn-export = srcnn.cli:export_main" in entry_points
+
+
+def test_installed_package_finds_its_weights_from_any_folder(wheel, tmp_path):
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); "
+             "from srcnn import checkpoints; print(checkpoints.pretrained_path(3)); "
+             "print(checkpoints.read_config(checkpoints.pretrained_path(3)))")
+    finished = subprocess.run([sys.executable, "-I", "-c", probe, str(site)], cwd=elsewhere, capture_output=True,
+                              text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    path, config = finished.stdout.strip().splitlines()[-2:]
+    assert path == str(site / "srcnn" / "pretrained" / "x3" / "srcnn")
+    assert config == "{'scale': 3, 'arch': '9-1-5'}"

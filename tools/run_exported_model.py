@@ -1,0 +1,114 @@
+"""Runs a model written by `srcnn-export` with its own runtime only, as a consumer would.
+
+    python tools/run_exported_model.py srcnn_x3.onnx inputs.npz outputs.npz
+    python tools/run_exported_model.py srcnn_x3.tflite inputs.npz outputs.npz --repeat 3
+
+The format comes from the path: a folder is a SavedModel (TensorFlow), `.tflite` runs under
+ai-edge-litert and `.onnx` under onnxruntime. This file imports numpy and that one runtime,
+nothing from this project: ONNX and TFLite run without TensorFlow, and the SavedModel without
+the `srcnn` package (both are blocked from importing here, so a model that needed them fails).
+
+`inputs.npz` holds uint8 (H, W, 3) RGB arrays; `outputs.npz` gets the upscaled uint8 arrays
+under the same names, plus `names` (their order) and `seconds` (per image, the fastest of
+`--repeat` runs, leaving out the first, which plans the shape, when `--repeat` > 1).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+# What a consumer of each format does not have: importing any of these fails here.
+BLOCKED = {"savedmodel": ("srcnn",), "tflite": ("srcnn", "tensorflow", "keras"),
+           "onnx": ("srcnn", "tensorflow", "keras")}
+
+
+def model_format(path):
+    if os.path.isdir(path):
+        return "savedmodel"
+    if path.endswith(".tflite"):
+        return "tflite"
+    if path.endswith(".onnx"):
+        return "onnx"
+    raise SystemExit(f"{path}: not a SavedModel folder, .tflite or .onnx file")
+
+
+def block_imports(names):
+    """Makes `import name` raise ImportError for each name (Python's documented sys.modules rule)."""
+    for name in names:
+        sys.modules[name] = None
+
+
+def savedmodel_runner(path):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    return lambda rgb: serve(rgb=tf.constant(rgb))["sr"].numpy()
+
+
+def tflite_runner(path, threads):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    source, = interpreter.get_input_details()
+    shape = [None]
+
+    def run(rgb):
+        if shape[0] != rgb.shape:  # any H, W: the dynamic input is resized, then planned again
+            interpreter.resize_tensor_input(source["index"], rgb.shape, strict=False)
+            interpreter.allocate_tensors()
+            shape[0] = rgb.shape
+        interpreter.set_tensor(source["index"], rgb)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+    return run
+
+
+def onnx_runner(path, threads):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    input_name, output_name = session.get_inputs()[0].name, session.get_outputs()[0].name
+    return lambda rgb: session.run([output_name], {input_name: rgb})[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model", help="SavedModel folder, .tflite or .onnx file")
+    parser.add_argument("inputs", help=".npz of uint8 (H, W, 3) RGB arrays")
+    parser.add_argument("outputs", help=".npz to write the upscaled arrays to")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per image; the fastest is reported")
+    parser.add_argument("--threads", type=int, default=None, help="runtime threads (default: the runtime's)")
+    args = parser.parse_args(argv)
+    kind = model_format(args.model)
+    block_imports(BLOCKED[kind])
+    import numpy as np
+
+    if kind == "savedmodel":
+        run = savedmodel_runner(args.model)
+    elif kind == "tflite":
+        run = tflite_runner(args.model, args.threads)
+    else:
+        run = onnx_runner(args.model, args.threads)
+    results, seconds = {}, {}
+    with np.load(args.inputs) as inputs:
+        for name in inputs.files:
+            rgb = np.ascontiguousarray(inputs[name][None])
+            times = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                results[name] = run(rgb)[0]
+                times.append(time.perf_counter() - start)
+            seconds[name] = min(times[1:] or times)
+    np.savez(args.outputs, **results, seconds=np.array([seconds[name] for name in results]),
+             names=np.array(list(results)))
+    print(f"{kind}: {len(results)} images, {sum(seconds.values()):.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
