@@ -288,7 +288,9 @@ def _audio_options(info):
 def encoder_command(source, info, height, width, destination, crf=DEFAULT_CRF, preset=DEFAULT_PRESET):
     """ffmpeg reading rgb24 frames on stdin, muxing them with `source`'s audio into MP4 `destination`."""
     audio, _ = _audio_options(info)
-    filters = "scale=out_color_matrix=bt709:out_range=tv"
+    # RGB -> BT.709 limited-range YUV, tagged so that players (and ffmpeg) convert back alike.
+    filters = ("scale=out_color_matrix=bt709:out_range=tv,"
+               "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv")
     if info.sample_aspect != "1:1":
         filters += f",setsar={info.sample_aspect.replace(':', '/')}"
     return ([ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
@@ -296,8 +298,7 @@ def encoder_command(source, info, height, width, destination, crf=DEFAULT_CRF, p
              "-i", "pipe:0"]
             + (["-i", source] if audio else [])
             + ["-map", "0:v", "-vf", filters, "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-               "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-               "-color_range", "tv"]
+               "-pix_fmt", "yuv420p"]
             + audio
             + ["-movflags", "+faststart", "-f", "mp4", destination])
 
