@@ -26,7 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def make_clip(path, size="64x48", rate=25, seconds=1.0, audio=True, pattern="testsrc2", output_options=()):
     """Writes a test-pattern clip (H.264 yuv420p unless `output_options` say otherwise) with a sine track."""
-    command = [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}:duration={seconds}"]
+    command = [FFMPEG, "-v", "error", "-y",
+               "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}:duration={seconds}"]
     if audio:
         command += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
     command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", *output_options, str(path)]
