@@ -41,7 +41,7 @@ from srcnn.files import atomic_path
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".3gp")
-DEFAULT_CRF = 18  # x264's "visually lossless" end; frames come back at > 40 dB (tests ask >= 35)
+DEFAULT_CRF = 18  # the "visually lossless" end of x264's scale; README gives the PSNR it keeps
 DEFAULT_PRESET = "medium"
 # Audio codecs an MP4 takes by stream copy; others are re-encoded to AAC.
 MP4_AUDIO_CODECS = ("aac", "mp3", "mp2", "ac3", "eac3", "opus", "flac", "alac")

@@ -323,3 +323,25 @@ def test_cli_reports_a_bad_video_and_carries_on(tmp_path, capsys):
     assert code == 1 and "upscaled 1 of 2 files" in captured.out and "notes.mp4: not a video" in captured.err
     assert "5 frames, 64x48, 25 fps, audio copied" in captured.out
     assert sorted(os.listdir(tmp_path / "out")) == ["good_srcnn_x2.mp4"]
+
+
+def test_progress_bar_counts_frames_against_the_expected_total(tmp_path, monkeypatch):
+    source = make_clip(tmp_path / "clip.mp4", seconds=0.4)
+    bars = []
+
+    class Recorder:
+        def __init__(self, **options):
+            self.options, self.count = options, 0
+            bars.append(self)
+
+        def update(self, frames=1):
+            self.count += frames
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(video, "tqdm", Recorder)
+    video.upscale_video(nearest(2), 2, source, str(tmp_path / "out.mp4"), progress=True)
+    (bar,) = bars
+    assert bar.options["unit"] == "frame" and bar.options["total"] == 10 and bar.count == 10
+    assert bar.options["disable"] is None  # shown on a terminal (tqdm then adds frame/s and ETA)
