@@ -7,10 +7,11 @@ is held in memory and no frame ever touches the disk:
 
     ffmpeg (decode to rgb24) -> upscale_frame (SRCNN, this process) -> ffmpeg (H.264 + audio)
 
-- Frames: decoded at the stream's constant frame rate (ffmpeg's `tbr`), rotation metadata
-  applied (phone videos come out upright). A variable-frame-rate video is written at that
-  constant rate: frames the source shows longer are repeated, none are dropped, so it
-  plays in step with its sound; the count then differs from the source's.
+- Frames: every frame of the first video stream, once, in order, with its rotation
+  metadata applied (phone videos come out upright), written at the stream's frame rate
+  (ffmpeg's `tbr`). A variable-frame-rate video (average rate != `tbr`) is written at
+  that constant rate instead: frames the source shows longer are repeated, none are
+  dropped, so it plays in step with its sound; the count then differs from the source's.
 - Each decoded frame goes through `upscale_frame` (e.g. `frame_upscaler(network, scale)`,
   the still-image path `srcnn.upscale.upscale`), unchanged except that an odd output
   width or height loses its last column or row (4:2:0 H.264 needs even sides).
@@ -218,9 +219,11 @@ def decoded_frames(path, info):
     Raises:
         UserError: ffmpeg reports the stream damaged or truncated, or decodes no frame.
     """
+    # Every frame once for a constant rate (ffmpeg's own cfr mode may repeat one over a
+    # timestamp quirk, e.g. in AVI); a variable rate is resampled to the constant one.
+    timing = ["-fps_mode", "cfr", "-r", str(info.frame_rate)] if info.variable_rate else ["-fps_mode", "passthrough"]
     command = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-i", path,
-               "-map", "0:V:0", "-fps_mode", "cfr", "-r", str(info.frame_rate),
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+               "-map", "0:V:0", *timing, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     frame_bytes = info.height * info.width * 3
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     errors = _StderrTail(process.stderr)

@@ -36,8 +36,8 @@ def make_clip(path, size="64x48", rate=25, seconds=1.0, audio=True, pattern="tes
 
 
 def read_frames(path):
-    """All frames of `path` as uint8 RGB, through imageio-ffmpeg's reader (independent of srcnn.video)."""
-    reader = imageio_ffmpeg.read_frames(str(path))
+    """All frames of `path`, once each, as uint8 RGB, through imageio-ffmpeg's reader (not srcnn.video)."""
+    reader = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
     meta = reader.__next__()
     width, height = meta["size"]
     return [np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in reader]
@@ -169,6 +169,15 @@ def test_variable_frame_rate_is_written_at_a_constant_rate_in_step(tmp_path):
     assert result.frame_rate == 25 and "variable frame rate" in result.notes[0]
     # Each slow frame shown twice: 25 + 2 * 24 + 1 frames, the source's duration at 25 fps.
     assert len(read_frames(tmp_path / "vfr_x2.mp4")) == result.frames == 74
+
+
+@pytest.mark.parametrize("name, codecs", [("clip.mkv", []), ("clip.mov", []),
+                                          ("clip.avi", ["-c:v", "mpeg4", "-c:a", "libmp3lame"])])
+def test_every_frame_is_kept_once_in_other_containers(tmp_path, name, codecs):
+    source = make_clip(tmp_path / name, seconds=1, output_options=codecs)
+    result = video.upscale_video(nearest(2), 2, source, str(tmp_path / "out.mp4"))
+    assert result.frames == len(read_frames(tmp_path / "out.mp4")) == len(read_frames(source)) == 25
+    assert result.audio == "copied"
 
 
 def test_audio_mp4_cannot_hold_is_reencoded_to_aac(tmp_path):
