@@ -9,9 +9,11 @@ in a temporary folder. Speed: `srcnn.video.upscale_video` with the shipped weigh
 precision step3_test.py picks (--precision), the whole pipeline from the source file to
 the muxed MP4, after a 3-frame warm-up run; "network" is the share of the time spent in
 the still-image path (`srcnn.upscale.upscale`), the rest is waiting on ffmpeg (decoding,
-x264 at --preset, muxing). Memory: each clip length is upscaled x2 in a fresh process,
-which reports its own peak RSS (ru_maxrss) and the peak of its RSS plus its ffmpeg
-children's (sampled from /proc every 0.1 s, Linux).
+x264 at --preset, muxing). PSNR: every 10th encoded frame, read back, against the same
+frame before encoding (Y: 8-bit-rounded BT.601 Y as everywhere in this project; RGB: all
+three channels, which 4:2:0 chroma subsampling alone limits). Memory: each clip length
+is upscaled x2 in a fresh process, which reports its own peak RSS (ru_maxrss) and the
+peak of its RSS plus its ffmpeg children's (sampled from /proc every 0.1 s, Linux).
 """
 
 import argparse
@@ -25,6 +27,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
 
 from srcnn import video  # noqa: E402
 
@@ -61,19 +65,22 @@ def build_network(scale, precision):
 
 def speed(args, folder):
     print(f"speed: {args.size} source, {args.frames} frames, x264 preset {args.preset}, crf {args.crf}")
-    print("| scale | output | precision | frames/s | network share |")
-    print("|---|---|---|---|---|")
+    print("| scale | output | precision | frames/s | network share | PSNR after encoding, Y / RGB (dB) |")
+    print("|---|---|---|---|---|---|")
     source = make_clip(os.path.join(folder, "speed.mp4"), args.size, args.frames)
     warmup = make_clip(os.path.join(folder, "warmup.mp4"), args.size, 3)
     for scale in args.scales:
         network, precision = build_network(scale, args.precision)
         upscale_frame = video.frame_upscaler(network, scale)
-        network_seconds = [0.0]
+        network_seconds, count, kept = [0.0], [0], {}
 
         def timed(pixels):
             start = time.perf_counter()
             result = upscale_frame(pixels)
             network_seconds[0] += time.perf_counter() - start
+            if count[0] % 10 == 0:  # every 10th frame as encoded, for the quality figure
+                kept[count[0]] = result[:result.shape[0] // 2 * 2, :result.shape[1] // 2 * 2]
+            count[0] += 1
             return result
 
         video.upscale_video(upscale_frame, scale, warmup, os.path.join(folder, "warmup_out.mp4"), overwrite=True)
@@ -81,8 +88,22 @@ def speed(args, folder):
         result = video.upscale_video(timed, scale, source, os.path.join(folder, f"x{scale}.mp4"), args.crf,
                                      args.preset, overwrite=True)
         seconds = time.perf_counter() - start
+        y_psnr, rgb_psnr = encoding_psnr(kept, os.path.join(folder, f"x{scale}.mp4"))
         print(f"| x{scale} | {result.width}x{result.height} | {precision} | {result.frames / seconds:.2f} | "
-              f"{network_seconds[0] / seconds:.0%} |", flush=True)
+              f"{network_seconds[0] / seconds:.0%} | {y_psnr:.2f} / {rgb_psnr:.2f} |", flush=True)
+
+
+def encoding_psnr(kept, path):
+    """Mean PSNR (Y as the project measures it, and RGB) of the encoded frames against `kept` {index: frame}."""
+    from srcnn import imaging, metrics
+    y_values, rgb_values = [], []
+    for index, frame in enumerate(video.decoded_frames(path, video.probe(path))):
+        if index in kept:
+            y_values.append(metrics.psnr(imaging.rgb_to_ycbcr(frame)[..., 0] / 255,
+                                         imaging.rgb_to_ycbcr(kept[index])[..., 0] / 255, 0))
+            mse = np.mean((frame.astype(np.float64) - kept[index]) ** 2)
+            rgb_values.append(10 * np.log10(255.0 ** 2 / mse))
+    return np.mean(y_values), np.mean(rgb_values)
 
 
 def rss_with_children_mb():
