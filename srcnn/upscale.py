@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from srcnn import imaging
+from srcnn import imaging, video
 from srcnn.errors import UserError
 from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, valid_margin
 
@@ -285,7 +285,7 @@ def upscale(network, pixels, scale, alpha=None, progress=False):
 
 @dataclass
 class Job:
-    """One image to upscale and the two PNGs it becomes."""
+    """One image to upscale and the two PNGs it becomes; a video becomes one MP4 (no bicubic)."""
 
     source: str
     sr_path: str
@@ -293,10 +293,11 @@ class Job:
 
 
 def plan_jobs(input_path, output_dir, scale):
-    """The images under `input_path` (a file or a folder) and their output PNGs.
+    """The images and videos under `input_path` (a file or a folder) and their outputs.
 
     Outputs are `<stem>_srcnn_x{scale}.png` and `<stem>_bicubic_x{scale}.png` in
-    `output_dir`, in the same subfolder as the image below a folder input.
+    `output_dir`, in the same subfolder as the image below a folder input; a video
+    (`video.is_video`) gives `<stem>_srcnn_x{scale}.mp4` alone.
 
     Returns:
         (jobs, clashes): `Job`s, and one message per image whose outputs another image
@@ -306,10 +307,11 @@ def plan_jobs(input_path, output_dir, scale):
         UserError: `input_path` is missing or a folder without images.
     """
     if os.path.isdir(input_path):
-        sources = imaging.list_images(input_path)
+        sources = imaging.list_images(input_path) + video.list_videos(input_path)
         if not sources:
-            raise UserError(f"{input_path}: no images ({'/'.join(imaging.IMAGE_EXTENSIONS)}) in this folder "
-                            "or its subfolders; pass an image or another folder")
+            raise UserError(f"{input_path}: no images ({'/'.join(imaging.IMAGE_EXTENSIONS)}) or videos "
+                            f"({'/'.join(video.VIDEO_EXTENSIONS)}) in this folder or its subfolders; "
+                            "pass an image or another folder, or a video")
         folders = [os.path.relpath(os.path.dirname(source), input_path) for source in sources]
     elif os.path.exists(input_path):
         sources, folders = [input_path], [os.curdir]
@@ -318,8 +320,11 @@ def plan_jobs(input_path, output_dir, scale):
     jobs, clashes, taken = [], [], {}
     for source, folder in zip(sources, folders):
         stem = os.path.join(output_dir, folder, os.path.splitext(os.path.basename(source))[0])
-        job = Job(source, os.path.normpath(f"{stem}_srcnn_x{scale}.png"),
-                  os.path.normpath(f"{stem}_bicubic_x{scale}.png"))
+        if video.is_video(source):
+            job = Job(source, os.path.normpath(f"{stem}_srcnn_x{scale}.mp4"), None)
+        else:
+            job = Job(source, os.path.normpath(f"{stem}_srcnn_x{scale}.png"),
+                      os.path.normpath(f"{stem}_bicubic_x{scale}.png"))
         if job.sr_path in taken:
             clashes.append(f"{source}: its output {job.sr_path} is also {taken[job.sr_path]}'s; "
                            "rename one of them or upscale them separately")
