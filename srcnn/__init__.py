@@ -11,9 +11,12 @@ Modules, one job each:
     train        the training loop, checkpoints, TensorBoard summaries
     evaluate     test-set evaluation: sample PNGs, results table and CSV
     upscale      upscaling your own images: tiled inference, colour, alpha, bad input
+    report       sample/index.html: the test images side by side, crops, figures, training curve
+    startup      TensorFlow imported without its start-up messages
 """
 
-import os
+from srcnn.startup import import_tensorflow_quietly
 
-# TensorFlow's C++ start-up chatter (oneDNN, CPU features) would bury the scripts' output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probes) would bury the scripts' output;
+# every script imports srcnn before tensorflow, so this is the one place it is silenced.
+import_tensorflow_quietly()
