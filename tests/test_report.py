@@ -12,7 +12,7 @@ import pytest
 import step3_test
 from srcnn import checkpoints, report
 
-from tiny_data import write_h5s
+from tiny_data import HANG_GUARD, write_h5s
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
@@ -93,7 +93,7 @@ def test_page_renders_in_chromium_with_every_image_loaded(page, tmp_path):
         [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
          "--virtual-time-budget=10000", "--dump-dom", probed.as_uri()],
-        capture_output=True, text=True, timeout=180)
+        capture_output=True, text=True, timeout=HANG_GUARD)
     found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
     assert found, done.stderr[-2000:]
     result = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))

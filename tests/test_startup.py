@@ -10,7 +10,7 @@ from srcnn import imaging
 from srcnn.startup import without_startup_noise
 
 from conftest import ROOT
-from tiny_data import write_h5s
+from tiny_data import HANG_GUARD, write_h5s
 
 # What TensorFlow 2.21 prints on a CPU-only machine with the CUDA wheel, before our fix.
 TENSORFLOW_STARTUP = """\
@@ -47,19 +47,19 @@ def test_the_filter_works_on_the_file_descriptor_and_keeps_unexpected_lines(tmp_
               "print('first line of our own')\n")
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path), str(ROOT)], capture_output=True,
-                          text=True, env=env, timeout=60)
+                          text=True, env=env, timeout=HANG_GUARD)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "first line of our own\n"
     assert done.stderr == "a Python warning while importing\nprobe\n"
     verbose = subprocess.run([sys.executable, "-c", script, str(tmp_path), str(ROOT)], capture_output=True,
-                             text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}, timeout=60)
+                             text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}, timeout=HANG_GUARD)
     assert "oneDNN custom operations are on" in verbose.stderr  # asked for every line: nothing filtered
 
 
 def first_line(script, *flags):
     """The first line of a script's stdout + stderr, run as a user would (TensorFlow really loaded)."""
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, script, *map(str, flags)], cwd=ROOT, env=env, timeout=300,
+    done = subprocess.run([sys.executable, script, *map(str, flags)], cwd=ROOT, env=env, timeout=HANG_GUARD,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert done.returncode == 0, done.stdout
     return done.stdout.splitlines()[0]
