@@ -40,7 +40,7 @@ def tensorboard(tmp_path):
 
         def get(route, **query):
             url = f"http://127.0.0.1:{port}{route}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-            with urllib.request.urlopen(url, timeout=30) as response:
+            with urllib.request.urlopen(url, timeout=HANG_GUARD) as response:
                 body = response.read()
             return json.loads(body) if response.headers.get_content_type() == "application/json" else body
 
