@@ -213,7 +213,7 @@ def _image_section(image, result, window, crop_psnr, test_set, scale):
             f'<figure><div class=frame><img src="{_link(f"{image.name}_{kind}_color.png")}" width={width} '
             f'height={height} alt="{name}: {what}"><div class=box style="{box}"></div></div>'
             f"<figcaption><b>{what}</b> {figures if kind != 'label' else ''}</figcaption></figure>")
-        local = f"{crop_psnr[kind]:.2f} dB in this window" if kind in crop_psnr else f"{side}&times;{side} px at ({left}, {top})"
+        local = f"{crop_psnr[kind]:.2f} dB in this window" if kind in crop_psnr else f"{side}&times;{side} px at x {left}, y {top}"
         crops.append(
             f'<figure><img class=crop src="{_link(f"{image.name}_{kind}_crop.png")}" width={side * CROP_ZOOM} '
             f'height={side * CROP_ZOOM} alt="{name}: {what}, enlarged"><figcaption><b>{what}</b> {local}</figcaption></figure>')
