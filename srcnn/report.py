@@ -306,7 +306,7 @@ def _nudge(value, references, span, plot_height):
 def _epoch_ticks(first, last, count=8):
     raw = (last - first) / count
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    step = max(1, next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw))  # whole epochs
     start = math.ceil(first / step) * step
     return [int(tick) for tick in np.arange(start, last + 1e-9, step)]
 

@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -57,6 +58,17 @@ def write_history(path, epochs=6):
         writer.writerow(["epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr"])
         for epoch in range(1, epochs + 1):
             writer.writerow([epoch, epoch * 100, epoch * 4.0, 0.002, 29.5 + 0.3 * epoch, 30.0])
+
+
+def test_paper_line_only_when_the_history_watched_this_test_set(tmp_path):
+    path = tmp_path / "history.csv"
+    write_history(path, epochs=12)  # 29.8 ... 33.1 dB, bicubic 30.00
+    history = report.read_history(path)
+    same_set = report._curve_section(history, str(path), [SimpleNamespace(bicubic_psnr=30.0)], "Set5", 3)
+    assert "class=paper" in same_set and "paper 32.39 dB, first reached at epoch 10" in same_set
+    other_set = report._curve_section(history, str(path), [SimpleNamespace(bicubic_psnr=30.39)], "Set5", 3)
+    assert "class=paper" not in other_set and "bicubic 30.00" in other_set
+    assert other_set.count("<polyline") == 1
 
 
 @pytest.fixture(scope="module")
