@@ -24,7 +24,7 @@ import sys
 
 from tqdm import tqdm
 
-from srcnn import checkpoints, data, upscale, video
+from srcnn import checkpoints, data, report, upscale, video
 from srcnn.errors import UserError, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
 from srcnn.imaging import DEFAULT_MAX_PIXELS, list_images
@@ -60,6 +60,9 @@ def parse_args(argv):
     evaluation.add_argument("--test-dir", default=None,
                             help="prepare test images from this folder instead of --test-h5")
     evaluation.add_argument("--sample-dir", default="sample", help="where PNGs and results.csv are written")
+    evaluation.add_argument("--history", default=None,
+                            help="training history.csv for the curve on sample/index.html (default: the one "
+                                 "beside the weights, else logs/x{scale}/history.csv)")
     upscaling = parser.add_argument_group("upscaling your own images and videos (--input)")
     upscaling.add_argument("--input", default=None,
                            help="an image, a video or a folder of them to upscale (no ground truth)")
@@ -176,6 +179,9 @@ def main(argv=None):
     write_samples(args.sample_dir, images, results)
     print(format_table(results))
     print(f"wrote {4 * len(results)} PNGs and results.csv to {args.sample_dir}/")
+    page = report.write_page(args.sample_dir, images, results, scale, prefix, args.padding,
+                             args.history or report.default_history(prefix, scale))
+    print(f"wrote {page}: the images side by side, enlarged crops and figures (open it in a browser)")
     return 0
 
 

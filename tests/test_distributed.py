@@ -71,7 +71,7 @@ def start_workers(flags, per_worker=lambda index: []):
                         env={"TF_CONFIG": json.dumps({"cluster": cluster,
                                                       "task": {"type": "worker", "index": index}})})
                for index in range(2)]
-    return [worker.finish(300) for worker in workers]
+    return [worker.finish() for worker in workers]
 
 
 def test_two_workers_sharing_a_checkpoint_folder(tmp_path, reference):
