@@ -26,7 +26,7 @@ import urllib.parse
 import numpy as np
 
 from srcnn import imaging
-from srcnn.evaluate import colour_output, table_rows
+from srcnn.evaluate import table_rows
 from srcnn.files import atomic_path
 
 CROP_WINDOW = 48  # side of the compared window, in image pixels
@@ -131,7 +131,7 @@ def write_page(folder, images, results, scale, weights, padding, history_path=No
         versions = {"label": image.hr, "input": image.bicubic, "srcnn": result.sr}
         crop_psnr = {}
         for kind, y in versions.items():
-            colour = colour_output(np.clip(y, 0.0, 1.0), image.bicubic_cbcr)
+            colour = imaging.colour_output(np.clip(y, 0.0, 1.0), image.bicubic_cbcr)
             if kind != "srcnn":  # srcnn.evaluate wrote <name>_srcnn_color.png
                 imaging.save_png(os.path.join(folder, f"{image.name}_{kind}_color.png"), colour)
             imaging.save_png(os.path.join(folder, f"{image.name}_{kind}_crop.png"), enlarge(colour[window]))
