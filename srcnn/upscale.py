@@ -24,6 +24,7 @@ measures both). Without hardware support bfloat16 is emulated and slow, hence
 """
 
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ from tqdm import tqdm
 
 from srcnn import imaging
 from srcnn.errors import UserError
+from srcnn.files import why_not_a_folder
 from srcnn.evaluate import colour_output
 from srcnn.model import bfloat16_is_native, valid_margin
 
@@ -231,6 +233,10 @@ def upscale(network, pixels, scale, alpha=None, progress=False):
     return sr, bicubic
 
 
+# The names `plan_jobs` gives outputs: never taken as inputs from a folder they are written to.
+OUTPUT_NAME = re.compile(r"_(srcnn|bicubic)_x\d+\.png$", re.IGNORECASE)
+
+
 @dataclass
 class Job:
     """One image to upscale and the two PNGs it becomes."""
@@ -244,7 +250,9 @@ def plan_jobs(input_path, output_dir, scale):
     """The images under `input_path` (a file or a folder) and their output PNGs.
 
     Outputs are `<stem>_srcnn_x{scale}.png` and `<stem>_bicubic_x{scale}.png` in
-    `output_dir`, in the same subfolder as the image below a folder input.
+    `output_dir`, in the same subfolder as the image below a folder input. Outputs are
+    never read back: an `output_dir` inside the input folder is left out of it, and
+    one that is the input folder leaves out the files named like outputs.
 
     Returns:
         (jobs, clashes): `Job`s, and one message per image whose outputs another image
@@ -254,10 +262,12 @@ def plan_jobs(input_path, output_dir, scale):
         UserError: `input_path` is missing or a folder without images.
     """
     if os.path.isdir(input_path):
-        sources = imaging.list_images(input_path)
+        same_folder = os.path.realpath(output_dir) == os.path.realpath(input_path)
+        sources = [source for source in imaging.list_images(input_path, exclude=() if same_folder else (output_dir,))
+                   if not (same_folder and OUTPUT_NAME.search(os.path.basename(source)))]
         if not sources:
             raise UserError(f"{input_path}: no images ({'/'.join(imaging.IMAGE_EXTENSIONS)}) in this folder "
-                            "or its subfolders; pass an image or another folder")
+                            "or its subfolders besides earlier outputs; pass an image or another folder")
         folders = [os.path.relpath(os.path.dirname(source), input_path) for source in sources]
     elif os.path.exists(input_path):
         sources, folders = [input_path], [os.curdir]
@@ -286,7 +296,7 @@ def prepare_output(output_dir):
     try:
         os.makedirs(output_dir, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{output_dir}: cannot create the output folder ({error.strerror}); "
+        raise UserError(f"{output_dir}: cannot create the output folder ({why_not_a_folder(output_dir, error)}); "
                         "pass another --output") from None
     if not os.access(output_dir, os.W_OK | os.X_OK):
         raise UserError(f"{output_dir}: the output folder is not writable; pass another --output")
