@@ -6,7 +6,8 @@ history.csv to its log folder. Before it starts, `claim`
   file standing where training keeps a folder (or a folder where it keeps a file);
 - locks both folders: an advisory lock on `training.lock` in each, which holds the
   process id, so a second training into either stops with one line naming the first
-  one's process; the operating system drops the lock with the process, even a killed one;
+  one's process; the operating system drops the lock with the process, even a killed
+  one (whose file then stays, unlocked), and a run that ends removes the file;
 - records in the log folder which checkpoint folder it belongs to (`checkpoint_dir.txt`),
   so a run with another checkpoint folder stops instead of cutting that run's
   history.csv back and mixing its TensorBoard curves.
@@ -86,25 +87,38 @@ def _check_layout(folder, what, layout):
 
 @contextlib.contextmanager
 def _lock(folder, what):
+    """Holds `folder`/training.lock (holding this process id) while the block runs, then removes it."""
     path = os.path.join(folder, LOCK_NAME)
+    while True:
+        try:
+            handle = open(path, "a+")
+        except OSError as error:
+            raise UserError(f"{folder}: the {what} folder is not writable ({error.strerror}); "
+                            "pass another one") from None
+        if not fcntl:
+            break
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            other = handle.read().strip() or "unknown"
+            handle.close()
+            raise UserError(f"{folder}: another training (process {other}) is using this {what} folder; wait "
+                            f"for it to end or stop it, or pass another --{what}-dir") from None
+        # The holder removes the file when it ends: a lock on a file it has just removed holds nothing.
+        if os.path.exists(path) and os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
+            break
+        handle.close()
     try:
-        handle = open(path, "a+")
-    except OSError as error:
-        raise UserError(f"{folder}: the {what} folder is not writable ({error.strerror}); pass another one") from None
-    with handle:
-        if fcntl:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.seek(0)
-                other = handle.read().strip() or "unknown"
-                raise UserError(f"{folder}: another training (process {other}) is using this {what} folder; wait "
-                                f"for it to end or stop it, or pass another --{what}-dir") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)  # while still locked, so that no other run locks the old file
+        handle.close()
 
 
 def _claim_log_folder(settings):
