@@ -27,17 +27,10 @@ from tqdm import tqdm
 from srcnn import checkpoints, data, report, upscale, video
 from srcnn.errors import UserError, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
-from srcnn.imaging import DEFAULT_MAX_PIXELS, list_images
+from srcnn.flags import positive_int
+from srcnn.imaging import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, list_images
 from srcnn.model import PADDINGS
 from srcnn.upscaler import Upscaler
-
-
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
 
 
 def crf_value(text):
@@ -105,10 +98,13 @@ def load_test_images(args):
         scale = checkpoints.read_config(checkpoints.resolve(args.checkpoint))["scale"]
     if args.test_dir:
         scale = scale or 3
-        paths = list_images(args.test_dir)
+        if os.path.realpath(args.sample_dir) == os.path.realpath(args.test_dir):
+            raise UserError(f"--sample-dir {args.sample_dir} is the --test-dir: its PNGs would be read back as test "
+                            "images next time; pass another --sample-dir")
+        paths = list_images(args.test_dir, exclude=(args.sample_dir,))  # earlier samples are not test images
         if not paths:
-            raise UserError(f"{args.test_dir}: no images (bmp/png/jpg/tif) there")
-        return [data.test_image(path, scale) for path in paths], scale
+            raise UserError(f"{args.test_dir}: no images ({'/'.join(IMAGE_EXTENSIONS)}) there")
+        return data.test_images(paths, scale), scale
     if scale is None and os.path.exists(args.test_h5):
         images, attributes = data.read_test_h5(args.test_h5)
         return images, int(attributes["scale"])

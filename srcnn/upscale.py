@@ -29,6 +29,7 @@ slow, hence `default_precision`.
 """
 
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,7 @@ from tqdm import tqdm
 
 from srcnn import imaging, video
 from srcnn.errors import UserError
+from srcnn.files import why_not_a_folder
 from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, valid_margin
 
 # Inference precisions of the tiled network (training has its own, `srcnn.train.PRECISIONS`).
@@ -283,6 +285,10 @@ def upscale(network, pixels, scale, alpha=None, progress=False):
     return sr, bicubic
 
 
+# The names `plan_jobs` gives outputs: never taken as inputs from a folder they are written to.
+OUTPUT_NAME = re.compile(r"_(srcnn|bicubic)_x\d+\.(png|mp4)$", re.IGNORECASE)
+
+
 @dataclass
 class Job:
     """One image to upscale and the two PNGs it becomes; a video becomes one MP4 (no bicubic)."""
@@ -297,7 +303,9 @@ def plan_jobs(input_path, output_dir, scale):
 
     Outputs are `<stem>_srcnn_x{scale}.png` and `<stem>_bicubic_x{scale}.png` in
     `output_dir`, in the same subfolder as the image below a folder input; a video
-    (`video.is_video`) gives `<stem>_srcnn_x{scale}.mp4` alone.
+    (`video.is_video`) gives `<stem>_srcnn_x{scale}.mp4` alone. Outputs are never read
+    back: an `output_dir` inside the input folder is left out of it, and one that is the
+    input folder leaves out the files named like outputs.
 
     Returns:
         (jobs, clashes): `Job`s, and one message per image whose outputs another image
@@ -307,11 +315,15 @@ def plan_jobs(input_path, output_dir, scale):
         UserError: `input_path` is missing or a folder without images.
     """
     if os.path.isdir(input_path):
-        sources = imaging.list_images(input_path) + video.list_videos(input_path)
+        same_folder = os.path.realpath(output_dir) == os.path.realpath(input_path)
+        exclude = () if same_folder else (output_dir,)
+        sources = [source for source in imaging.list_images(input_path, exclude=exclude)
+                   + video.list_videos(input_path, exclude=exclude)
+                   if not (same_folder and OUTPUT_NAME.search(os.path.basename(source)))]
         if not sources:
             raise UserError(f"{input_path}: no images ({'/'.join(imaging.IMAGE_EXTENSIONS)}) or videos "
-                            f"({'/'.join(video.VIDEO_EXTENSIONS)}) in this folder or its subfolders; "
-                            "pass an image or another folder, or a video")
+                            f"({'/'.join(video.VIDEO_EXTENSIONS)}) in this folder or its subfolders besides "
+                            "earlier outputs; pass an image, a video or another folder")
         folders = [os.path.relpath(os.path.dirname(source), input_path) for source in sources]
     elif os.path.exists(input_path):
         sources, folders = [input_path], [os.curdir]
@@ -343,7 +355,7 @@ def prepare_output(output_dir):
     try:
         os.makedirs(output_dir, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{output_dir}: cannot create the output folder ({error.strerror}); "
+        raise UserError(f"{output_dir}: cannot create the output folder ({why_not_a_folder(output_dir, error)}); "
                         "pass another --output") from None
     if not os.access(output_dir, os.W_OK | os.X_OK):
         raise UserError(f"{output_dir}: the output folder is not writable; pass another --output")

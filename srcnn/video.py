@@ -37,6 +37,7 @@ from fractions import Fraction
 import numpy as np
 from tqdm import tqdm
 
+from srcnn import imaging
 from srcnn.errors import UserError
 from srcnn.files import atomic_path
 
@@ -68,13 +69,9 @@ def is_video(path):
     return path.lower().endswith(VIDEO_EXTENSIONS)
 
 
-def list_videos(directory):
-    """Sorted paths of the video files in `directory` and its subfolders."""
-    found = []
-    for root, dirs, files in os.walk(directory):
-        dirs.sort()
-        found.extend(os.path.join(root, name) for name in sorted(files) if is_video(name))
-    return found
+def list_videos(directory, exclude=()):
+    """Sorted paths of the video files in `directory` and its subfolders; see `imaging.list_files`."""
+    return imaging.list_files(directory, is_video, exclude=exclude)
 
 
 def output_size(height, width, scale):
