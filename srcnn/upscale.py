@@ -321,9 +321,8 @@ def plan_jobs(input_path, output_dir, scale):
                    + video.list_videos(input_path, exclude=exclude)
                    if not (same_folder and OUTPUT_NAME.search(os.path.basename(source)))]
         if not sources:
-            raise UserError(f"{input_path}: no images ({'/'.join(imaging.IMAGE_EXTENSIONS)}) or videos "
-                            f"({'/'.join(video.VIDEO_EXTENSIONS)}) in this folder or its subfolders besides "
-                            "earlier outputs; pass an image, a video or another folder")
+            raise UserError(f"{input_path}: no images or videos in this folder or its subfolders (besides earlier "
+                            "outputs); pass an image, a video or another folder")
         folders = [os.path.relpath(os.path.dirname(source), input_path) for source in sources]
     elif os.path.exists(input_path):
         sources, folders = [input_path], [os.curdir]
