@@ -14,7 +14,9 @@ Methods, all on the same synthetic RGB photo enlarged to about --megapixels:
                      RGB photo: the fast CPU upscaler a user would likely pick instead
 
 Each method runs in its own process (TensorFlow, PyTorch and OpenCV bring their own
-thread pools and oneDNN), best of --repeats after one untimed run. A peer whose package
+thread pools and oneDNN), kept waiting between runs: after one untimed run each, the
+--repeats timed runs go round the methods in turns, so that the load of a shared
+machine changes every method's figures alike; the best run is kept. A peer whose package
 (benchmarks/requirements.txt) or model file is missing is skipped with a message. With
 --psnr, each method also upscales Set5 (Test/Set5; LR = the modcropped RGB shrunk with
 the project's bicubic and rounded to uint8, as a user's photo would be) and the mean Y
@@ -50,22 +52,12 @@ def parse_args(argv):
     parser.add_argument("--scale", type=int, default=3, choices=(2, 3, 4), help="upscaling factor")
     parser.add_argument("--peers-dir", default=os.path.join(ROOT, "..", "shared", "peers"),
                         help="folder of FSRCNN_x{2,3,4}.pb (default: ../shared/peers beside the repository)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (the best is kept)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per case (the best is kept)")
     parser.add_argument("--psnr", action="store_true", help="also the mean PSNR on Test/Set5 of each method")
     parser.add_argument("--csv", default=os.path.join(ROOT, "benchmarks", "results", "peers.csv"))
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "PRECISION"), help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-def best_seconds(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def prepare_inputs(args, path):
@@ -169,7 +161,7 @@ def opencv_fsrcnn(inputs, peers_dir):
 
 
 def worker(args):
-    """Times one method on every size (and Set5); prints one JSON line."""
+    """Serves one method: answers "time INDEX" with seconds, "psnr" with the Set5 mean (JSON lines)."""
     method, precision = args.worker
     inputs = dict(np.load(args.inputs))
     try:
@@ -180,55 +172,100 @@ def worker(args):
         else:
             upscale_case, set5_y = opencv_fsrcnn(inputs, args.peers_dir)
     except ImportError as error:
-        print(json.dumps({"skipped": str(error)}))
+        print(json.dumps({"skipped": str(error)}), flush=True)
         return 0
-    seconds = [best_seconds(lambda: upscale_case(index), args.repeats) for index in range(len(args.megapixels))]
-    scale, count = int(inputs["scale"]), sum(name.startswith("set5_hr") for name in inputs)
-    psnr = [psnr_y(set5_y(index), luminance01(inputs[f"set5_hr{index}"]), scale) for index in range(count)]
-    print(json.dumps({"seconds": seconds, "psnr": float(np.mean(psnr)) if psnr else None}))
+    for index in range(len(args.megapixels)):
+        upscale_case(index)  # untimed: traces, allocates, warms the caches
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = line.split()
+        if request[0] == "time":
+            started = time.perf_counter()
+            upscale_case(int(request[1]))
+            print(json.dumps({"seconds": time.perf_counter() - started}), flush=True)
+        elif request[0] == "psnr":
+            scale, count = int(inputs["scale"]), sum(name.startswith("set5_hr") for name in inputs)
+            psnr = [psnr_y(set5_y(index), luminance01(inputs[f"set5_hr{index}"]), scale) for index in range(count)]
+            print(json.dumps({"psnr": float(np.mean(psnr))}), flush=True)
     return 0
 
 
-def run_worker(args, method, precision, inputs_path):
-    """Runs one method in a fresh process; its JSON result, or None (with a message) when skipped."""
-    command = [sys.executable, os.path.abspath(__file__), "--worker", method, precision, "--inputs", inputs_path,
-               "--peers-dir", args.peers_dir, "--repeats", str(args.repeats), "--scale", str(args.scale),
-               "--megapixels", *map(str, args.megapixels)]
-    finished = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in finished.stdout.splitlines() if line.startswith("{")]
-    if finished.returncode or not lines:
-        print(f"{method} {precision}: failed\n{finished.stderr[-2000:]}", file=sys.stderr)
+class Worker:
+    """One method's process, started by the parent; None-like (`ready` False) when skipped."""
+
+    def __init__(self, args, method, precision, inputs_path):
+        self.method, self.precision = method, precision
+        command = [sys.executable, os.path.abspath(__file__), "--worker", method, precision, "--inputs", inputs_path,
+                   "--peers-dir", args.peers_dir, "--scale", str(args.scale),
+                   "--megapixels", *map(str, args.megapixels)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+        answer = self._answer()
+        self.ready = bool(answer and answer.get("ready"))
+        if not self.ready:
+            reason = answer["skipped"] if answer and "skipped" in answer else "the worker failed"
+            print(f"skipped {method} {precision}: {reason}")
+            self.close()
+
+    def _answer(self):
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
         return None
-    result = json.loads(lines[-1])
-    if "skipped" in result:
-        print(f"skipped {method} {precision}: {result['skipped']}")
-        return None
-    return result
+
+    def ask(self, request, key):
+        self.process.stdin.write(request + "\n")
+        self.process.stdin.flush()
+        return self._answer()[key]
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait()
+
+
+def measure(args, inputs_path):
+    """Table rows: best time per method and size, the repeats taken in turns across methods."""
+    from benchmarks.upscale_speed import output_size
+
+    workers = []
+    for method, precision in METHODS:  # one at a time: each warms up with the CPU to itself
+        worker_process = Worker(args, method, precision, inputs_path)
+        if worker_process.ready:
+            workers.append(worker_process)
+    best = {}
+    # In turns, so that a change in the machine's load hits every method alike.
+    for _ in range(args.repeats):
+        for index in range(len(args.megapixels)):
+            for worker_process in workers:
+                time.sleep(0.5)  # OpenMP (PyTorch) threads spin a while after work: let them stop first
+                seconds = worker_process.ask(f"time {index}", "seconds")
+                key = (worker_process.method, worker_process.precision, index)
+                best[key] = min(best.get(key, float("inf")), seconds)
+    rows = []
+    for worker_process in workers:
+        psnr = round(worker_process.ask("psnr", "psnr"), 2) if args.psnr else ""
+        worker_process.close()
+        for index, megapixels in enumerate(args.megapixels):
+            height, width = output_size(megapixels, args.scale)
+            pixels, seconds = height * width / 1e6, best[(worker_process.method, worker_process.precision, index)]
+            rows.append({"method": worker_process.method, "precision": worker_process.precision,
+                         "output": f"{width}x{height}", "megapixels": round(pixels, 2), "seconds": round(seconds, 4),
+                         "mpix_per_s": round(pixels / seconds, 3), "set5_psnr": psnr})
+    return rows
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return worker(args)
-    from benchmarks.upscale_speed import output_size
     from srcnn.upscale import default_precision
 
-    rows = []
     with tempfile.TemporaryDirectory() as folder:
         inputs_path = os.path.join(folder, "inputs.npz")
         prepare_inputs(args, inputs_path)
-        print(f"x{args.scale}, best of {args.repeats}, {os.cpu_count()} CPUs; one process per method")
-        for method, precision in METHODS:
-            result = run_worker(args, method, precision, inputs_path)
-            if result is None:
-                continue
-            for megapixels, seconds in zip(args.megapixels, result["seconds"]):
-                height, width = output_size(megapixels, args.scale)
-                pixels = height * width / 1e6
-                rows.append({"method": method, "precision": precision, "output": f"{width}x{height}",
-                             "megapixels": round(pixels, 2), "seconds": round(seconds, 4),
-                             "mpix_per_s": round(pixels / seconds, 3),
-                             "set5_psnr": "" if result["psnr"] is None else round(result["psnr"], 2)})
+        print(f"x{args.scale}, best of {args.repeats} taken in turns, {os.cpu_count()} CPUs, one process per method")
+        rows = measure(args, inputs_path)
     print(f"{'method':<15}{'precision':<11}{'output':>11}{'MPix/s':>9}{'Set5 PSNR':>11}")
     for row in rows:
         print(f"{row['method']:<15}{row['precision']:<11}{row['output']:>11}{row['mpix_per_s']:>9.2f}"
