@@ -27,18 +27,10 @@ from tqdm import tqdm
 from srcnn import checkpoints, data, report, upscale, video
 from srcnn.errors import UserError, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
-from srcnn.flags import positive_int
+from srcnn.flags import crf, positive_int
 from srcnn.imaging import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, list_images
 from srcnn.model import PADDINGS
 from srcnn.upscaler import Upscaler
-
-
-def crf_value(text):
-    """argparse type: an x264 constant rate factor, 0-51."""
-    value = int(text)
-    if not 0 <= value <= 51:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 (lossless) and 51")
-    return value
 
 
 def parse_args(argv):
@@ -61,7 +53,7 @@ def parse_args(argv):
                            help="an image, a video or a folder of them to upscale (no ground truth)")
     upscaling.add_argument("--output", default="output", help="where the PNGs/MP4s are written (default: output/)")
     upscaling.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    upscaling.add_argument("--crf", type=crf_value, default=video.DEFAULT_CRF,
+    upscaling.add_argument("--crf", type=crf, default=video.DEFAULT_CRF,
                            help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
                                 f"(default {video.DEFAULT_CRF})")
     upscaling.add_argument("--precision", default="auto", choices=("auto",) + upscale.INFERENCE_PRECISIONS,
@@ -123,15 +115,13 @@ def upscale_weights(args):
     return prefix, trained
 
 
-def upscale_job(args, network, scale, job):
+def upscale_job(args, upscaler, job):
     """Upscales one image or video of --input; returns the line that reports it."""
     if not video.is_video(job.source):
-        upscale.upscale_file(network, scale, job, args.overwrite, args.max_pixels, progress=True)
+        upscale.upscale_file(upscaler.network, upscaler.scale, job, args.overwrite, args.max_pixels, progress=True)
         return f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})"
-    result = video.upscale_video(video.frame_upscaler(network, scale), scale, job.source, job.sr_path, args.crf,
-                                 overwrite=args.overwrite, progress=True)
-    return (f"{job.source} -> {job.sr_path} ({result.frames} frames, {result.width}x{result.height}, "
-            f"{float(result.frame_rate):g} fps, audio {result.audio})" + "".join(f"; {note}" for note in result.notes))
+    result = upscaler.upscale_video(job.source, job.sr_path, args.crf, args.overwrite, progress=True)
+    return f"{job.source} -> {job.sr_path} ({result.summary()})"
 
 
 def upscale_images(args):
@@ -148,7 +138,7 @@ def upscale_images(args):
     kind = "files" if any(video.is_video(job.source) for job in jobs) else "images"
     for job in tqdm(jobs, desc=kind, unit=kind[:-1], disable=None):
         try:
-            tqdm.write(upscale_job(args, upscaler.network, scale, job))
+            tqdm.write(upscale_job(args, upscaler, job))
         except UserError as error:
             failed += 1
             tqdm.write(f"error: {error}", file=sys.stderr)

@@ -11,6 +11,7 @@ Modules, one job each:
     train        the training loop, checkpoints, TensorBoard summaries
     evaluate     test-set evaluation: sample PNGs, results table and CSV
     upscale      upscaling your own images: tiled inference, colour, alpha, bad input
+    video        upscaling videos: frames streamed through ffmpeg, each as a still image, sound copied
     report       sample/index.html: the test images side by side, crops, figures, training curve
     startup      TensorFlow imported without its start-up messages
     upscaler     the Python API: `Upscaler` (numpy or PIL in, the same out)

@@ -2,6 +2,7 @@
 
     srcnn-upscale --input my_photo.jpg                 # -> output/my_photo_srcnn_x3.png (+ _bicubic_x3.png)
     srcnn-upscale --input photos/ --scale 2 --output bigger/ --overwrite
+    srcnn-upscale --input clip.mp4 --scale 2          # -> output/clip_srcnn_x2.mp4 (sound copied)
     srcnn-export --scale 3 --format onnx --output srcnn_x3.onnx
     srcnn-export --checkpoint checkpoint/x3 --format tflite --output srcnn_x3.tflite
 
@@ -15,8 +16,9 @@ import sys
 
 from tqdm import tqdm
 
-from srcnn import __version__, checkpoints, export, upscale
+from srcnn import __version__, checkpoints, export, upscale, video
 from srcnn.errors import UserError, exit_on_user_error
+from srcnn.flags import crf
 from srcnn.imaging import DEFAULT_MAX_PIXELS
 from srcnn.model import PADDINGS
 from srcnn.upscaler import PRECISIONS, Upscaler
@@ -42,14 +44,17 @@ def weights_for(checkpoint, scale):
 
 def parse_upscale_args(argv):
     parser = argparse.ArgumentParser(prog="srcnn-upscale", description="Upscale images with SRCNN.")
-    parser.add_argument("--input", required=True, help="an image or a folder of images to upscale")
-    parser.add_argument("--output", default="output", help="where the PNGs are written (default: output/)")
+    parser.add_argument("--input", required=True, help="an image, a video or a folder of them to upscale")
+    parser.add_argument("--output", default="output", help="where the PNGs/MP4s are written (default: output/)")
     parser.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
                         help="default: the checkpoint's, else 3")
     parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder (default: the shipped weights)")
     parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
                         help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output PNGs")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--crf", type=crf, default=video.DEFAULT_CRF,
+                        help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
+                             f"(default {video.DEFAULT_CRF})")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
                              "natively, else float32")
@@ -63,7 +68,7 @@ def parse_upscale_args(argv):
 
 @exit_on_user_error
 def upscale_main(argv=None):
-    """srcnn-upscale: upscales each image, reports bad ones and carries on; 1 if any failed."""
+    """srcnn-upscale: upscales each image and video, reports bad ones and carries on; 1 if any failed."""
     args = parse_upscale_args(argv)
     prefix, scale = weights_for(args.checkpoint, args.scale)
     jobs, clashes = upscale.plan_jobs(args.input, args.output, scale)
@@ -74,16 +79,20 @@ def upscale_main(argv=None):
     for message in clashes:
         print(f"error: {message}", file=sys.stderr)
     failed = len(clashes)
-    for job in tqdm(jobs, desc="images", unit="image", disable=None):
+    kind = "files" if any(video.is_video(job.source) for job in jobs) else "images"
+    for job in tqdm(jobs, desc=kind, unit=kind[:-1], disable=None):
         try:
-            upscale.upscale_file(upscaler.network, scale, job, args.overwrite, args.max_pixels, progress=True)
+            if video.is_video(job.source):
+                result = upscaler.upscale_video(job.source, job.sr_path, args.crf, args.overwrite, progress=True)
+                tqdm.write(f"{job.source} -> {job.sr_path} ({result.summary()})")
+            else:
+                upscale.upscale_file(upscaler.network, scale, job, args.overwrite, args.max_pixels, progress=True)
+                tqdm.write(f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})")
         except UserError as error:
             failed += 1
             tqdm.write(f"error: {error}", file=sys.stderr)
-            continue
-        tqdm.write(f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})")
     total = len(jobs) + len(clashes)
-    print(f"upscaled {total - failed} of {total} images x{scale} into {args.output}/"
+    print(f"upscaled {total - failed} of {total} {kind} x{scale} into {args.output}/"
           + (f"; {failed} failed (errors above)" if failed else ""))
     return 1 if failed else 0
 
