@@ -189,7 +189,8 @@ def load_model(prefix, padding=DEFAULT_PADDING):
     try:
         checkpoint.read(prefix).expect_partial().assert_existing_objects_matched()
     except (AssertionError, *READ_ERRORS) as error:
-        raise UserError(f"{prefix}: weights do not fit a {config['arch']} network ({str(error).splitlines()[0]})") from None
+        reason = str(error).splitlines()[0]
+        raise UserError(f"{prefix}: weights do not fit a {config['arch']} network ({reason})") from None
     return model, config
 
 
