@@ -51,3 +51,6 @@ def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp
     model, config = checkpoints.load_model(checkpoints.resolve(str(tmp_path / "checkpoint")))
     assert all(variable.dtype == "float32" for variable in model.trainable_variables)
     assert model(images[0].bicubic[None]).dtype == "float32"
+    # The PSNR logged while training is the one the checkpoint gives in float32 (as step 3 runs it).
+    from srcnn.evaluate import evaluate_images
+    assert evaluate_images(model, images, 3)[0].psnr == pytest.approx(history[-1]["psnr"], abs=1e-9)
