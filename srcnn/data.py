@@ -77,13 +77,28 @@ def find_images(directory, sample_names, role):
         f"Test/Set5 (git checkout Train Test) or pass --train-dir/--test-dir")
 
 
+def dihedral(images, transform, axes=(0, 1)):
+    """One of the 8 flips/rotations of an image or a batch: the one convention for both.
+
+    Args:
+        images: an array whose `axes` are (height, width).
+        transform: 0-7; `transform % 4` counter-clockwise quarter turns, then for 4-7 a
+            left-right mirror. 0 is the identity.
+        axes: the height and width axes, e.g. (1, 2) for a (B, H, W, C) batch.
+    """
+    turned = np.rot90(images, transform % 4, axes=axes)
+    return np.flip(turned, axis=axes[1]) if transform >= 4 else turned
+
+
 def dihedral_variants(image):
-    """The 8 flips/rotations of an image (the first is the image itself)."""
-    variants = []
-    for flipped in (image, image[:, ::-1]):
-        for turns in range(4):
-            variants.append(np.rot90(flipped, turns))
-    return variants
+    """The 8 flips/rotations of an (H, W, ...) image, `dihedral` 0-7 (the first is the image)."""
+    return [dihedral(image, transform) for transform in range(8)]
+
+
+def random_dihedral(rng, *batches):
+    """The same random `dihedral` transform applied to each (B, H, W, C) batch (e.g. data and label)."""
+    transform = rng.integers(8)
+    return [np.ascontiguousarray(dihedral(batch, transform, axes=(1, 2))) for batch in batches]
 
 
 def patch_count(height, width, image_size, stride):

@@ -24,7 +24,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -34,9 +33,9 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from srcnn import checkpoints
-from srcnn.data import PatchArrays
+from srcnn.data import PatchArrays, random_dihedral
 from srcnn.errors import UserError
-from srcnn.files import atomic_path
+from srcnn.files import atomic_path, ensure_writable_folder
 from srcnn.evaluate import evaluate_images
 from srcnn.model import SRCNN, bfloat16_is_native, valid_margin
 
@@ -92,18 +91,6 @@ def make_optimizer(settings, total_steps):
     return keras.optimizers.Adam(schedule), (1.0,) * 6
 
 
-def random_dihedral(rng, *batches):
-    """The same random one of the 8 flips/rotations applied to (B, H, W, C) batches."""
-    transform = rng.integers(8)
-    turned = []
-    for batch in batches:
-        batch = np.rot90(batch, transform % 4, axes=(1, 2))
-        if transform >= 4:
-            batch = batch[:, :, ::-1]
-        turned.append(np.ascontiguousarray(batch))
-    return turned
-
-
 def make_strategy(name, replicas=None):
     """A `tf.distribute` strategy; call it before anything else touches TensorFlow's devices.
 
@@ -154,21 +141,11 @@ def make_strategy(name, replicas=None):
     return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(count)])
 
 
-def prepare_directory(path, what):
+def _prepare_directory(path, what, flag):
     """Creates a checkpoint or log folder, refusing the shipped weights' folder and unwritable ones."""
     if checkpoints.is_pretrained_location(path):
-        raise UserError(f"{path}: holds the shipped weights, which training never overwrites; "
-                        "pass another --checkpoint-dir")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{path}: cannot create the {what} folder ({error.strerror}); pass another one") from None
-    try:
-        # A real write, not os.access: that says yes to root and to read-only mounts.
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        raise UserError(f"{path}: the {what} folder is not writable ({error.strerror}); pass another one") from None
+        raise UserError(f"{path}: holds the shipped weights, which training never overwrites; pass another {flag}")
+    ensure_writable_folder(path, what, flag)
 
 
 def train(settings, data, label, test_images, say=print, strategy=None):
@@ -202,8 +179,8 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     batch_size = _check_inputs(settings, patches, strategy)
     chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
     if chief:
-        prepare_directory(settings.checkpoint_dir, "checkpoint")
-        prepare_directory(settings.log_dir, "log")
+        _prepare_directory(settings.checkpoint_dir, "checkpoint", "--checkpoint-dir")
+        _prepare_directory(settings.log_dir, "log", "--log-dir")
     steps_per_epoch = patches.count // batch_size
     run = build_run(settings, strategy, total_steps=steps_per_epoch * settings.epochs)
     checkpointer = Checkpointer(run, settings, chief)

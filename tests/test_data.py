@@ -30,6 +30,21 @@ def test_dihedral_variants_are_the_eight_distinct_symmetries():
     assert len({v.tobytes() + bytes(v.shape) for v in variants}) == 8
 
 
+def test_random_dihedral_moves_data_and_label_together():
+    rng = np.random.default_rng(3)
+    patches = np.random.default_rng(0).random((4, 9, 9, 1))
+    seen = set()
+    for _ in range(40):
+        turned_data, turned_label = data.random_dihedral(rng, patches, patches[:, 2:7, 2:7])
+        assert np.array_equal(turned_data[:, 2:7, 2:7], turned_label)
+        # each draw is one of the variants step 1 makes of a single image
+        matches = [index for index, variant in enumerate(data.dihedral_variants(patches[0]))
+                   if np.array_equal(turned_data[0], variant)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == set(range(8))
+
+
 def test_train_h5_round_trip_keeps_data_and_attributes(tmp_path):
     rng = np.random.default_rng(1)
     patches = rng.random((5, 33, 33, 1)).astype(np.float32)

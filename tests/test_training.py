@@ -3,15 +3,7 @@ import pytest
 
 from srcnn import data, imaging
 from srcnn.errors import UserError
-from srcnn.train import TrainSettings, random_dihedral, train
-
-
-def test_random_dihedral_moves_data_and_label_together():
-    rng = np.random.default_rng(3)
-    patches = np.random.default_rng(0).random((4, 9, 9, 1))
-    for _ in range(8):
-        turned_data, turned_label = random_dihedral(rng, patches, patches[:, 2:7, 2:7])
-        assert np.array_equal(turned_data[:, 2:7, 2:7], turned_label)
+from srcnn.train import TrainSettings, train
 
 
 def test_short_training_on_real_images_beats_bicubic(tmp_path, train_images, set5):
