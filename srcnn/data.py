@@ -1,6 +1,8 @@
 """Training patches and test images, and the HDF5 files that carry them between steps.
 
-HDF5 layout (the one place it is written down; readers check the attributes):
+HDF5 layout (the one place it is written down). Readers check the attributes: colour,
+resize and format_version against this code's (`convention_attributes`), scale and the
+patch sizes against the caller's flags.
 
 `train.h5`
     data   float32 (N, image_size, image_size, 1): bicubic Y patches in [0, 1]
@@ -165,9 +167,14 @@ def test_image(path, scale):
     return TestImage(name, hr, bicubic, cbcr)
 
 
+def convention_attributes():
+    """The attributes every file gets from the code that writes it; `_open_h5` checks them."""
+    return {"colour": imaging.COLOUR_CONVENTION, "resize": imaging.RESIZE_CONVENTION,
+            "format_version": FORMAT_VERSION}
+
+
 def _common_attributes(scale, source):
-    return {"scale": scale, "colour": imaging.COLOUR_CONVENTION, "resize": imaging.RESIZE_CONVENTION,
-            "format_version": FORMAT_VERSION, "source": str(source)}
+    return {"scale": scale, **convention_attributes(), "source": str(source)}
 
 
 @contextlib.contextmanager
@@ -220,6 +227,14 @@ def _open_h5(path, required):
     if missing:
         h5.close()
         raise UserError(f"{path}: has no {', '.join(missing)}; it was not made by step1_pre.py, rerun it")
+    # A file from another version (other colour conversion, resize or layout) would train or
+    # score against other conventions without any error, so it is refused.
+    for name, value in convention_attributes().items():
+        found = h5.attrs.get(name)
+        if found is None or found != value:
+            h5.close()
+            raise UserError(f"{path}: made with {name}={found}, but this version needs {value}; "
+                            "rerun step1_pre.py to make it again")
     return h5
 
 
