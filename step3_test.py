@@ -118,7 +118,7 @@ def upscale_images(args):
     precision = upscale.default_precision() if args.precision == "auto" else args.precision
     network = upscale.TiledSRCNN(model, args.padding, precision, args.tile)
     print(f"weights: {prefix} ({config['arch']}, x{scale}), padding: {args.padding}, "
-          f"precision: {precision}, tile: {args.tile}")
+          f"precision: {precision}, tile: {args.tile}, recipe: {checkpoints.describe_recipe(prefix)}")
     for message in clashes:
         print(f"error: {message}", file=sys.stderr)
     failed = len(clashes)
@@ -148,7 +148,8 @@ def main(argv=None):
         raise UserError(f"{prefix}: trained for x{config['scale']}, but the test images are x{scale}; "
                         f"pass --scale {config['scale']} with matching test images, or other weights")
     model, config = checkpoints.load_model(prefix, padding=args.padding)
-    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}")
+    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}, "
+          f"recipe: {checkpoints.describe_recipe(prefix)}")
     results = evaluate_images(model, images, scale, padding=args.padding, with_ssim=True)
     write_samples(args.sample_dir, images, results)
     print(format_table(results))

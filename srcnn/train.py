@@ -2,12 +2,13 @@
 
 The loop keeps one checkpoint bundle (see `srcnn.checkpoints`) with the optimizer state
 and the step, saved every `save_every` steps, on Ctrl-C / SIGTERM and at the end by a
-`CheckpointManager`; a rerun restores the newest complete one and continues, so a
-killed run loses at most `save_every` steps. A second manager keeps the best checkpoint
-by validation PSNR. TensorBoard summaries go to `log_dir`/train (loss), /eval (PSNR,
-reconstructed images) and /bicubic (the bicubic PSNR under the same tag, so the two
-curves overlay); `log_dir`/history.csv has one row per epoch for scripts, cut back to
-the restored step on resume so replayed epochs are not counted twice.
+`CheckpointManager`, with the training `recipe` in recipe.json beside it; a rerun restores
+the newest complete one and continues, so a killed run loses at most `save_every` steps.
+A second manager keeps the best checkpoint by validation PSNR. TensorBoard summaries go
+to `log_dir`/train (loss), /eval (PSNR, reconstructed images) and /bicubic (the bicubic
+PSNR under the same tag, so the two curves overlay); `log_dir`/history.csv has one row
+per epoch for scripts, cut back to the restored step on resume so replayed epochs are
+not counted twice.
 
 Batches come from `srcnn.data.PatchArrays` (in memory) or `PatchStream` (from disk).
 Under a `tf.distribute` strategy each global batch is split evenly across the replicas
@@ -75,6 +76,15 @@ def training_precision(precision):
 
 def default_learning_rate(optimizer):
     return 1e-3 if optimizer == "adam" else 1e-4
+
+
+def recipe(settings):
+    """What of `settings` decides the weights, resolved (no "auto", no None): saved as recipe.json
+    beside the checkpoints (see `srcnn.checkpoints`)."""
+    return {"scale": settings.scale, "arch": settings.arch, "optimizer": settings.optimizer,
+            "learning_rate": settings.learning_rate or default_learning_rate(settings.optimizer),
+            "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
+            "augment": settings.augment, "precision": training_precision(settings.precision)}
 
 
 def make_optimizer(settings, total_steps):
@@ -348,7 +358,8 @@ class Checkpointer:
     """Saves and restores a run's bundle, and knows the last good checkpoint.
 
     The newest 5 checkpoints go to checkpoint_dir (`ckpt-<step>`), the one with the best
-    validation PSNR to checkpoint_dir/best (`best-<step>`). Every save first checks that
+    validation PSNR to checkpoint_dir/best (`best-<step>`), each folder with the run's
+    `recipe` in recipe.json. Every save first checks that
     the loss and weights are finite, so a diverged run never replaces a good checkpoint;
     only the chief writes (saving reads local copies, no collectives).
 
@@ -401,6 +412,7 @@ class Checkpointer:
         manager = self.best if best else self.latest
         try:
             saved = manager.save(checkpoint_number=step)
+            checkpoints.write_recipe(manager.directory, recipe(self.settings))
         except (tf.errors.OpError, OSError) as error:
             message = getattr(error, "message", None) or str(error)
             raise UserError(f"{manager.directory}: cannot write a checkpoint ({message.splitlines()[0]}); free "
