@@ -20,7 +20,7 @@ import sys
 from srcnn import data
 from srcnn.errors import UserError, exit_on_user_error
 from srcnn.model import valid_margin
-from srcnn.train import OPTIMIZERS, PRECISIONS, STRATEGIES, TrainSettings, make_strategy, train_on
+from srcnn.train import OPTIMIZERS, TRAINING_PRECISIONS, STRATEGIES, TrainSettings, make_strategy, train_on
 
 DEFAULTS = TrainSettings()
 
@@ -43,12 +43,12 @@ def parse_args(argv):
     parser.add_argument("--log-dir", default=None, help="default logs/x{scale}")
     parser.add_argument("--save-every", type=int, default=DEFAULTS.save_every, help="steps between checkpoints")
     parser.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="steps between log lines")
-    parser.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS,
+    parser.add_argument("--precision", default=DEFAULTS.precision, choices=TRAINING_PRECISIONS,
                         help="auto (default): mixed_bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs "
                              "bfloat16 natively, else float32; mixed_bfloat16 computes in bfloat16 with "
                              "float32 weights")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
-                        help="random flip/rotation of each batch (default on; worth ~0.1 dB on Set5 x3)")
+                        help="random flip/rotation of each batch (default on; its effect is measured in the README)")
     parser.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints, start over")
     parser.add_argument("--strategy", default="default", choices=STRATEGIES,
                         help="default: one device; mirrored: tf.distribute.MirroredStrategy over all local "

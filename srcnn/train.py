@@ -41,7 +41,7 @@ from srcnn.evaluate import evaluate_images
 from srcnn.model import SRCNN, bfloat16_is_native, valid_margin
 
 OPTIMIZERS = ("adam", "sgd")
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 HISTORY_FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 
@@ -201,7 +201,8 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
         f"Starting a new {settings.arch} x{settings.scale} training: {patches.count} patches, "
         f"{steps_per_epoch} steps per epoch, {settings.epochs} epochs")
     history_path = os.path.join(settings.log_dir, "history.csv")
-    best_psnr = _start_history(history_path, int(run.step), settings.fresh, checkpointer.best_dir) if chief else math.inf
+    best_psnr = _start_history(history_path, int(run.step), settings.fresh, checkpointer.best_dir) if chief \
+        else math.inf
     step_function = compile_train_step(run, strategy)
     writers = _summary_writers(settings.log_dir, chief)
     history, started = [], time.perf_counter()
@@ -218,13 +219,15 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
                 if settings.augment:
                     batch_data, batch_label = random_dihedral(rng, batch_data, batch_label)
                 loss = step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label))
+                step = int(run.step)
                 # Log: reading the loss costs a device-to-host copy, so only every log_every steps.
-                if int(run.step) % settings.log_every == 0:
+                if step % settings.log_every == 0:
                     checkpointer.check_health()
                     losses.append(float(loss))
-                    _log_step(writers["train"], run, epoch, losses[-1], time.perf_counter() - started)
+                    _log_step(writers["train"], step, epoch, losses[-1], run.optimizer.learning_rate,
+                              time.perf_counter() - started)
                 # Save: the kill-safe checkpoint.
-                if int(run.step) % settings.save_every == 0:
+                if step % settings.save_every == 0:
                     checkpointer.save()
             # Validate: PSNR on the test images, one history row, and the best checkpoint.
             checkpointer.check_health()
@@ -256,8 +259,8 @@ def _check_inputs(settings, patches, strategy):
     """Raises UserError for settings or patches that cannot train; returns the batch size."""
     if settings.optimizer not in OPTIMIZERS:
         raise UserError(f"--optimizer {settings.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-    if settings.precision not in PRECISIONS:
-        raise UserError(f"--precision {settings.precision!r} is not one of {', '.join(PRECISIONS)}")
+    if settings.precision not in TRAINING_PRECISIONS:
+        raise UserError(f"--precision {settings.precision!r} is not one of {', '.join(TRAINING_PRECISIONS)}")
     margin = valid_margin(settings.arch)
     if patches.image_size - 2 * margin != patches.label_size:
         raise UserError(f"patches {patches.image_size}x{patches.image_size} with labels "
@@ -428,13 +431,12 @@ def _summary_writers(log_dir, chief):
             else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
 
 
-def _log_step(writer, run, epoch, loss, seconds):
+def _log_step(writer, step, epoch, loss, learning_rate, seconds):
     """The progress line and the train/loss and learning_rate summaries of one step."""
-    step = int(run.step)
     tqdm.write(f"Epoch: [{epoch + 1:2d}] step: [{step}] time: [{seconds:.4f}] loss: [{loss:.8f}]")
     with writer.as_default(step=step):
         tf.summary.scalar("loss", loss)
-        tf.summary.scalar("learning_rate", float(run.optimizer.learning_rate))
+        tf.summary.scalar("learning_rate", float(learning_rate))
 
 
 def validate(model, test_images, settings, writers, *, epoch, step, loss, seconds):
