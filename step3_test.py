@@ -131,7 +131,8 @@ def upscale_images(args):
     upscale.prepare_output(args.output)
     upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
     print(f"weights: {prefix} ({upscaler.arch}, x{scale}), padding: {args.padding}, "
-          f"precision: {upscaler.precision}, tile: {args.tile}")
+          f"precision: {upscaler.precision}, tile: {args.tile}, "
+          f"recipe: {checkpoints.describe_recipe(prefix)}")
     for message in clashes:
         print(f"error: {message}", file=sys.stderr)
     failed = len(clashes)
@@ -160,7 +161,8 @@ def main(argv=None):
         raise UserError(f"{prefix}: trained for x{config['scale']}, but the test images are x{scale}; "
                         f"pass --scale {config['scale']} with matching test images, or other weights")
     model, config = checkpoints.load_model(prefix, padding=args.padding)
-    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}")
+    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}, "
+          f"recipe: {checkpoints.describe_recipe(prefix)}")
     results = evaluate_images(model, images, scale, padding=args.padding, with_ssim=True)
     write_samples(args.sample_dir, images, results)
     print(format_table(results))
