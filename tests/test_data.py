@@ -109,11 +109,11 @@ def test_empty_folder_falls_back_to_scikit_image_samples(tmp_path):
 
 
 def small_h5s(folder):
-    """A train.h5 and a test.h5 as step 1 writes them, two patches and one 12x12 image."""
+    """A train.h5 and a test.h5 as step 1 writes them, two patches and one 24x24 image (big enough to be scored at x3)."""
     train_h5, test_h5 = str(folder / "train.h5"), str(folder / "test.h5")
     data.write_train_h5(train_h5, np.zeros((2, 33, 33, 1)), np.zeros((2, 21, 21, 1)), scale=3, image_size=33,
                         label_size=21, stride=14, augment=False, source="x")
-    image = np.zeros((12, 12, 1), np.float32)
+    image = np.zeros((24, 24, 1), np.float32)
     data.write_test_h5(test_h5, [data.TestImage("flat", image, image)], scale=3, source="x")
     return train_h5, test_h5
 
