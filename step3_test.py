@@ -54,9 +54,9 @@ def parse_args(argv):
     upscaling.add_argument("--input", default=None, help="an image or a folder of images to upscale (no ground truth)")
     upscaling.add_argument("--output", default="output", help="where the PNGs are written (default: output/)")
     upscaling.add_argument("--overwrite", action="store_true", help="replace existing output PNGs")
-    upscaling.add_argument("--precision", default="auto", choices=("auto",) + upscale.PRECISIONS,
+    upscaling.add_argument("--precision", default="auto", choices=("auto",) + upscale.INFERENCE_PRECISIONS,
                            help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
-                                "natively, else float32; bfloat16 is ~1.5x faster for 0.01-0.02 dB less PSNR")
+                                "natively, else float32; bfloat16 is faster there for a little less PSNR (see README)")
     upscaling.add_argument("--tile", type=positive_int, default=upscale.DEFAULT_TILE,
                            help=f"output tile side in pixels; memory grows with its square "
                                 f"(default {upscale.DEFAULT_TILE})")

@@ -8,7 +8,7 @@ With --psnr-dir (and --checkpoint) it first prints what each precision costs in 
 mean PSNR of the tiled network on that folder (x scale, replicate padding), next to
 bicubic and to the untiled float32 network of `srcnn.evaluate`.
 
-Two figures per case: "network" is SRCNN alone on the bicubic Y (`TiledSRCNN.restore_y`),
+Two figures per case: "network" is SRCNN alone on the bicubic Y (`TiledSRCNN.restore_y_in_tiles`),
 "pipeline" the whole in-memory upscale of an RGB image (`srcnn.upscale.upscale`: bicubic
 of Y/Cb/Cr per window, the network, back to RGB), without reading or writing files. The
 best of --repeats timed runs is reported, after one untimed run. Weights only change the
@@ -28,7 +28,7 @@ import tensorflow as tf  # noqa: E402
 from srcnn import checkpoints, data, imaging, metrics  # noqa: E402
 from srcnn.evaluate import restore_y  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
-from srcnn.upscale import DEFAULT_TILE, PRECISIONS, TiledSRCNN, upscale  # noqa: E402
+from srcnn.upscale import DEFAULT_TILE, INFERENCE_PRECISIONS, TiledSRCNN, upscale  # noqa: E402
 
 
 def parse_args(argv):
@@ -36,7 +36,7 @@ def parse_args(argv):
     parser.add_argument("--megapixels", type=float, nargs="+", default=[1, 4, 12], help="output sizes (4:3)")
     parser.add_argument("--scale", type=int, default=3, help="upscaling factor (ignored with --checkpoint)")
     parser.add_argument("--checkpoint", default=None, help="weights to time (prefix or folder)")
-    parser.add_argument("--precision", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
+    parser.add_argument("--precision", nargs="+", default=list(INFERENCE_PRECISIONS), choices=INFERENCE_PRECISIONS)
     parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="output tile side in pixels")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (the best is kept)")
     parser.add_argument("--psnr-dir", default=None, help="also measure PSNR per precision on these images "
@@ -55,7 +55,7 @@ def psnr_by_precision(model, scale, folder, precisions, tile):
                                          for image in images]))]
     for precision in precisions:
         network = TiledSRCNN(model, precision=precision, tile=tile)
-        rows.append((f"tiled {precision}", np.mean([metrics.psnr(network.restore_y(image.bicubic), image.hr, scale)
+        rows.append((f"tiled {precision}", np.mean([metrics.psnr(network.restore_y_in_tiles(image.bicubic), image.hr, scale)
                                                      for image in images])))
     return len(images), rows
 
@@ -113,7 +113,7 @@ def main(argv=None):
                     height, width = output_size(megapixels, scale)
                     photo = synthetic_photo(height // scale, width // scale)
                     bicubic = np.random.default_rng(1).random((height, width, 1), dtype=np.float32)
-                    network_seconds = best_seconds(lambda: network.restore_y(bicubic), args.repeats)
+                    network_seconds = best_seconds(lambda: network.restore_y_in_tiles(bicubic), args.repeats)
                     pipeline_seconds = best_seconds(lambda: upscale(network, photo, scale), args.repeats)
                     pixels = height * width / 1e6
                     print(f"{device.strip('/'):<8}{precision:<11}{f'{width}x{height}':>16}{pixels:>7.2f}"

@@ -21,7 +21,7 @@ import re
 import tensorflow as tf
 
 from srcnn.errors import UserError
-from srcnn.model import SRCNN
+from srcnn.model import DEFAULT_PADDING, SRCNN
 
 # What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
 # bytes than requested"), a bad index an OpError.
@@ -159,7 +159,7 @@ def check_config(prefix, scale, arch):
     return config
 
 
-def load_model(prefix, padding="replicate"):
+def load_model(prefix, padding=DEFAULT_PADDING):
     """Rebuilds the network from a bundle and restores its weights.
 
     Returns:

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from srcnn import imaging, metrics
 from srcnn.errors import UserError
+from srcnn.model import DEFAULT_PADDING
 
 RESULT_FIELDS = ("image", "bicubic_psnr", "srcnn_psnr", "bicubic_ssim", "srcnn_ssim")
 
@@ -37,7 +38,7 @@ def restore_y(model, bicubic, padding):
     return np.clip(sr, 0.0, 1.0)
 
 
-def evaluate_images(model, images, scale, padding="replicate", with_ssim=False):
+def evaluate_images(model, images, scale, padding=DEFAULT_PADDING, with_ssim=False):
     """PSNR (and SSIM) of bicubic and SRCNN for each `srcnn.data.TestImage`."""
     results = []
     for image in images:
@@ -52,13 +53,6 @@ def evaluate_images(model, images, scale, padding="replicate", with_ssim=False):
     return results
 
 
-def colour_output(sr, bicubic_cbcr):
-    """uint8 RGB from restored Y and bicubic CbCr (all [0, 1]); Y alone for greyscale."""
-    if bicubic_cbcr is None:
-        return imaging.to_uint8(sr[..., 0])
-    return imaging.ycbcr_to_rgb(np.concatenate([sr, bicubic_cbcr], axis=-1) * 255.0)
-
-
 def write_samples(folder, images, results):
     """Writes the PNGs and results.csv described in the module docstring."""
     try:
@@ -68,7 +62,7 @@ def write_samples(folder, images, results):
             imaging.save_png(f"{stem}_input.png", imaging.to_uint8(image.bicubic))
             imaging.save_png(f"{stem}_label.png", imaging.to_uint8(image.hr))
             imaging.save_png(f"{stem}_srcnn.png", imaging.to_uint8(result.sr))
-            imaging.save_png(f"{stem}_srcnn_color.png", colour_output(result.sr, image.bicubic_cbcr))
+            imaging.save_png(f"{stem}_srcnn_color.png", imaging.colour_output(result.sr, image.bicubic_cbcr))
         with open(os.path.join(folder, "results.csv"), "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(RESULT_FIELDS)

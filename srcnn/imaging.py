@@ -34,6 +34,9 @@ _YCBCR_MATRIX = np.array([
     [112.0, -93.786, -18.214],
 ])
 _RGB_MATRIX = np.linalg.inv(_YCBCR_MATRIX)
+# How much R, G and B (in [0, 1]) move per unit of Y (in [0, 1]): 255 / 219 for all three,
+# so a restored Y changes an RGB image by adding the same amount to each channel.
+Y_TO_RGB_GAIN = float(255.0 * _RGB_MATRIX[0, 0])
 
 
 def rgb_to_ycbcr(rgb):
@@ -55,8 +58,39 @@ def rgb_to_ycbcr(rgb):
 
 def ycbcr_to_rgb(ycbcr):
     """Inverse of `rgb_to_ycbcr`: float (H, W, 3) YCbCr in [0, 255] -> uint8 RGB."""
-    rgb01 = (np.asarray(ycbcr, dtype=np.float64) - _YCBCR_OFFSET) @ _RGB_MATRIX.T
-    return to_uint8(rgb01)
+    return to_uint8(ycbcr_to_rgb01(np.asarray(ycbcr, dtype=np.float64)))
+
+
+def ycbcr_to_rgb01(ycbcr):
+    """Float (..., 3) YCbCr in [0, 255] -> RGB in [0, 1] of the same float type, not clipped.
+
+    Affine, so it commutes with any interpolation whose weights sum to one (bicubic).
+    """
+    dtype = ycbcr.dtype
+    return (ycbcr - _YCBCR_OFFSET.astype(dtype)) @ _RGB_MATRIX.T.astype(dtype)
+
+
+def colour_output(sr, bicubic_cbcr):
+    """uint8 RGB from restored Y and bicubic CbCr (all [0, 1]); Y alone for greyscale."""
+    if bicubic_cbcr is None:
+        return to_uint8(sr[..., 0])
+    return ycbcr_to_rgb(np.concatenate([sr, bicubic_cbcr], axis=-1) * 255.0)
+
+
+def y_change_kernel(channels):
+    """1x1 conv kernel (1, 1, 1, C) that turns a change of Y into the change of planes
+    [Y, R, G, B, alpha...] (C >= 4) or [Y, alpha...] (greyscale), all in the same unit.
+
+    With it, `colour_output` becomes an addition: restored Y with bicubic Cb, Cr is the
+    bicubic RGB plus Y_TO_RGB_GAIN times the change of Y, since the conversion is affine
+    and Y weighs the same in R, G and B.
+    """
+    change = np.zeros(channels, np.float32)
+    if channels >= 4:
+        change[1:4] = Y_TO_RGB_GAIN
+    else:
+        change[0] = 1.0
+    return tf.constant(change.reshape(1, 1, 1, channels))
 
 
 def to_uint8(image01):
@@ -65,6 +99,13 @@ def to_uint8(image01):
     np.rint(scaled, out=scaled)  # in place: big images are converted tile by tile, often
     np.clip(scaled, 0, 255, out=scaled)
     return scaled.astype(np.uint8)
+
+
+def quantize_uint8(values255):
+    """`to_uint8(values255 / 255)` in one TensorFlow op: float in [0, 255] -> uint8, rounded half to even, clipped."""
+    quantized = tf.raw_ops.QuantizeV2(input=values255, min_range=0.0, max_range=255.0, T=tf.quint8, mode="SCALED",
+                                      round_mode="HALF_TO_EVEN", ensure_minimum_range=0.0).output
+    return tf.bitcast(quantized, tf.uint8)
 
 
 def modcrop(image, scale):
@@ -107,7 +148,7 @@ def _enlarge_kernels(scale, channels):
     return tf.constant(rows, tf.float32), tf.constant(columns, tf.float32)
 
 
-def enlarge_bicubic(images, scale):
+def enlarge_bicubic(images, scale, renormalise=(True, True)):
     """`tf.image.resize(images, (scale * H, scale * W), "bicubic", antialias=True)`, from basic ops.
 
     Built only from pad, conv2d with fixed kernels, division and depth_to_space, which
@@ -119,6 +160,9 @@ def enlarge_bicubic(images, scale):
     Args:
         images: float32 (B, H, W, C), C known when traced.
         scale: integer factor >= 1.
+        renormalise: (rows, columns), Python or tensor booleans: False skips the border
+            renormalisation along that axis, for crops whose sides there are not the
+            image's (their outer 2 * scale outputs are then wrong and to be cut off).
 
     Returns:
         float32 (B, scale * H, scale * W, C).
@@ -126,44 +170,20 @@ def enlarge_bicubic(images, scale):
     channels = images.shape[-1]
     rows, columns = _enlarge_kernels(int(scale), channels)
     size = tf.shape(images)
-    row_padding, column_padding = [[0, 0], [2, 2], [0, 0], [0, 0]], [[0, 0], [0, 0], [2, 2], [0, 0]]
 
     def filtered(features, kernel, padding):
         return tf.nn.conv2d(tf.pad(features, padding), kernel, 1, "VALID")
 
-    ones = tf.ones(tf.stack([1, size[1], 1, channels]))
-    features = filtered(images, rows, row_padding) / filtered(ones, rows, row_padding)
-    ones = tf.ones(tf.stack([1, 1, size[2], scale * channels]))
-    features = filtered(features, columns, column_padding) / filtered(ones, columns, column_padding)
+    def pass_along(features, kernel, padding, ones_shape, renormalise_here):
+        output = filtered(features, kernel, padding)
+        return tf.cond(tf.convert_to_tensor(renormalise_here),
+                       lambda: output / filtered(tf.ones(ones_shape), kernel, padding), lambda: output)
+
+    features = pass_along(images, rows, [[0, 0], [2, 2], [0, 0], [0, 0]], tf.stack([1, size[1], 1, channels]),
+                          renormalise[0])
+    features = pass_along(features, columns, [[0, 0], [0, 0], [2, 2], [0, 0]],
+                          tf.stack([1, 1, size[2], scale * channels]), renormalise[1])
     return tf.nn.depth_to_space(features, scale)
-
-
-def upscale_bicubic_window(lr, scale, top, bottom, left, right):
-    """Rows top:bottom, columns left:right of `resize_bicubic(lr, h * scale, w * scale)`.
-
-    Reads only the pixels of `lr` that the kernel reaches, so a big image can be enlarged
-    window by window; windows equal the whole resize to float rounding. This is the op
-    `tf.image.resize(..., "bicubic", antialias=True)` runs, shifted to the window.
-
-    Args:
-        lr: float32 (h, w, C).
-        scale: integer factor.
-        top, bottom, left, right: the window in output pixels (bottom/right exclusive).
-
-    Returns:
-        float32 (bottom - top, right - left, C).
-    """
-    height, width = lr.shape[:2]
-    # When enlarging, the bicubic kernel reaches 2 input pixels either side; 3 is safe.
-    first_row, last_row = max(0, top // scale - 3), min(height, -(-bottom // scale) + 3)
-    first_column, last_column = max(0, left // scale - 3), min(width, -(-right // scale) + 3)
-    resized = tf.raw_ops.ScaleAndTranslate(
-        images=lr[None, first_row:last_row, first_column:last_column],
-        size=tf.constant([bottom - top, right - left], tf.int32),
-        scale=tf.constant([scale, scale], tf.float32),
-        translation=tf.constant([first_row * scale - top, first_column * scale - left], tf.float32),
-        kernel_type="keyscubic", antialias=True)
-    return resized[0].numpy()
 
 
 def degrade(hr, scale):

@@ -11,16 +11,21 @@ tile is computed from a window that reaches `valid_margin(arch)` pixels (6 for 9
 further on every side inside the image. Window sides inside the image are filtered
 VALID; sides on the image border are padded layer by layer as the whole-image network
 pads them ("replicate" or "zero"). The tiles therefore reproduce
-`model(bicubic, padding=...)` on the whole image, to float rounding. The bicubic input is
-computed per window as well (`imaging.upscale_bicubic_window`), so neither the network's
-activations nor the float planes ever cover the whole image; only the two uint8 results do.
+`model(bicubic, padding=...)` on the whole image, to float rounding.
+
+Each tile is one TensorFlow call from a crop of the small image to the two 8-bit tiles:
+`imaging.enlarge_bicubic` of the crop (which equals the whole image's resize inside it),
+the network on Y, and the colour merge, so that neither the network's activations nor
+the enlarged float planes ever cover the whole image; only the two uint8 results do.
+Colour is enlarged as RGB (converted from Y, Cb, Cr on the small image): the conversion
+is affine, so this equals converting the enlarged Y, Cb, Cr, and the restored Y then
+enters as a change of Y (`imaging.y_change_kernel`).
 
 `precision="bfloat16"` runs the first two layers with bfloat16 inputs, weights and
 outputs (float32 accumulation in oneDNN); the last layer, whose output is the image, stays
-float32. On this project's 2-core AVX512-BF16 CPU the network ran ~1.5x faster (8 -> 12
-output MPix/s) for 0.01-0.02 dB less PSNR on Set5 x3 (benchmarks/upscale_speed.py
-measures both). Without hardware support bfloat16 is emulated and slow, hence
-`default_precision`.
+float32. It is faster where the hardware computes bfloat16 natively and costs a little
+PSNR (benchmarks/upscale_speed.py measures both); elsewhere bfloat16 is emulated and
+slow, hence `default_precision`.
 """
 
 import os
@@ -32,14 +37,16 @@ from tqdm import tqdm
 
 from srcnn import imaging
 from srcnn.errors import UserError
-from srcnn.evaluate import colour_output
-from srcnn.model import bfloat16_is_native, valid_margin
+from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, valid_margin
 
-PRECISIONS = ("float32", "bfloat16")
+# Inference precisions of the tiled network (training has its own, `srcnn.train.PRECISIONS`).
+INFERENCE_PRECISIONS = ("float32", "bfloat16")
 DEFAULT_TILE = 512  # output pixels per tile side: ~5 % recomputed overlap, ~0.1 GB of activations
 # zlib level of the output PNGs: encoding a 12000x9000 photo takes ~20 s at 1 and ~70 s at
 # Pillow's default 6, which saves only ~7 % of the size.
 PNG_COMPRESS_LEVEL = 1
+# Bicubic taps reach 2 small-image pixels past the one an output pixel falls in.
+_BICUBIC_REACH = 2
 
 
 def default_precision():
@@ -73,19 +80,9 @@ def plan_tiles(height, width, tile, margin):
     return tiles
 
 
-def _edge_pad(features, amounts, padding):
-    """Pads (1, H, W, C) by `amounts` = (top, bottom, left, right) rows/columns, per side."""
-    def pad():
-        top, bottom, left, right = amounts[0], amounts[1], amounts[2], amounts[3]
-        if padding == "zero":
-            return tf.pad(features, [[0, 0], [top, bottom], [left, right], [0, 0]])
-        height, width = tf.shape(features)[1], tf.shape(features)[2]
-        rows = tf.clip_by_value(tf.range(-top, height + bottom), 0, height - 1)
-        columns = tf.clip_by_value(tf.range(-left, width + right), 0, width - 1)
-        return tf.gather(tf.gather(features, rows, axis=1), columns, axis=2)
-
-    # Most tiles lie inside the image: skip the copy there.
-    return tf.cond(tf.reduce_any(amounts > 0), pad, lambda: features)
+def _shift(box, rows, columns):
+    """A (top, bottom, left, right) box moved up by `rows` and left by `columns`."""
+    return (box[0] - rows, box[1] - rows, box[2] - columns, box[3] - columns)
 
 
 class TiledSRCNN:
@@ -98,11 +95,11 @@ class TiledSRCNN:
         tile: output tile side in pixels.
     """
 
-    def __init__(self, model, padding="replicate", precision="float32", tile=DEFAULT_TILE):
+    def __init__(self, model, padding=DEFAULT_PADDING, precision="float32", tile=DEFAULT_TILE):
         if padding not in ("replicate", "zero"):
             raise ValueError(f"padding {padding!r} is not 'replicate' or 'zero'")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
+        if precision not in INFERENCE_PRECISIONS:
+            raise ValueError(f"precision {precision!r} is not one of {INFERENCE_PRECISIONS}")
         if tile < 1:
             raise ValueError(f"tile {tile} is not a positive number of pixels")
         self.padding, self.precision, self.tile = padding, precision, int(tile)
@@ -116,27 +113,49 @@ class TiledSRCNN:
         self._last_kernel = tf.transpose(layers[2].kernel, (3, 1, 2, 0))  # (1, f, C, f)
         self._last_bias = layers[2].bias[0]
         self._last_half = layers[2].kernel_size[0] // 2
-        self._run = tf.function(self._forward, input_signature=[
-            tf.TensorSpec((1, None, None, 1), tf.float32), tf.TensorSpec((4,), tf.int32)])
+        self._restore = tf.function(self._restored_box, input_signature=[
+            tf.TensorSpec((1, None, None, 1), tf.float32), tf.TensorSpec((2, 4), tf.int32)])
+        self._tile_functions = {}  # (scale, planes) -> the tf.function of `_upscale_tile`
 
-    def _forward(self, window, borders):
+    def _pad(self, features, amounts):
+        """Pads by `amounts` (top, bottom, left, right) as the whole-image network pads."""
+        # Most tiles lie inside the image: skip the copy there.
+        return tf.cond(tf.reduce_any(amounts > 0), lambda: pad_edges(features, amounts, self.padding),
+                       lambda: features)
+
+    def _network(self, window, borders):
         """(1, h, w, 1) window -> (1, h', w', 1): each side shrinks by the margin unless a border."""
         features = tf.cast(window, self._dtype)
         for kernel, bias, half in self._hidden:
             if half:
-                features = _edge_pad(features, half * borders, self.padding)
+                features = self._pad(features, half * borders)
             features = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, kernel, 1, "VALID"), bias))
         # The last layer in float32: its output is the image. Padding columns before the
         # 1 x f conv and rows after it is the same as padding its input.
         half = self._last_half
-        features = _edge_pad(tf.cast(features, tf.float32), half * borders * [0, 0, 1, 1], self.padding)
-        rows = _edge_pad(tf.nn.conv2d(features, self._last_kernel, 1, "VALID"), half * borders * [1, 1, 0, 0],
-                         self.padding)
+        features = self._pad(tf.cast(features, tf.float32), half * borders * [0, 0, 1, 1])
+        rows = self._pad(tf.nn.conv2d(features, self._last_kernel, 1, "VALID"), half * borders * [1, 1, 0, 0])
         height = tf.shape(rows)[1] - 2 * half
         restored = self._last_bias
         for row in range(2 * half + 1):
             restored += rows[:, row:row + height, :, row:row + 1]
         return restored
+
+    def _restored_box(self, window, geometry):
+        """Restored Y, clipped to [0, 1], of box geometry[1] of the network's output on `window`.
+
+        geometry[0] holds the window's `borders`, geometry[1] the box (top, bottom, left,
+        right) relative to the network's output (see `_box_in_output`).
+        """
+        restored = self._network(window, geometry[0])
+        box = geometry[1]
+        return tf.clip_by_value(restored[:, box[0]:box[1], box[2]:box[3]], 0.0, 1.0)
+
+    def _box_in_output(self, tile):
+        """`tile.box` relative to the network's output on `tile.window`."""
+        first_row = tile.window[0] + (0 if tile.borders[0] else self.margin)
+        first_column = tile.window[2] + (0 if tile.borders[2] else self.margin)
+        return _shift(tile.box, first_row, first_column)
 
     def tiles(self, height, width):
         """The tiles of an image of this output size (see `plan_tiles`)."""
@@ -152,16 +171,10 @@ class TiledSRCNN:
         Returns:
             float32 (tile height, tile width, 1).
         """
-        restored = self._run(tf.convert_to_tensor(window_y[None], tf.float32),
-                             tf.constant(tile.borders, tf.int32))[0].numpy()
-        top, bottom, left, right = tile.box
-        first_row = tile.window[0] + (0 if tile.borders[0] else self.margin)
-        first_column = tile.window[2] + (0 if tile.borders[2] else self.margin)
-        rows = slice(top - first_row, bottom - first_row)
-        columns = slice(left - first_column, right - first_column)
-        return np.clip(restored[rows, columns], 0.0, 1.0)
+        geometry = tf.constant([tile.borders, self._box_in_output(tile)], tf.int32)
+        return self._restore(tf.convert_to_tensor(window_y[None], tf.float32), geometry)[0].numpy()
 
-    def restore_y(self, bicubic, progress=False):
+    def restore_y_in_tiles(self, bicubic, progress=False):
         """Restored Y of a whole (H, W, 1) bicubic Y image, clipped to [0, 1], tile by tile."""
         height, width = bicubic.shape[:2]
         sr = np.empty((height, width, 1), np.float32)
@@ -172,23 +185,74 @@ class TiledSRCNN:
             sr[top:bottom, left:right] = self.restore_tile(window, tile)
         return sr
 
+    def _upscale_tile(self, planes, geometry, scale):
+        """One tile of `upscale`: a crop of `low_resolution_planes` -> uint8 planes (sr, bicubic).
+
+        Both come out over the whole enlarged crop (only the box is right in `sr`), as
+        [Y, R, G, B, alpha...] for RGB (Y is dropped) or [Y, alpha...] for greyscale.
+        geometry rows: the window and the box relative to the crop's enlargement, 1 where
+        a crop side is an image side, the window's borders, the box relative to the
+        network's output (`upscale_tile`).
+        """
+        window, box, image_sides = geometry[0], geometry[1], geometry[2]
+        # Where the crop's sides are inside the image, the enlargement there is cut off with the
+        # window: renormalising it would be wasted.
+        renormalise = (tf.reduce_any(image_sides[:2] > 0), tf.reduce_any(image_sides[2:] > 0))
+        enlarged = imaging.enlarge_bicubic(planes, scale, renormalise)  # in [0, 255]
+        restored = self._restored_box(enlarged[:, window[0]:window[1], window[2]:window[3], :1] / 255.0,
+                                      geometry[3:])
+        size = tf.shape(enlarged)
+        restored = tf.pad(restored, [[0, 0], [box[0], size[1] - box[1]], [box[2], size[2] - box[3]], [0, 0]])
+        y_change = restored * 255.0 - enlarged[..., :1]
+        sr = enlarged + tf.nn.conv2d(y_change, imaging.y_change_kernel(planes.shape[-1]), 1, "VALID")
+        return imaging.quantize_uint8(sr[0]), imaging.quantize_uint8(enlarged[0])
+
+    def upscale_tile(self, planes, scale, tile):
+        """uint8 (sr, bicubic) of `tile.box` of the `scale` times enlargement of `planes`.
+
+        Args:
+            planes: float32 (h, w, C) `low_resolution_planes` of the whole image.
+            scale: integer factor.
+            tile: a `Tile` of `tiles(h * scale, w * scale)`.
+        """
+        key = (scale, planes.shape[-1])
+        if key not in self._tile_functions:
+            self._tile_functions[key] = tf.function(lambda crop, geometry: self._upscale_tile(crop, geometry, scale),
+                                                    input_signature=[tf.TensorSpec((1, None, None, key[1]), tf.float32),
+                                                                     tf.TensorSpec((5, 4), tf.int32)])
+        top, bottom, left, right = tile.window
+        # The crop reaches far enough that the enlargement is exact over the window.
+        crop = (max(0, top // scale - _BICUBIC_REACH), min(planes.shape[0], -(-bottom // scale) + _BICUBIC_REACH),
+                max(0, left // scale - _BICUBIC_REACH), min(planes.shape[1], -(-right // scale) + _BICUBIC_REACH))
+        box = _shift(tile.box, crop[0] * scale, crop[2] * scale)
+        image_sides = (crop[0] == 0, crop[1] == planes.shape[0], crop[2] == 0, crop[3] == planes.shape[1])
+        geometry = tf.constant([_shift(tile.window, crop[0] * scale, crop[2] * scale), box, image_sides,
+                                tile.borders, self._box_in_output(tile)], tf.int32)
+        sr, bicubic = self._tile_functions[key](tf.convert_to_tensor(planes[None, crop[0]:crop[1], crop[2]:crop[3]]),
+                                                geometry)
+        inside = (slice(box[0], box[1]), slice(box[2], box[3]), slice(1 if planes.shape[-1] >= 4 else 0, None))
+        return sr.numpy()[inside], bicubic.numpy()[inside]
+
 
 def low_resolution_planes(pixels, alpha=None):
-    """The planes that are enlarged: float32 (h, w, C) in [0, 1].
+    """The planes that are enlarged: float32 (h, w, C) in [0, 255] (8-bit units).
 
-    C is Y, Cb, Cr for RGB (Y as `imaging.rgb_to_ycbcr` rounds it) or Y for greyscale,
-    then alpha when given.
+    C is Y (as `imaging.rgb_to_ycbcr` rounds it), then for RGB images R, G, B converted
+    back from Y, Cb, Cr (not clipped; they differ from the pixels by Y's rounding), then
+    alpha when given. Y alone stands for a greyscale image.
     """
-    channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
+    channels = (4 if pixels.ndim == 3 else 1) + (alpha is not None)
     planes = np.empty(pixels.shape[:2] + (channels,), np.float32)
     for top in range(0, pixels.shape[0], 256):  # in bands: the float64 conversion stays small
         rows = slice(top, top + 256)
         if pixels.ndim == 3:
-            planes[rows, :, :3] = imaging.rgb_to_ycbcr(pixels[rows]) / 255.0
+            ycbcr = imaging.rgb_to_ycbcr(pixels[rows])
+            planes[rows, :, 0] = ycbcr[..., 0]
+            planes[rows, :, 1:4] = imaging.ycbcr_to_rgb01(ycbcr) * np.float32(255.0)
         else:
-            planes[rows, :, 0] = pixels[rows] / np.float32(255.0)
+            planes[rows, :, 0] = pixels[rows]
         if alpha is not None:
-            planes[rows, :, -1] = alpha[rows] / np.float32(255.0)
+            planes[rows, :, -1] = alpha[rows]
     return planes
 
 
@@ -206,26 +270,14 @@ def upscale(network, pixels, scale, alpha=None, progress=False):
         (sr, bicubic): uint8 (h * scale, w * scale[, C]) with C = 3 (RGB), 4 (RGBA), or
         2 (greyscale + alpha); 2-D for greyscale without alpha.
     """
-    colour = pixels.ndim == 3
     planes = low_resolution_planes(pixels, alpha)
     height, width = pixels.shape[0] * scale, pixels.shape[1] * scale
-    channels = (3 if colour else 1) + (alpha is not None)
+    channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
     sr = np.empty((height, width, channels), np.uint8)
     bicubic = np.empty((height, width, channels), np.uint8)
     for tile in tqdm(network.tiles(height, width), unit="tile", leave=False, disable=None if progress else True):
-        window_top, window_bottom, window_left, window_right = tile.window
-        window = imaging.upscale_bicubic_window(planes, scale, window_top, window_bottom, window_left, window_right)
-        restored = network.restore_tile(window[..., :1], tile)
         top, bottom, left, right = tile.box
-        inside = window[top - window_top:bottom - window_top, left - window_left:right - window_left]
-        if colour:
-            sr[top:bottom, left:right, :3] = colour_output(restored, inside[..., 1:3])
-            bicubic[top:bottom, left:right, :3] = imaging.ycbcr_to_rgb(inside[..., :3] * 255.0)
-        else:
-            sr[top:bottom, left:right, :1] = imaging.to_uint8(restored)
-            bicubic[top:bottom, left:right, :1] = imaging.to_uint8(inside[..., :1])
-        if alpha is not None:
-            sr[top:bottom, left:right, -1] = bicubic[top:bottom, left:right, -1] = imaging.to_uint8(inside[..., -1])
+        sr[top:bottom, left:right], bicubic[top:bottom, left:right] = network.upscale_tile(planes, scale, tile)
     if channels == 1:
         return sr[..., 0], bicubic[..., 0]
     return sr, bicubic

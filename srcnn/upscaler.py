@@ -32,7 +32,7 @@ from PIL import Image, ImageOps
 from srcnn import checkpoints, imaging, upscale as tiled
 from srcnn.export import DeployableSRCNN, export as export_module
 
-PRECISIONS = ("auto",) + tiled.PRECISIONS
+PRECISIONS = ("auto",) + tiled.INFERENCE_PRECISIONS
 _CHANNEL_MEANING = "1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)"
 _PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srcnn.model import SRCNN, parse_arch, replicate_pad, valid_margin
+from srcnn.model import SRCNN, pad_edges, parse_arch, valid_margin
 
 
 def test_valid_output_of_a_33_patch_is_21():
@@ -25,10 +25,14 @@ def test_layers_are_named_and_shaped_as_the_paper():
     assert shapes["conv3/kernel"] == (5, 5, 32, 1)
 
 
-def test_replicate_pad_matches_numpy_edge_pad():
+def test_pad_edges_matches_numpy_edge_and_zero_pad():
     images = np.random.default_rng(0).random((2, 5, 7, 1)).astype(np.float32)
     expected = np.pad(images, ((0, 0), (3, 3), (3, 3), (0, 0)), mode="edge")
-    assert np.array_equal(replicate_pad(tf.constant(images), 3).numpy(), expected)
+    assert np.array_equal(pad_edges(tf.constant(images), 3).numpy(), expected)
+    per_side = ((0, 0), (2, 0), (0, 4), (0, 0))
+    assert np.array_equal(pad_edges(tf.constant(images), tf.constant([2, 0, 0, 4])).numpy(),
+                          np.pad(images, per_side, mode="edge"))
+    assert np.array_equal(pad_edges(tf.constant(images), (2, 0, 0, 4), "zero").numpy(), np.pad(images, per_side))
 
 
 def test_paddings_agree_inside_and_differ_at_borders():

@@ -9,9 +9,8 @@ from PIL import Image, ImageCms
 
 import step3_test
 from srcnn import checkpoints, data, imaging, metrics
-from srcnn.evaluate import colour_output
 from srcnn.model import SRCNN
-from srcnn.upscale import PRECISIONS, TiledSRCNN, default_precision, plan_tiles, upscale
+from srcnn.upscale import INFERENCE_PRECISIONS, TiledSRCNN, default_precision, plan_tiles, upscale
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +50,13 @@ def test_tiled_network_equals_the_whole_image(arch, padding, tile):
     tf.keras.utils.set_random_seed(1)
     model = SRCNN(arch)
     bicubic = np.random.default_rng(0).random((47, 38, 1), dtype=np.float32)
-    tiled = TiledSRCNN(model, padding=padding, tile=tile).restore_y(bicubic)
+    tiled = TiledSRCNN(model, padding=padding, tile=tile).restore_y_in_tiles(bicubic)
     np.testing.assert_allclose(tiled, whole_image(model, bicubic, padding), atol=2e-5)
 
 
 def test_bfloat16_stays_close_to_float32(model):
     bicubic = np.random.default_rng(2).random((40, 40, 1), dtype=np.float32)
-    low = TiledSRCNN(model, precision="bfloat16", tile=16).restore_y(bicubic)
+    low = TiledSRCNN(model, precision="bfloat16", tile=16).restore_y_in_tiles(bicubic)
     difference = np.abs(low - whole_image(model, bicubic, "replicate"))
     assert difference.max() < 0.05 and difference.mean() < 0.005
 
@@ -68,9 +67,9 @@ def test_bfloat16_costs_under_005_db_on_set5_with_the_shipped_weights(set5):
         pytest.skip(f"{prefix} not shipped yet")
     model, _ = checkpoints.load_model(prefix)
     images = [data.test_image(path, 3) for path in imaging.list_images(str(set5))]
-    psnr = {precision: np.mean([metrics.psnr(TiledSRCNN(model, precision=precision).restore_y(image.bicubic),
+    psnr = {precision: np.mean([metrics.psnr(TiledSRCNN(model, precision=precision).restore_y_in_tiles(image.bicubic),
                                              image.hr, 3) for image in images])
-            for precision in PRECISIONS}
+            for precision in INFERENCE_PRECISIONS}
     assert psnr["float32"] - psnr["bfloat16"] < 0.05
 
 
@@ -78,22 +77,16 @@ def test_default_precision_is_one_of_the_two():
     assert default_precision() in ("float32", "bfloat16")
 
 
-@pytest.mark.parametrize("scale", [2, 3, 4])
-def test_bicubic_window_equals_the_whole_resize(scale):
-    lr = np.random.default_rng(3).random((19, 23, 4), dtype=np.float32)
-    whole = imaging.resize_bicubic(lr, 19 * scale, 23 * scale)
-    for top, bottom, left, right in [(0, 7, 0, 9), (5, 30, 11, 23 * scale), (19 * scale - 4, 19 * scale, 3, 4)]:
-        window = imaging.upscale_bicubic_window(lr, scale, top, bottom, left, right)
-        np.testing.assert_allclose(window, whole[top:bottom, left:right], atol=1e-5)
-
-
-def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb):
-    sr, bicubic = upscale(TiledSRCNN(model, precision="float32", tile=24), smooth_rgb, 3)
-    assert sr.shape == bicubic.shape == (180, 144, 3) and sr.dtype == np.uint8
-    ycbcr = imaging.resize_bicubic(imaging.rgb_to_ycbcr(smooth_rgb) / 255.0, 180, 144)
-    expected = colour_output(whole_image(model, ycbcr[..., :1], "replicate"), ycbcr[..., 1:])
-    assert np.abs(sr.astype(int) - expected).max() <= 1
-    assert np.abs(bicubic.astype(int) - imaging.ycbcr_to_rgb(ycbcr * 255.0)).max() <= 1
+@pytest.mark.parametrize("scale, tile", [(2, 7), (3, 24), (3, 512), (4, 13)])
+def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb, scale, tile):
+    # tile 7 < 2 * margin: windows reach into other tiles' border bands; 512: one tile.
+    sr, bicubic = upscale(TiledSRCNN(model, precision="float32", tile=tile), smooth_rgb, scale)
+    assert sr.shape == bicubic.shape == (60 * scale, 48 * scale, 3) and sr.dtype == np.uint8
+    ycbcr = imaging.resize_bicubic(imaging.rgb_to_ycbcr(smooth_rgb) / 255.0, 60 * scale, 48 * scale)
+    expected = imaging.colour_output(whole_image(model, ycbcr[..., :1], "replicate"), ycbcr[..., 1:])
+    assert np.abs(sr.astype(int) - expected).max() <= 1 and (sr != expected).mean() < 0.001
+    expected = imaging.ycbcr_to_rgb(ycbcr * 255.0)
+    assert np.abs(bicubic.astype(int) - expected).max() <= 1 and (bicubic != expected).mean() < 0.001
 
 
 def test_greyscale_stays_greyscale_and_alpha_is_kept(model, smooth_rgb):
