@@ -12,49 +12,63 @@ import os
 import sys
 import time
 
-from srcnn import data
-from srcnn.errors import exit_on_user_error
+from srcnn import data, files
+from srcnn.errors import UserError, exit_on_user_error
+from srcnn.flags import positive_int
+
+DEFAULT_TRAIN_DIR, DEFAULT_TEST_DIR = "Train", "Test/Set5"
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--train-dir", default="Train", help="training images (searched recursively)")
-    parser.add_argument("--test-dir", default="Test/Set5", help="test images (searched recursively)")
+    parser.add_argument("--train-dir", default=None,
+                        help=f"training images (searched recursively; default {DEFAULT_TRAIN_DIR}, or scikit-image's "
+                             "sample photographs when that holds none)")
+    parser.add_argument("--test-dir", default=None,
+                        help=f"test images (searched recursively; default {DEFAULT_TEST_DIR}, or scikit-image's "
+                             "sample photographs when that holds none)")
     parser.add_argument("--h5-dir", default="h5", help="where train.h5 and test.h5 are written")
     parser.add_argument("--scale", type=int, default=3, choices=(2, 3, 4))
-    parser.add_argument("--image-size", type=int, default=33, help="input patch side")
-    parser.add_argument("--label-size", type=int, default=21, help="label patch side (input side minus the network's margin)")
-    parser.add_argument("--stride", type=int, default=14, help="step between patches")
+    parser.add_argument("--image-size", type=positive_int, default=33, help="input patch side")
+    parser.add_argument("--label-size", type=positive_int, default=21,
+                        help="label patch side (input side minus the network's margin)")
+    parser.add_argument("--stride", type=positive_int, default=14, help="step between patches")
     parser.add_argument("--augment", action="store_true", help="also take patches from the 8 flips/rotations of each image")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.label_size > args.image_size or (args.image_size - args.label_size) % 2:
+        parser.error(f"--label-size {args.label_size} must be smaller than --image-size {args.image_size} "
+                     "by an even number")
+    return args
 
 
 @exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
-    if args.label_size > args.image_size or (args.image_size - args.label_size) % 2:
-        print(f"error: --label-size {args.label_size} must be smaller than --image-size {args.image_size} "
-              "by an even number", file=sys.stderr)
-        return 1
     started = time.perf_counter()
-    train_paths, message = data.find_images(args.train_dir, data.SAMPLE_TRAIN_IMAGES, "training")
+    # Only the default folders fall back to the sample photographs: a mistyped path is an error.
+    train_dir, test_dir = args.train_dir or DEFAULT_TRAIN_DIR, args.test_dir or DEFAULT_TEST_DIR
+    train_paths, message = data.find_images(train_dir, data.SAMPLE_TRAIN_IMAGES, "training",
+                                            args.train_dir and "--train-dir")
     print(message)
-    test_paths, message = data.find_images(args.test_dir, data.SAMPLE_TEST_IMAGES, "test")
+    test_paths, message = data.find_images(test_dir, data.SAMPLE_TEST_IMAGES, "test", args.test_dir and "--test-dir")
     print(message)
 
+    # Everything is read and checked before anything is written: both files or neither.
     patches, labels = data.training_patches(train_paths, args.scale, args.image_size, args.label_size,
                                             args.stride, args.augment)
-    train_path = os.path.join(args.h5_dir, "train.h5")
-    data.write_train_h5(train_path, patches, labels, scale=args.scale, image_size=args.image_size,
-                        label_size=args.label_size, stride=args.stride, augment=args.augment,
-                        source=os.path.dirname(train_paths[0]))
+    if not len(patches):
+        raise UserError(f"{os.path.dirname(train_paths[0])}: no {args.image_size}x{args.image_size} patch fits in "
+                        f"any of the {len(train_paths)} training images; use larger images or a smaller --image-size")
+    test_images = data.test_images(test_paths, args.scale)
+    train_path, test_path = os.path.join(args.h5_dir, "train.h5"), os.path.join(args.h5_dir, "test.h5")
+    with files.atomic_path(train_path) as train_temporary, files.atomic_path(test_path) as test_temporary:
+        data.write_train_h5(train_temporary, patches, labels, scale=args.scale, image_size=args.image_size,
+                            label_size=args.label_size, stride=args.stride, augment=args.augment,
+                            source=os.path.dirname(train_paths[0]))
+        data.write_test_h5(test_temporary, test_images, scale=args.scale, source=os.path.dirname(test_paths[0]))
     print(f"{train_path}: {len(patches)} patch pairs {args.image_size}x{args.image_size} -> "
           f"{args.label_size}x{args.label_size}, scale {args.scale}, stride {args.stride}"
           f"{', augmented x8' if args.augment else ''}")
-
-    test_images = [data.test_image(path, args.scale) for path in test_paths]
-    test_path = os.path.join(args.h5_dir, "test.h5")
-    data.write_test_h5(test_path, test_images, scale=args.scale, source=os.path.dirname(test_paths[0]))
     print(f"{test_path}: {len(test_images)} test images ({', '.join(image.name for image in test_images)})")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0

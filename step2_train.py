@@ -14,11 +14,13 @@ steps. A train.h5 larger than half the free memory is streamed without --stream.
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 
-from srcnn import data
-from srcnn.errors import UserError, exit_on_user_error
+from srcnn import checkpoints, data, run_folders
+from srcnn.errors import exit_on_user_error
+from srcnn.flags import positive_float, positive_int
 from srcnn.model import valid_margin
 from srcnn.train import OPTIMIZERS, PRECISIONS, STRATEGIES, TrainSettings, make_strategy, train_on
 
@@ -30,39 +32,59 @@ def parse_args(argv):
     parser.add_argument("--train-h5", default="h5/train.h5")
     parser.add_argument("--test-h5", default="h5/test.h5", help="validation images, evaluated each epoch")
     parser.add_argument("--scale", type=int, default=DEFAULTS.scale, choices=(2, 3, 4))
-    parser.add_argument("--arch", default=DEFAULTS.arch, help="filter sizes f1-f2-f3: 9-1-5 (ECCV 2014) or 9-5-5 (TPAMI 2016)")
-    parser.add_argument("--image-size", type=int, default=33, help="input patch side the h5 must have")
+    parser.add_argument("--arch", default=DEFAULTS.arch, type=architecture, help="filter sizes f1-f2-f3: 9-1-5 (ECCV 2014) or 9-5-5 (TPAMI 2016)")
+    parser.add_argument("--image-size", type=positive_int, default=33, help="input patch side the h5 must have")
     parser.add_argument("--optimizer", default=DEFAULTS.optimizer, choices=OPTIMIZERS,
                         help="adam: He init, Adam, cosine decay (default); sgd: the paper's recipe")
-    parser.add_argument("--learning-rate", type=float, default=None, help="default 1e-3 (adam) or 1e-4 (sgd)")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+    parser.add_argument("--learning-rate", type=positive_float, default=None, help="default 1e-3 (adam) or 1e-4 (sgd)")
+    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS.epochs)
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size,
                         help="global batch; split evenly across replicas with --strategy mirrored")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.add_argument("--checkpoint-dir", default=None, help="default checkpoint/x{scale}")
-    parser.add_argument("--log-dir", default=None, help="default logs/x{scale}")
-    parser.add_argument("--save-every", type=int, default=DEFAULTS.save_every, help="steps between checkpoints")
-    parser.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="steps between log lines")
+    parser.add_argument("--log-dir", default=None,
+                        help="default logs/x{scale}, or CHECKPOINT_DIR/logs with --checkpoint-dir (one log folder "
+                             "per checkpoint folder)")
+    parser.add_argument("--save-every", type=positive_int, default=DEFAULTS.save_every, help="steps between checkpoints")
+    parser.add_argument("--log-every", type=positive_int, default=DEFAULTS.log_every, help="steps between log lines")
     parser.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS,
                         help="auto (default): mixed_bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs "
                              "bfloat16 natively, else float32; mixed_bfloat16 computes in bfloat16 with "
                              "float32 weights")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
                         help="random flip/rotation of each batch (default on; worth ~0.1 dB on Set5 x3)")
-    parser.add_argument("--fresh", action="store_true", help="ignore and delete earlier checkpoints, start over")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete earlier checkpoints, history.csv and TensorBoard events, start over")
     parser.add_argument("--strategy", default="default", choices=STRATEGIES,
                         help="default: one device; mirrored: tf.distribute.MirroredStrategy over all local "
                              "GPUs (or logical CPU devices where there is none); multi-worker: "
                              "MultiWorkerMirroredStrategy over the machines in TF_CONFIG")
-    parser.add_argument("--replicas", type=int, default=None,
+    parser.add_argument("--replicas", type=positive_int, default=None,
                         help="with --strategy mirrored: GPUs to use (default all), or logical CPU devices "
                              "to make without a GPU (default 2)")
     parser.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                         help="read --train-h5 in chunks instead of whole (default: only when it is larger "
                              "than half the free memory)")
-    parser.add_argument("--shuffle-buffer", type=int, default=data.SHUFFLE_BUFFER,
+    parser.add_argument("--shuffle-buffer", type=positive_int, default=data.SHUFFLE_BUFFER,
                         help="when streaming: patches held in memory to shuffle among (~6 KB each)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.replicas is not None and args.strategy != "mirrored":
+        parser.error("--replicas needs --strategy mirrored")
+    return args
+
+
+def architecture(text):
+    """argparse type: filter sizes f1-f2-f3 the network can have."""
+    try:
+        valid_margin(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def default_log_dir(args):
+    """logs/x{scale} beside the default checkpoint folder; inside any other, so that runs never share one."""
+    return f"logs/x{args.scale}" if args.checkpoint_dir is None else os.path.join(args.checkpoint_dir, "logs")
 
 
 @contextlib.contextmanager
@@ -88,8 +110,6 @@ def open_patches(args, expected):
     if not stream:
         patches, labels, _ = data.read_train_h5(args.train_h5, expected)
         return data.PatchArrays(patches, labels), None
-    if args.shuffle_buffer < 1:
-        raise UserError(f"--shuffle-buffer {args.shuffle_buffer}: needs at least 1 patch")
     patches = data.PatchStream(args.train_h5, expected, args.shuffle_buffer)
     why = "" if args.stream else " (larger than half the free memory; --no-stream loads it whole)"
     return patches, (f"Streaming {args.train_h5}{why}: {patches.count} patches in chunks of "
@@ -99,19 +119,12 @@ def open_patches(args, expected):
 @exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        valid_margin(args.arch)
-    except ValueError as error:
-        print(f"error: --arch: {error}", file=sys.stderr)
-        return 1
-    if args.replicas is not None and args.strategy != "mirrored":
-        raise UserError("--replicas needs --strategy mirrored")
     strategy = make_strategy(args.strategy, args.replicas)  # before anything else touches the devices
     settings = TrainSettings(
         scale=args.scale, arch=args.arch, optimizer=args.optimizer, learning_rate=args.learning_rate,
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         checkpoint_dir=args.checkpoint_dir or f"checkpoint/x{args.scale}",
-        log_dir=args.log_dir or f"logs/x{args.scale}", save_every=args.save_every, log_every=args.log_every,
+        log_dir=args.log_dir or default_log_dir(args), save_every=args.save_every, log_every=args.log_every,
         augment=args.augment, precision=args.precision, fresh=args.fresh)
     patches, streaming = open_patches(args, {"scale": args.scale, "image_size": args.image_size})
     with contextlib.closing(patches) if streaming else contextlib.nullcontext():
@@ -127,7 +140,7 @@ def main(argv=None):
             print(f"Training on {replicas} replicas ({devices}): each step's batch of {settings.batch_size} "
                   f"patches is split {settings.batch_size // replicas} per replica")
         try:
-            with sigterm_as_interrupt():
+            with sigterm_as_interrupt(), run_folders.claim(settings, strategy.extended.should_checkpoint):
                 history = train_on(settings, patches, test_images, strategy=strategy)
         except KeyboardInterrupt:
             return 130
@@ -136,7 +149,9 @@ def main(argv=None):
         print(f"finished: epoch {last['epoch']}, step {last['step']}, validation PSNR {last['psnr']:.2f} dB "
               f"(bicubic {last['bicubic_psnr']:.2f}), checkpoints in {settings.checkpoint_dir}")
     else:
-        print(f"nothing to do: already trained for {settings.epochs} epochs (raise --epochs or pass --fresh)")
+        step = checkpoints.checkpoint_number(checkpoints.newest_complete(settings.checkpoint_dir)[0] or "")
+        print(f"nothing to do: {settings.checkpoint_dir} is at step {step}, which completes --epochs "
+              f"{settings.epochs} (raise --epochs, or pass --fresh to start over)")
     return 0
 
 

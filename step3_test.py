@@ -6,11 +6,13 @@ Evaluation (the default): test images with ground truth -> PNGs and PSNR/SSIM.
     python step3_test.py --test-dir ../shared/datasets/Test/Set5 --scale 2
     python step3_test.py --padding zero                # TF "SAME" padding instead of the MATLAB demo's replicate
 
-Upscaling (--input): an image or a folder of images, no ground truth, enlarged --scale
-times -> <name>_srcnn_x3.png and <name>_bicubic_x3.png (for comparison) in --output.
+Upscaling (--input): an image, a video or a folder of both, no ground truth, enlarged --scale
+times -> <name>_srcnn_x3.png and <name>_bicubic_x3.png (for comparison) in --output; a video
+-> <name>_srcnn_x3.mp4 (H.264, audio copied).
 
     python step3_test.py --input my_photo.jpg          # -> output/my_photo_srcnn_x3.png, output/my_photo_bicubic_x3.png
     python step3_test.py --input photos/ --scale 2 --output bigger/ --overwrite
+    python step3_test.py --input clip.mp4 --scale 2    # -> output/clip_srcnn_x2.mp4
 
 Weights: --checkpoint (a prefix or a folder), else the latest of checkpoint/x{scale}
 (your own training), else the shipped checkpoint/pretrained/x{scale}/srcnn.
@@ -22,19 +24,20 @@ import sys
 
 from tqdm import tqdm
 
-from srcnn import checkpoints, data, upscale
+from srcnn import checkpoints, data, report, upscale, video
 from srcnn.errors import UserError, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
-from srcnn.imaging import DEFAULT_MAX_PIXELS, list_images
+from srcnn.flags import positive_int
+from srcnn.imaging import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, list_images
 from srcnn.model import PADDINGS
 from srcnn.upscaler import Upscaler
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
+def crf_value(text):
+    """argparse type: an x264 constant rate factor, 0-51."""
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 (lossless) and 51")
     return value
 
 
@@ -50,10 +53,17 @@ def parse_args(argv):
     evaluation.add_argument("--test-dir", default=None,
                             help="prepare test images from this folder instead of --test-h5")
     evaluation.add_argument("--sample-dir", default="sample", help="where PNGs and results.csv are written")
-    upscaling = parser.add_argument_group("upscaling your own images (--input)")
-    upscaling.add_argument("--input", default=None, help="an image or a folder of images to upscale (no ground truth)")
-    upscaling.add_argument("--output", default="output", help="where the PNGs are written (default: output/)")
-    upscaling.add_argument("--overwrite", action="store_true", help="replace existing output PNGs")
+    evaluation.add_argument("--history", default=None,
+                            help="training history.csv for the curve on sample/index.html (default: the one "
+                                 "beside the weights, else logs/x{scale}/history.csv)")
+    upscaling = parser.add_argument_group("upscaling your own images and videos (--input)")
+    upscaling.add_argument("--input", default=None,
+                           help="an image, a video or a folder of them to upscale (no ground truth)")
+    upscaling.add_argument("--output", default="output", help="where the PNGs/MP4s are written (default: output/)")
+    upscaling.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    upscaling.add_argument("--crf", type=crf_value, default=video.DEFAULT_CRF,
+                           help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
+                                f"(default {video.DEFAULT_CRF})")
     upscaling.add_argument("--precision", default="auto", choices=("auto",) + upscale.INFERENCE_PRECISIONS,
                            help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
                                 "natively, else float32; bfloat16 is faster there for a little less PSNR (see README)")
@@ -88,10 +98,13 @@ def load_test_images(args):
         scale = checkpoints.read_config(checkpoints.resolve(args.checkpoint))["scale"]
     if args.test_dir:
         scale = scale or 3
-        paths = list_images(args.test_dir)
+        if os.path.realpath(args.sample_dir) == os.path.realpath(args.test_dir):
+            raise UserError(f"--sample-dir {args.sample_dir} is the --test-dir: its PNGs would be read back as test "
+                            "images next time; pass another --sample-dir")
+        paths = list_images(args.test_dir, exclude=(args.sample_dir,))  # earlier samples are not test images
         if not paths:
-            raise UserError(f"{args.test_dir}: no images (bmp/png/jpg/tif) there")
-        return [data.test_image(path, scale) for path in paths], scale
+            raise UserError(f"{args.test_dir}: no images ({'/'.join(IMAGE_EXTENSIONS)}) there")
+        return data.test_images(paths, scale), scale
     if scale is None and os.path.exists(args.test_h5):
         images, attributes = data.read_test_h5(args.test_h5)
         return images, int(attributes["scale"])
@@ -110,8 +123,19 @@ def upscale_weights(args):
     return prefix, trained
 
 
+def upscale_job(args, network, scale, job):
+    """Upscales one image or video of --input; returns the line that reports it."""
+    if not video.is_video(job.source):
+        upscale.upscale_file(network, scale, job, args.overwrite, args.max_pixels, progress=True)
+        return f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})"
+    result = video.upscale_video(video.frame_upscaler(network, scale), scale, job.source, job.sr_path, args.crf,
+                                 overwrite=args.overwrite, progress=True)
+    return (f"{job.source} -> {job.sr_path} ({result.frames} frames, {result.width}x{result.height}, "
+            f"{float(result.frame_rate):g} fps, audio {result.audio})" + "".join(f"; {note}" for note in result.notes))
+
+
 def upscale_images(args):
-    """--input mode: upscales each image, reports bad ones and carries on; 1 if any failed."""
+    """--input mode: upscales each image and video, reports bad ones and carries on; 1 if any failed."""
     prefix, scale = upscale_weights(args)
     jobs, clashes = upscale.plan_jobs(args.input, args.output, scale)
     upscale.prepare_output(args.output)
@@ -121,16 +145,15 @@ def upscale_images(args):
     for message in clashes:
         print(f"error: {message}", file=sys.stderr)
     failed = len(clashes)
-    for job in tqdm(jobs, desc="images", unit="image", disable=None):
+    kind = "files" if any(video.is_video(job.source) for job in jobs) else "images"
+    for job in tqdm(jobs, desc=kind, unit=kind[:-1], disable=None):
         try:
-            upscale.upscale_file(upscaler.network, scale, job, args.overwrite, args.max_pixels, progress=True)
+            tqdm.write(upscale_job(args, upscaler.network, scale, job))
         except UserError as error:
             failed += 1
             tqdm.write(f"error: {error}", file=sys.stderr)
-            continue
-        tqdm.write(f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})")
     total = len(jobs) + len(clashes)
-    print(f"upscaled {total - failed} of {total} images x{scale} into {args.output}/"
+    print(f"upscaled {total - failed} of {total} {kind} x{scale} into {args.output}/"
           + (f"; {failed} failed (errors above)" if failed else ""))
     return 1 if failed else 0
 
@@ -152,6 +175,9 @@ def main(argv=None):
     write_samples(args.sample_dir, images, results)
     print(format_table(results))
     print(f"wrote {4 * len(results)} PNGs and results.csv to {args.sample_dir}/")
+    page = report.write_page(args.sample_dir, images, results, scale, prefix, args.padding,
+                             args.history or report.default_history(prefix, scale))
+    print(f"wrote {page}: the images side by side, enlarged crops and figures (open it in a browser)")
     return 0
 
 

@@ -11,6 +11,8 @@ Modules, one job each:
     train        the training loop, checkpoints, TensorBoard summaries
     evaluate     test-set evaluation: sample PNGs, results table and CSV
     upscale      upscaling your own images: tiled inference, colour, alpha, bad input
+    report       sample/index.html: the test images side by side, crops, figures, training curve
+    startup      TensorFlow imported without its start-up messages
     upscaler     the Python API: `Upscaler` (numpy or PIL in, the same out)
     export       self-contained SavedModel / TFLite / ONNX models of the whole upscale
     cli          the console scripts srcnn-upscale and srcnn-export
@@ -19,16 +21,17 @@ Modules, one job each:
     sr = Upscaler.pretrained(scale=3).upscale(pixels)
 """
 
-import os
+from srcnn.startup import import_tensorflow_quietly
 
-# TensorFlow's C++ start-up chatter (oneDNN, CPU features) would bury the scripts' output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probes) would bury the scripts' output;
+# every script imports srcnn before tensorflow, so this is the one place it is silenced.
+import_tensorflow_quietly()
 
 __version__ = "1.0.0"
 
 
 def __getattr__(name):
-    # `from srcnn import Upscaler` without importing TensorFlow on `import srcnn` itself
+    # `from srcnn import Upscaler`, imported on first use: srcnn.upscaler imports the package
     if name == "Upscaler":
         from srcnn.upscaler import Upscaler
 

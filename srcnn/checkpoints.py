@@ -147,9 +147,24 @@ def read_config(prefix):
     return {"scale": int(scale), "arch": arch.decode() if isinstance(arch, bytes) else str(arch)}
 
 
-def check_config(prefix, scale, arch):
-    """Raises UserError if the checkpoint was made for another scale or architecture."""
+def trained_optimizer(prefix):
+    """"adam" or "sgd": the optimizer whose state a training checkpoint holds (None: none, or unknown).
+
+    Told from the slots per weight: Adam keeps two (its moments), SGD with momentum one.
+    """
+    shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    weights = sum(1 for name in shapes if name.startswith("model/"))
+    slots = sum(1 for name, shape in shapes.items() if name.startswith("optimizer/_variables/") and shape)
+    return {2: "adam", 1: "sgd"}.get(slots // weights) if weights and slots % weights == 0 else None
+
+
+def check_config(prefix, scale, arch, optimizer=None):
+    """Raises UserError if the checkpoint was made for another scale, architecture or optimizer."""
     config = read_config(prefix)
+    trained_with = trained_optimizer(prefix) if optimizer else None
+    if trained_with and trained_with != optimizer:
+        raise UserError(f"{prefix}: trained with --optimizer {trained_with}, but --optimizer is {optimizer}; "
+                        f"pass --optimizer {trained_with} to continue it, or --fresh to start over")
     if config["arch"] != arch:
         raise UserError(f"{prefix}: a {config['arch']} network, but --arch is {arch}; "
                         "pass the matching --arch or another checkpoint folder (or --fresh)")
@@ -168,10 +183,13 @@ def load_model(prefix, padding=DEFAULT_PADDING):
     config = read_config(prefix)
     model = SRCNN(config["arch"], padding=padding)
     checkpoint = tf.train.Checkpoint(model=model)
+    damage = why_unreadable(prefix)
+    if damage:
+        raise UserError(f"{prefix}: incomplete or damaged ({damage}); pass another --checkpoint, or retrain")
     try:
         checkpoint.read(prefix).expect_partial().assert_existing_objects_matched()
     except (AssertionError, *READ_ERRORS) as error:
-        raise UserError(f"{prefix}: weights do not fit a {config['arch']} network ({error})") from None
+        raise UserError(f"{prefix}: weights do not fit a {config['arch']} network ({str(error).splitlines()[0]})") from None
     return model, config
 
 

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from srcnn import imaging
 from srcnn.errors import UserError
-from srcnn.files import atomic_path
+from srcnn.files import atomic_path, why_not_a_folder
 
 FORMAT_VERSION = 1
 STREAM_CHUNK = 1024  # patches per read when streaming: ~6 MB of 33x33 + 21x21 float32
@@ -62,15 +62,26 @@ def sample_image_paths(names):
     return [os.path.join(folder, name) for name in names]
 
 
-def find_images(directory, sample_names, role):
+def find_images(directory, sample_names, role, flag=None):
     """Image files in `directory`, or scikit-image's samples when it holds none.
+
+    Args:
+        flag: the flag that named `directory` ("--train-dir"), or None for the default
+            folder; only the default falls back to the samples.
 
     Returns:
         (paths, message): message is one line saying what was used, for the user.
+
+    Raises:
+        UserError: a folder given by `flag` is missing or holds no images.
     """
     paths = imaging.list_images(directory) if os.path.isdir(directory) else []
     if paths:
         return paths, f"{role}: {len(paths)} images from {directory}"
+    if flag:
+        what = "no images" if os.path.isdir(directory) else "no such folder"
+        raise UserError(f"{flag} {directory}: {what} ({'/'.join(imaging.IMAGE_EXTENSIONS)}); pass a folder of "
+                        f"{role} images, or leave {flag} out for the default")
     return sample_image_paths(sample_names), (
         f"{role}: no images in {directory}, using {len(sample_names)} scikit-image sample photographs "
         f"({', '.join(sample_names)}); for the paper's data restore the 91-image set in Train/ and Set5 in "
@@ -127,19 +138,37 @@ def training_patches(paths, scale, image_size=33, label_size=21, stride=14, augm
     data, label = [], []
     for path in paths:
         hr_full = imaging.luminance(imaging.load_image(path))
+        if min(hr_full.shape[:2]) < max(image_size, scale):
+            continue  # no patch fits; the caller reports a set that gives none at all
         for hr in (dihedral_variants(hr_full) if augment else [hr_full]):
             hr = imaging.modcrop(np.ascontiguousarray(hr), scale)
             _, bicubic = imaging.degrade(hr, scale)
             image_data, image_label = extract_patches(bicubic, hr, image_size, label_size, stride)
             data.append(image_data)
             label.append(image_label)
+    if not data:
+        return extract_patches(np.zeros((0, 0, 1), np.float32), np.zeros((0, 0, 1), np.float32), image_size,
+                               label_size, stride)
     return np.concatenate(data), np.concatenate(label)
 
 
+def smallest_test_side(scale):
+    """The smallest test image side: SSIM's 11x11 window must fit once `scale` px are shaved per border."""
+    return 11 + 2 * scale
+
+
 def test_image(path, scale):
-    """A `TestImage` from an image file: ground truth Y, its bicubic input and colour."""
-    image = imaging.load_image(path)
-    image = imaging.modcrop(image, scale)
+    """A `TestImage` from an image file: ground truth Y, its bicubic input and colour.
+
+    Raises:
+        UserError: unreadable, or smaller than `smallest_test_side(scale)` after the modcrop.
+    """
+    image = imaging.modcrop(imaging.load_image(path), scale)
+    height, width = image.shape[:2]
+    if min(height, width) < smallest_test_side(scale):
+        raise UserError(f"{path}: {width}x{height} after cropping to a multiple of {scale} is too small to test "
+                        f"x{scale} on (PSNR/SSIM need at least {smallest_test_side(scale)} px a side); "
+                        "leave it out of the test folder")
     hr = imaging.luminance(image)
     _, bicubic = imaging.degrade(hr, scale)
     cbcr = None
@@ -148,6 +177,23 @@ def test_image(path, scale):
         cbcr = imaging.degrade(cbcr_hr, scale)[1]
     name = os.path.splitext(os.path.basename(path))[0]
     return TestImage(name, hr, bicubic, cbcr)
+
+
+def test_images(paths, scale):
+    """`TestImage`s from image files, whose names (file names without extension) must differ.
+
+    Raises:
+        UserError: two files give the same name (a.png and a.jpg, or sub/a.png), or
+            `test_image` refuses one.
+    """
+    by_name = {}
+    for path in paths:
+        name = os.path.splitext(os.path.basename(path))[0]
+        if name in by_name:
+            raise UserError(f"{by_name[name]} and {path} would both be test image {name!r} (results and sample "
+                            "PNGs are named after it); rename or remove one")
+        by_name[name] = path
+    return [test_image(path, scale) for path in paths]
 
 
 def _common_attributes(scale, source):
@@ -162,7 +208,8 @@ def _atomic_h5(path):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{folder}: cannot create the output folder ({error.strerror})") from None
+        raise UserError(f"{folder}: cannot create the output folder ({why_not_a_folder(folder, error)}); "
+                        "pass another --h5-dir") from None
     try:
         with atomic_path(path) as temporary, h5py.File(temporary, "w") as h5:
             yield h5
@@ -409,4 +456,9 @@ def read_test_h5(path, expected=None):
                 images.append(TestImage(name, entry["hr"][...], entry["bicubic"][...], cbcr))
         except (OSError, KeyError):
             raise UserError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
+        smallest = smallest_test_side(int(attributes.get("scale", 0)))
+        for image in images:
+            if min(image.hr.shape[:2]) < smallest:
+                raise UserError(f"{path}: test image {image.name} is {image.hr.shape[1]}x{image.hr.shape[0]}, too "
+                                f"small for PSNR/SSIM (at least {smallest} px a side); rerun step1_pre.py without it")
         return images, attributes

@@ -1,6 +1,7 @@
 """The error type for mistakes a user can make (bad path, mismatched file, wrong flag).
 
-Scripts catch it and print its message as one line, with no traceback.
+Scripts catch it and print its message as one line, with no traceback, as the last line
+of their output.
 """
 
 
@@ -11,6 +12,7 @@ class UserError(Exception):
 def exit_on_user_error(main):
     """Decorates a script's `main` so a UserError prints one line and returns exit code 1."""
     import functools
+    import gc
     import sys
 
     @functools.wraps(main)
@@ -18,7 +20,13 @@ def exit_on_user_error(main):
         try:
             return main(argv)
         except UserError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+            message = str(error)
+        # The error's traceback holds the failed call's objects; TensorFlow logs warnings when
+        # some are deleted (a checkpoint restore that did not finish). Let that happen now, so
+        # the error is the last line, not buried under them at exit.
+        gc.collect()
+        sys.stdout.flush()
+        print(f"error: {message}", file=sys.stderr)
+        return 1
 
     return wrapper

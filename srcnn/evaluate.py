@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from srcnn import imaging, metrics
 from srcnn.errors import UserError
+from srcnn.files import why_not_a_folder
 from srcnn.model import DEFAULT_PADDING
 
 RESULT_FIELDS = ("image", "bicubic_psnr", "srcnn_psnr", "bicubic_ssim", "srcnn_ssim")
@@ -69,7 +70,8 @@ def write_samples(folder, images, results):
             for row in table_rows(results):
                 writer.writerow(row)
     except OSError as error:
-        raise UserError(f"{folder}: cannot write the samples ({error.strerror}); pass another --sample-dir") from None
+        raise UserError(f"{folder}: cannot write the samples ({why_not_a_folder(folder, error)}); "
+                        "pass another --sample-dir") from None
 
 
 def table_rows(results):

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 from srcnn.errors import UserError
 from srcnn.files import atomic_path
 
-IMAGE_EXTENSIONS = (".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+# Still-image files that folders are searched for: the common ones this Pillow can read
+# (a single file of any other format Pillow opens is read too).
+IMAGE_EXTENSIONS = tuple(extension for extension in (
+    ".bmp", ".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm", ".pbm", ".pnm",
+    ".tga", ".jp2", ".j2k", ".avif", ".heic", ".heif") if extension in Image.registered_extensions())
 COLOUR_CONVENTION = "matlab-rgb2ycbcr-bt601"
 RESIZE_CONVENTION = "tf-bicubic-antialias"
 
@@ -204,16 +208,28 @@ def degrade(hr, scale):
     return lr, resize_bicubic(lr, height, width)
 
 
-def list_images(directory, recursive=True):
-    """Sorted paths of the image files in `directory` (and its subfolders if recursive)."""
+def list_files(directory, wanted, recursive=True, exclude=()):
+    """Sorted paths of the files in `directory` (and its subfolders if recursive) whose name `wanted(name)` accepts.
+
+    Folders in `exclude` (e.g. where a script writes its outputs) are left out with
+    their subfolders, so outputs are never read back as inputs.
+    """
+    excluded = {os.path.realpath(folder) for folder in exclude}
     found = []
     for root, dirs, files in os.walk(directory):
+        if os.path.realpath(root) in excluded:
+            dirs[:] = []
+            continue
         dirs.sort()
-        found.extend(os.path.join(root, name) for name in sorted(files)
-                     if name.lower().endswith(IMAGE_EXTENSIONS))
+        found.extend(os.path.join(root, name) for name in sorted(files) if wanted(name))
         if not recursive:
             break
     return found
+
+
+def list_images(directory, recursive=True, exclude=()):
+    """Sorted paths of the image files under `directory`; see `list_files`."""
+    return list_files(directory, lambda name: name.lower().endswith(IMAGE_EXTENSIONS), recursive, exclude)
 
 
 # Pillow's decompression-bomb threshold (89,478,485 pixels), applied as a hard limit.
@@ -241,16 +257,19 @@ class LoadedImage:
 def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     """Reads an image file: 8-bit RGB or greyscale pixels, alpha and colour profile.
 
-    Conversions: 1-bit and 16-bit greyscale -> 8-bit greyscale; palette, CMYK
-    (Pillow's conversion, no colour management) and 16-bit RGB -> 8-bit RGB; an
-    alpha channel (RGBA, greyscale + alpha, palette transparency) is returned apart.
+    Conversions: 1-bit, 16-bit, 32-bit and float greyscale -> 8-bit greyscale; palette,
+    CMYK (Pillow's conversion, no colour management), CIELAB (to sRGB) and 16-bit RGB ->
+    8-bit RGB; an alpha channel (RGBA, greyscale + alpha, palette transparency) is
+    returned apart. Animations and multi-page files are refused rather than cut to their
+    first frame (a camera's multi-picture JPEG gives its main picture).
 
     Args:
         path: the file.
         max_pixels: larger images are refused before they are decoded.
 
     Raises:
-        UserError: missing, empty, not an image, truncated or damaged, or over `max_pixels`.
+        UserError: missing, empty, not an image, truncated or damaged, over `max_pixels`,
+            an animation or several pages, or a colour mode that cannot be converted.
     """
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such file")
@@ -264,7 +283,12 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
             if width * height > max_pixels:
                 raise UserError(f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of "
                                 f"{max_pixels:,} (a decompression bomb?); raise --max-pixels if you trust it")
-            return _convert(ImageOps.exif_transpose(image))
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1 and image.format != "MPO":  # MPO: a photo and its previews or depth map
+                raise UserError(f"{path}: {'an animation' if image.format != 'TIFF' else 'a multi-page file'} of "
+                                f"{frames} frames; only still images are read, save the frame you want as "
+                                "an image of its own")
+            return _convert(ImageOps.exif_transpose(image), path)
     except Image.UnidentifiedImageError:
         raise UserError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
@@ -274,15 +298,19 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
         Image.MAX_IMAGE_PIXELS = limit
 
 
-def _convert(image):
+def _convert(image, path="image"):
     """A decoded Pillow image -> `LoadedImage` (see `read_image` for the conversions)."""
     icc_profile = image.info.get("icc_profile") or None
     mode = image.mode
     if mode in _GREY16_MODES or mode in ("I", "F"):
         array = np.asarray(image, dtype=np.float64)
-        # 16-bit files use the full 16-bit range; 32-bit "I"/"F" images are guessed from their values.
-        top = 65535.0 if mode in _GREY16_MODES or array.max() > 255 else 255.0
-        return LoadedImage(to_uint8(array / top), None, icc_profile)
+        return LoadedImage(to_uint8(array / _white_level(image, array)), None, icc_profile)
+    if mode == "LAB":  # Pillow's own LAB -> RGB copies the channels; the colour transform needs CMS
+        to_srgb = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
+        return LoadedImage(np.asarray(ImageCms.applyTransform(image, to_srgb), dtype=np.uint8).copy())
+    if mode not in _CONVERTIBLE_MODES:
+        raise UserError(f"{path}: colour mode {mode} cannot be converted to RGB or greyscale; save it as 8-bit "
+                        "RGB or greyscale")
     if mode in ("1", "L"):
         return LoadedImage(np.asarray(image.convert("L"), dtype=np.uint8).copy(), None, icc_profile)
     if mode in ("LA", "La"):
@@ -295,6 +323,24 @@ def _convert(image):
         rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
         return LoadedImage(rgba[..., :3].copy(), rgba[..., 3].copy(), icc_profile)
     return LoadedImage(np.asarray(image.convert("RGB"), dtype=np.uint8).copy(), None, icc_profile)
+
+
+# Modes Pillow converts to RGB / L / LA / RGBA itself (the others above are handled apart).
+_CONVERTIBLE_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV")
+
+
+def _white_level(image, array):
+    """The value that is white in a greyscale image of more than 8 bits (Pillow modes I;16*, I, F)."""
+    if image.mode in _GREY16_MODES:
+        return 65535.0
+    bits = getattr(image, "tag_v2", {}).get(258)  # a TIFF's BitsPerSample: the range it was stored with
+    bits = bits[0] if isinstance(bits, tuple) else bits
+    if image.mode == "I" and bits in (8, 16, 32):
+        return 2.0**bits - 1
+    peak = float(array.max()) if array.size else 0.0
+    if image.mode == "F" and peak <= 1.0:
+        return 1.0  # float images are most often stored in [0, 1]
+    return 255.0 if peak <= 255 else 65535.0 if peak <= 65535 else 2.0**32 - 1
 
 
 def load_image(path):

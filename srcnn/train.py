@@ -35,7 +35,7 @@ from tqdm import tqdm
 from srcnn import checkpoints
 from srcnn.data import PatchArrays
 from srcnn.errors import UserError
-from srcnn.files import atomic_path
+from srcnn.files import atomic_path, why_not_a_folder
 from srcnn.evaluate import evaluate_images
 from srcnn.model import SRCNN, bfloat16_is_native, valid_margin
 
@@ -65,6 +65,14 @@ class TrainSettings:
     precision: str = "auto"  # "mixed_bfloat16" (bfloat16 compute, float32 weights) where native, else "float32"
     fresh: bool = False
 
+    def __post_init__(self):
+        """Raises UserError for values no training can use (the scripts check their flags earlier)."""
+        for name in ("epochs", "batch_size", "save_every", "log_every", "image_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise UserError(f"{name} {getattr(self, name)!r}: must be a positive integer")
+        if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise UserError(f"learning rate {self.learning_rate}: must be a finite number above 0")
+
 
 def training_precision(precision):
     """The Keras dtype policy for a `TrainSettings.precision`; "auto" is bfloat16 compute where native."""
@@ -84,7 +92,8 @@ def make_optimizer(settings, total_steps):
     and ten times smaller for conv3 (a 0.1 gradient multiplier, exact for SGD).
     "adam" uses He init and a cosine decay of the learning rate to 1 % over the run.
     """
-    learning_rate = settings.learning_rate or default_learning_rate(settings.optimizer)
+    learning_rate = (default_learning_rate(settings.optimizer) if settings.learning_rate is None
+                     else settings.learning_rate)
     if settings.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=0.9), (1.0, 1.0, 1.0, 1.0, 0.1, 0.1)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1), alpha=0.01)
@@ -156,11 +165,12 @@ def make_strategy(name, replicas=None):
 def _prepare_directory(path, what):
     if checkpoints.is_pretrained_location(path):
         raise UserError(f"{path}: holds the shipped weights, which training never overwrites; "
-                        "pass another --checkpoint-dir")
+                        f"pass another --{what}-dir")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{path}: cannot create the {what} folder ({error.strerror}); pass another one") from None
+        raise UserError(f"{path}: cannot create the {what} folder ({why_not_a_folder(path, error)}); "
+                        "pass another one") from None
     try:
         # A real write, not os.access: that says yes to root and to read-only mounts.
         with tempfile.TemporaryFile(dir=path):
@@ -208,10 +218,13 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
         raise UserError("no training patches: the images are smaller than the patch size")
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
-    batch_size = min(settings.batch_size, patches.count)
-    if batch_size % replicas:
-        raise UserError(f"batch size {batch_size} does not split evenly over {replicas} replicas; "
-                        f"pass a --batch-size that is a multiple of {replicas}")
+    if settings.batch_size % replicas:
+        raise UserError(f"--batch-size {settings.batch_size} does not split evenly over {replicas} replicas; "
+                        f"pass a multiple of {replicas}")
+    batch_size = min(settings.batch_size, patches.count - patches.count % replicas)  # fewer patches than a batch
+    if batch_size == 0:
+        raise UserError(f"{patches.count} training patches cannot be split over {replicas} replicas; "
+                        "make more patches with step1_pre.py")
     # Only false on the other workers of a multi-worker run: they read, the chief writes.
     chief = strategy.extended.should_checkpoint
     if chief:
@@ -412,10 +425,14 @@ def _restore(bundle, settings, say):
     for prefix, reason in skipped:
         say(f"Skipping {prefix}: incomplete or damaged ({reason})")
     if restored:
-        checkpoints.check_config(restored, settings.scale, settings.arch)
+        checkpoints.check_config(restored, settings.scale, settings.arch, settings.optimizer)
+        status = None
         try:
-            bundle.restore(restored).assert_consumed()
+            status = bundle.restore(restored)
+            status.assert_consumed()
         except (AssertionError, *checkpoints.READ_ERRORS) as error:
+            if status:
+                status.expect_partial()  # the error says it; no warnings about unrestored values at exit
             raise UserError(f"{restored}: does not restore into this training ({str(error).splitlines()[0]}); "
                             "pass --fresh to start over or another --checkpoint-dir") from None
     return restored

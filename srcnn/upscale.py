@@ -29,14 +29,16 @@ slow, hence `default_precision`.
 """
 
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from srcnn import imaging
+from srcnn import imaging, video
 from srcnn.errors import UserError
+from srcnn.files import why_not_a_folder
 from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, valid_margin
 
 # Inference precisions of the tiled network (training has its own, `srcnn.train.PRECISIONS`).
@@ -283,9 +285,13 @@ def upscale(network, pixels, scale, alpha=None, progress=False):
     return sr, bicubic
 
 
+# The names `plan_jobs` gives outputs: never taken as inputs from a folder they are written to.
+OUTPUT_NAME = re.compile(r"_(srcnn|bicubic)_x\d+\.(png|mp4)$", re.IGNORECASE)
+
+
 @dataclass
 class Job:
-    """One image to upscale and the two PNGs it becomes."""
+    """One image to upscale and the two PNGs it becomes; a video becomes one MP4 (no bicubic)."""
 
     source: str
     sr_path: str
@@ -293,10 +299,13 @@ class Job:
 
 
 def plan_jobs(input_path, output_dir, scale):
-    """The images under `input_path` (a file or a folder) and their output PNGs.
+    """The images and videos under `input_path` (a file or a folder) and their outputs.
 
     Outputs are `<stem>_srcnn_x{scale}.png` and `<stem>_bicubic_x{scale}.png` in
-    `output_dir`, in the same subfolder as the image below a folder input.
+    `output_dir`, in the same subfolder as the image below a folder input; a video
+    (`video.is_video`) gives `<stem>_srcnn_x{scale}.mp4` alone. Outputs are never read
+    back: an `output_dir` inside the input folder is left out of it, and one that is the
+    input folder leaves out the files named like outputs.
 
     Returns:
         (jobs, clashes): `Job`s, and one message per image whose outputs another image
@@ -306,10 +315,14 @@ def plan_jobs(input_path, output_dir, scale):
         UserError: `input_path` is missing or a folder without images.
     """
     if os.path.isdir(input_path):
-        sources = imaging.list_images(input_path)
+        same_folder = os.path.realpath(output_dir) == os.path.realpath(input_path)
+        exclude = () if same_folder else (output_dir,)
+        sources = [source for source in imaging.list_images(input_path, exclude=exclude)
+                   + video.list_videos(input_path, exclude=exclude)
+                   if not (same_folder and OUTPUT_NAME.search(os.path.basename(source)))]
         if not sources:
-            raise UserError(f"{input_path}: no images ({'/'.join(imaging.IMAGE_EXTENSIONS)}) in this folder "
-                            "or its subfolders; pass an image or another folder")
+            raise UserError(f"{input_path}: no images or videos in this folder or its subfolders (besides earlier "
+                            "outputs); pass an image, a video or another folder")
         folders = [os.path.relpath(os.path.dirname(source), input_path) for source in sources]
     elif os.path.exists(input_path):
         sources, folders = [input_path], [os.curdir]
@@ -318,8 +331,11 @@ def plan_jobs(input_path, output_dir, scale):
     jobs, clashes, taken = [], [], {}
     for source, folder in zip(sources, folders):
         stem = os.path.join(output_dir, folder, os.path.splitext(os.path.basename(source))[0])
-        job = Job(source, os.path.normpath(f"{stem}_srcnn_x{scale}.png"),
-                  os.path.normpath(f"{stem}_bicubic_x{scale}.png"))
+        if video.is_video(source):
+            job = Job(source, os.path.normpath(f"{stem}_srcnn_x{scale}.mp4"), None)
+        else:
+            job = Job(source, os.path.normpath(f"{stem}_srcnn_x{scale}.png"),
+                      os.path.normpath(f"{stem}_bicubic_x{scale}.png"))
         if job.sr_path in taken:
             clashes.append(f"{source}: its output {job.sr_path} is also {taken[job.sr_path]}'s; "
                            "rename one of them or upscale them separately")
@@ -338,7 +354,7 @@ def prepare_output(output_dir):
     try:
         os.makedirs(output_dir, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{output_dir}: cannot create the output folder ({error.strerror}); "
+        raise UserError(f"{output_dir}: cannot create the output folder ({why_not_a_folder(output_dir, error)}); "
                         "pass another --output") from None
     if not os.access(output_dir, os.W_OK | os.X_OK):
         raise UserError(f"{output_dir}: the output folder is not writable; pass another --output")

@@ -10,6 +10,7 @@ from srcnn.errors import UserError
 from srcnn.model import SRCNN
 
 from conftest import ROOT
+from tiny_data import HANG_GUARD
 
 
 def test_restore_in_a_fresh_process_gives_identical_output(tmp_path):
@@ -24,7 +25,7 @@ def test_restore_in_a_fresh_process_gives_identical_output(tmp_path):
         f"model, config = checkpoints.load_model({prefix!r});"
         f"np.save({str(tmp_path / 'output.npy')!r}, model(np.load({str(tmp_path / 'input.npy')!r})).numpy());"
         "print(config)")
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD)
     assert result.returncode == 0, result.stderr
     assert "'scale': 3" in result.stdout and "'arch': '9-1-5'" in result.stdout
     assert np.array_equal(np.load(tmp_path / "output.npy"), expected)

@@ -17,7 +17,7 @@ import pytest
 
 import step2_train
 
-from tiny_data import write_h5s
+from tiny_data import HANG_GUARD, write_h5s
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def tensorboard(tmp_path):
     lines = []
     threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + HANG_GUARD  # TensorBoard imports TensorFlow: slow on a busy CPU
         port = None
         while port is None and time.monotonic() < deadline and server.poll() is None:
             found = re.search(r"http://127\.0\.0\.1:(\d+)/", "".join(lines))
@@ -40,7 +40,7 @@ def tensorboard(tmp_path):
 
         def get(route, **query):
             url = f"http://127.0.0.1:{port}{route}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-            with urllib.request.urlopen(url, timeout=30) as response:
+            with urllib.request.urlopen(url, timeout=HANG_GUARD) as response:
                 body = response.read()
             return json.loads(body) if response.headers.get_content_type() == "application/json" else body
 
@@ -50,8 +50,8 @@ def tensorboard(tmp_path):
         server.wait(30)
 
 
-def eventually(fetch, ready, timeout=60):
-    """fetch() until ready(result), within `timeout` seconds (the server loads logs in the background)."""
+def eventually(fetch, ready, timeout=HANG_GUARD):
+    """fetch() until ready(result) (the server loads logs in the background); `timeout` only guards a hang."""
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -17,6 +17,12 @@ from srcnn import data
 from conftest import ROOT
 
 SCRIPT = "import sys, step2_train; sys.exit(step2_train.main(sys.argv[1:]))"
+# A shell that starts pytest in the background (`pytest &`, CI runners) makes its children
+# ignore SIGINT, and Python keeps an ignored SIGINT ignored: give the child Ctrl-C back.
+CTRL_C_RESTORED = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+# Waits end when what they wait for happens (or the process ends); this bound only stops
+# a hung child from hanging the test run, and is far above any wait on a busy CPU.
+HANG_GUARD = 900
 
 
 def write_h5s(folder, count=512, scale=3):
@@ -39,7 +45,7 @@ class Training:
 
     def __init__(self, *flags, script=SCRIPT, env=None):
         self.lines = []
-        self.process = subprocess.Popen([sys.executable, "-u", "-c", script, *map(str, flags)], cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-u", "-c", CTRL_C_RESTORED + script, *map(str, flags)], cwd=ROOT,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         env={**os.environ, **(env or {})})
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -49,8 +55,8 @@ class Training:
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def wait_for(self, condition, timeout=120):
-        """Polls `condition()` until true; False if the process ended or time ran out first."""
+    def wait_for(self, condition, timeout=HANG_GUARD):
+        """Polls `condition()` until true; False if the process ended (or hung past `timeout`) first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():
@@ -65,7 +71,7 @@ class Training:
         """The steps of the 'Epoch: [..] step: [N]' lines so far."""
         return [int(line.split("step: [")[1].split("]")[0]) for line in list(self.lines) if "step: [" in line]
 
-    def finish(self, timeout=300):
+    def finish(self, timeout=HANG_GUARD):
         """Waits for the exit; returns (exit code, whole output)."""
         code = self.process.wait(timeout)
         self._reader.join(10)
@@ -74,4 +80,4 @@ class Training:
     def stop(self):
         if self.process.poll() is None:
             self.process.kill()
-        return self.finish(60)
+        return self.finish()

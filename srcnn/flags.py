@@ -1,0 +1,27 @@
+"""argparse types for the scripts' numeric flags: a bad value is a usage error (exit 2) at parse time."""
+
+import argparse
+import math
+
+
+def positive_int(text):
+    """An integer >= 1 (sizes, counts, steps)."""
+    value = _number(text, int, "an integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def positive_float(text):
+    """A finite number > 0 (a learning rate)."""
+    value = _number(text, float, "a number")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number above 0")
+    return value
+
+
+def _number(text, kind, what):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
