@@ -115,7 +115,8 @@ def main(argv=None):
         raise UserError(f"{prefix}: trained for x{config['scale']}, but the test images are x{scale}; "
                         f"pass --scale {config['scale']} with matching test images, or other weights")
     model, config = checkpoints.load_model(prefix, padding=args.padding)
-    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}")
+    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}, "
+          f"recipe: {checkpoints.describe_recipe(prefix)}")
     results = evaluate_images(model, images, scale, padding=args.padding, with_ssim=True)
     write_samples(args.sample_dir, images, results)
     print(format_table(results))

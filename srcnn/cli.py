@@ -2,7 +2,7 @@
 
     srcnn-upscale --input my_photo.jpg                 # -> output/my_photo_srcnn_x3.png (+ _bicubic_x3.png)
     srcnn-upscale --input photos/ --scale 2 --output bigger/ --overwrite
-    srcnn-upscale --input clip.mp4 --scale 2           # -> output/clip_srcnn_x2.mp4
+    srcnn-upscale --input clip.mp4 --scale 2           # -> output/clip_srcnn_x2.mp4 (sound copied)
     srcnn-export --scale 3 --format onnx --output srcnn_x3.onnx
     srcnn-export --checkpoint checkpoint/x3 --format tflite --output srcnn_x3.tflite
 
@@ -19,18 +19,10 @@ from tqdm import tqdm
 
 from srcnn import __version__, checkpoints, export, upscale, video
 from srcnn.errors import UserError, exit_on_user_error
-from srcnn.flags import positive_int
+from srcnn.flags import crf, positive_int
 from srcnn.imaging import DEFAULT_MAX_PIXELS
 from srcnn.model import PADDINGS
 from srcnn.upscaler import PRECISIONS, Upscaler
-
-
-def crf_value(text):
-    """argparse type: an x264 constant rate factor, 0-51."""
-    value = int(text)
-    if not 0 <= value <= 51:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 (lossless) and 51")
-    return value
 
 
 def add_upscaling_arguments(parser, input_required=False):
@@ -39,7 +31,7 @@ def add_upscaling_arguments(parser, input_required=False):
                         help="an image, a video or a folder of them to upscale (no ground truth)")
     parser.add_argument("--output", default="output", help="where the PNGs/MP4s are written (default: output/)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--crf", type=crf_value, default=video.DEFAULT_CRF,
+    parser.add_argument("--crf", type=crf, default=video.DEFAULT_CRF,
                         help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
                              f"(default {video.DEFAULT_CRF})")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
@@ -74,15 +66,13 @@ def parse_upscale_args(argv):
     return parser.parse_args(argv)
 
 
-def upscale_job(args, network, scale, job):
+def upscale_job(args, upscaler, job):
     """Upscales one image or video of --input; returns the line that reports it."""
     if not video.is_video(job.source):
-        upscale.upscale_file(network, scale, job, args.overwrite, args.max_pixels, progress=True)
+        upscale.upscale_file(upscaler.network, upscaler.scale, job, args.overwrite, args.max_pixels, progress=True)
         return f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})"
-    result = video.upscale_video(video.frame_upscaler(network, scale), scale, job.source, job.sr_path, args.crf,
-                                 overwrite=args.overwrite, progress=True)
-    return (f"{job.source} -> {job.sr_path} ({result.frames} frames, {result.width}x{result.height}, "
-            f"{float(result.frame_rate):g} fps, audio {result.audio})" + "".join(f"; {note}" for note in result.notes))
+    result = upscaler.upscale_video(job.source, job.sr_path, args.crf, args.overwrite, progress=True)
+    return f"{job.source} -> {job.sr_path} ({result.summary()})"
 
 
 def upscale_images(args, prefix, scale):
@@ -91,14 +81,15 @@ def upscale_images(args, prefix, scale):
     upscale.prepare_output(args.output)
     upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
     print(f"weights: {prefix} ({upscaler.arch}, x{scale}), padding: {args.padding}, "
-          f"precision: {upscaler.precision}, tile: {args.tile}")
+          f"precision: {upscaler.precision}, tile: {args.tile}, "
+          f"recipe: {checkpoints.describe_recipe(prefix)}")
     for message in clashes:
         print(f"error: {message}", file=sys.stderr)
     failed = len(clashes)
     kind = "files" if any(video.is_video(job.source) for job in jobs) else "images"
     for job in tqdm(jobs, desc=kind, unit=kind[:-1], disable=None):
         try:
-            tqdm.write(upscale_job(args, upscaler.network, scale, job))
+            tqdm.write(upscale_job(args, upscaler, job))
         except UserError as error:
             failed += 1
             tqdm.write(f"error: {error}", file=sys.stderr)

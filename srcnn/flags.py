@@ -20,6 +20,14 @@ def positive_float(text):
     return value
 
 
+def crf(text):
+    """An x264 constant rate factor: an integer from 0 (lossless) to 51."""
+    value = _number(text, int, "an integer")
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 (lossless) and 51")
+    return value
+
+
 def _number(text, kind, what):
     try:
         return kind(text)

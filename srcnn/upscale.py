@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from srcnn import imaging, video
 from srcnn.errors import UserError
-from srcnn.files import why_not_a_folder
+from srcnn.files import ensure_writable_folder
 from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, valid_margin
 
 # Inference precisions of the tiled network (training has its own, `srcnn.train.PRECISIONS`).
@@ -351,13 +351,7 @@ def prepare_output(output_dir):
     Raises:
         UserError: it cannot be created or written.
     """
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{output_dir}: cannot create the output folder ({why_not_a_folder(output_dir, error)}); "
-                        "pass another --output") from None
-    if not os.access(output_dir, os.W_OK | os.X_OK):
-        raise UserError(f"{output_dir}: the output folder is not writable; pass another --output")
+    ensure_writable_folder(output_dir, "output", "--output")
 
 
 def upscale_file(network, scale, job, overwrite=False, max_pixels=imaging.DEFAULT_MAX_PIXELS, progress=False):

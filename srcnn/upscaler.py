@@ -6,6 +6,7 @@
     big = upscaler.upscale(pixels)                      # numpy in, numpy out (or PIL in, PIL out)
     upscaler = Upscaler.from_checkpoint("checkpoint/x3", precision="float32", tile=256)
     upscaler.export("srcnn_x3.onnx", "onnx")            # a model that runs without this project
+    upscaler.upscale_video("clip.mp4", "clip_x3.mp4")   # frame by frame, sound copied (srcnn.video)
 
 It is the path `step3_test.py --input` and `srcnn-upscale` use: bicubic enlargement,
 SRCNN on Y, bicubic Cb/Cr, alpha enlarged bicubically, greyscale kept greyscale, done
@@ -29,7 +30,7 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
-from srcnn import checkpoints, imaging, upscale as tiled
+from srcnn import checkpoints, imaging, upscale as tiled, video
 from srcnn.export import DeployableSRCNN, export as export_module
 
 PRECISIONS = ("auto",) + tiled.INFERENCE_PRECISIONS
@@ -134,6 +135,22 @@ class Upscaler:
         if loaded.icc_profile:
             result.info["icc_profile"] = loaded.icc_profile
         return result
+
+    def upscale_video(self, source, destination, crf=video.DEFAULT_CRF, overwrite=False, progress=False):
+        """Upscales the video file `source` into the MP4 `destination`, each frame as `upscale` does.
+
+        Streams through ffmpeg with the audio copied; see `srcnn.video.upscale_video` for
+        `crf`, `overwrite` and `progress`.
+
+        Returns:
+            a `srcnn.video.VideoResult` (frames, size, frame rate, what became of the audio).
+
+        Raises:
+            srcnn.errors.UserError: `source` is not a usable video, or `destination`
+                exists (and not `overwrite`) or cannot be written.
+        """
+        return video.upscale_video(video.frame_upscaler(self.network, self.scale), self.scale, str(source),
+                                   str(destination), crf, overwrite=overwrite, progress=progress)
 
     def export(self, path, model_format):
         """Writes this upscaler as a self-contained model (see `srcnn.export`); returns `path`.

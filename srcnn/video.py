@@ -314,6 +314,11 @@ class VideoResult:
     audio: str
     notes: list
 
+    def summary(self):
+        """One line for a report, e.g. "75 frames, 640x480, 25 fps, audio copied"."""
+        return (f"{self.frames} frames, {self.width}x{self.height}, {float(self.frame_rate):g} fps, "
+                f"audio {self.audio}" + "".join(f"; {note}" for note in self.notes))
+
 
 def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, preset=DEFAULT_PRESET,
                   overwrite=False, progress=False):

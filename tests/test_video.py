@@ -354,3 +354,26 @@ def test_progress_bar_counts_frames_against_the_expected_total(tmp_path, monkeyp
     (bar,) = bars
     assert bar.options["unit"] == "frame" and bar.options["total"] == 10 and bar.count == 10
     assert bar.options["disable"] is None  # shown on a terminal (tqdm then adds frame/s and ETA)
+
+
+def test_upscaler_upscale_video_is_the_still_image_path_per_frame(tmp_path):
+    from srcnn import Upscaler
+
+    upscaler = Upscaler.pretrained(scale=2, precision="float32")
+    source = make_clip(tmp_path / "clip.mp4", size="32x24", seconds=0.2)
+    result = upscaler.upscale_video(source, tmp_path / "clip_x2.mp4", crf=0)
+    assert result.summary() == "5 frames, 64x48, 25 fps, audio copied"
+    still = upscaler.upscale(read_frames(source)[2])
+    assert psnr_y(still, read_frames(tmp_path / "clip_x2.mp4")[2]) >= 35.0
+
+
+def test_srcnn_upscale_takes_videos_too(tmp_path, capsys):
+    from srcnn import cli
+
+    make_clip(tmp_path / "clip.mov", size="32x24", seconds=0.2)
+    assert cli.upscale_main(["--input", str(tmp_path / "clip.mov"), "--scale", "2", "--output", str(tmp_path / "out"),
+                             "--crf", "23"]) == 0
+    assert "clip_srcnn_x2.mp4 (5 frames, 64x48, 25 fps, audio copied)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as usage_error:
+        cli.upscale_main(["--input", str(tmp_path / "clip.mov"), "--scale", "2", "--crf", "52"])
+    assert usage_error.value.code == 2 and "--crf: 52 is not between 0 (lossless) and 51" in capsys.readouterr().err
