@@ -323,7 +323,7 @@ def plan_jobs(input_path, output_dir, scale):
         if not sources:
             raise UserError(f"{input_path}: no images ({'/'.join(imaging.IMAGE_EXTENSIONS)}) or videos "
                             f"({'/'.join(video.VIDEO_EXTENSIONS)}) in this folder or its subfolders besides "
-                            "earlier outputs; pass an image, a video or another folder")
+                            "earlier outputs; pass an image or another folder, or a video")
         folders = [os.path.relpath(os.path.dirname(source), input_path) for source in sources]
     elif os.path.exists(input_path):
         sources, folders = [input_path], [os.curdir]
