@@ -276,7 +276,7 @@ def test_ctrl_c_in_a_real_run_leaves_no_file(tmp_path):
               "    return np.repeat(np.repeat(pixels, 2, axis=0), 2, axis=1)\n"
               f"video.upscale_video(slow, 2, {source!r}, {str(destination)!r})\n")
     process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE)
-    deadline = time.time() + 30
+    deadline = time.time() + 60  # the child imports TensorFlow (srcnn.imaging) first
     while not (destination.parent.exists() and os.listdir(destination.parent)) and time.time() < deadline:
         time.sleep(0.05)
     temporary = os.listdir(destination.parent)
