@@ -16,7 +16,8 @@ def _shaved_uint8(image, scale):
     image = to_uint8(image)
     if image.ndim == 3:
         image = image[..., 0]
-    return image[scale:-scale, scale:-scale]
+    height, width = image.shape
+    return image[scale:height - scale, scale:width - scale]  # not [scale:-scale]: scale 0 keeps all
 
 
 def psnr(image, hr, scale):

@@ -45,3 +45,10 @@ def test_ssim_matches_scikit_image_gaussian_ssim():
         sigma=1.5, use_sample_covariance=False)
     assert metrics.ssim(noisy, hr, scale=2) == pytest.approx(expected, abs=2e-3)
     assert expected < 0.99
+
+
+def test_scale_zero_compares_the_whole_image():
+    hr = np.full((8, 8), 0.5, np.float32)
+    image = hr.copy()
+    image[0, 0] = 0.6  # only in the border
+    assert np.isfinite(metrics.psnr(image, hr, 0)) and metrics.psnr(image, hr, 1) == float("inf")
