@@ -54,7 +54,7 @@ class TrainSettings:
     arch: str = "9-1-5"
     optimizer: str = "adam"
     learning_rate: float = None  # None: 1e-3 for adam, 1e-4 for sgd (the paper's)
-    epochs: int = 250
+    epochs: int = 300
     batch_size: int = 128
     seed: int = 0
     checkpoint_dir: str = "checkpoint/x3"
