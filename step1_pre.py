@@ -3,7 +3,9 @@
     python step1_pre.py                                   # Train/, Test/Set5 -> h5/train.h5, h5/test.h5 (x3)
     python step1_pre.py --test-dir Test/Set14 --scale 2
 
-Without images in the folders, scikit-image's sample photographs are used (and it says so).
+Without images in the default folders, scikit-image's sample photographs are used (and it
+says so); a --train-dir or --test-dir given without images is an error. Both files are
+written, or neither.
 The file layout is documented in srcnn/data.py.
 """
 

@@ -22,7 +22,7 @@ from srcnn import checkpoints, data, run_folders
 from srcnn.errors import exit_on_user_error
 from srcnn.flags import positive_float, positive_int
 from srcnn.model import valid_margin
-from srcnn.train import OPTIMIZERS, PRECISIONS, STRATEGIES, TrainSettings, make_strategy, train_on
+from srcnn.train import OPTIMIZERS, TRAINING_PRECISIONS, STRATEGIES, TrainSettings, make_strategy, train_on
 
 DEFAULTS = TrainSettings()
 
@@ -32,7 +32,8 @@ def parse_args(argv):
     parser.add_argument("--train-h5", default="h5/train.h5")
     parser.add_argument("--test-h5", default="h5/test.h5", help="validation images, evaluated each epoch")
     parser.add_argument("--scale", type=int, default=DEFAULTS.scale, choices=(2, 3, 4))
-    parser.add_argument("--arch", default=DEFAULTS.arch, type=architecture, help="filter sizes f1-f2-f3: 9-1-5 (ECCV 2014) or 9-5-5 (TPAMI 2016)")
+    parser.add_argument("--arch", default=DEFAULTS.arch, type=architecture,
+                        help="filter sizes f1-f2-f3: 9-1-5 (ECCV 2014) or 9-5-5 (TPAMI 2016)")
     parser.add_argument("--image-size", type=positive_int, default=33, help="input patch side the h5 must have")
     parser.add_argument("--optimizer", default=DEFAULTS.optimizer, choices=OPTIMIZERS,
                         help="adam: He init, Adam, cosine decay (default); sgd: the paper's recipe")
@@ -45,14 +46,15 @@ def parse_args(argv):
     parser.add_argument("--log-dir", default=None,
                         help="default logs/x{scale}, or CHECKPOINT_DIR/logs with --checkpoint-dir (one log folder "
                              "per checkpoint folder)")
-    parser.add_argument("--save-every", type=positive_int, default=DEFAULTS.save_every, help="steps between checkpoints")
+    parser.add_argument("--save-every", type=positive_int, default=DEFAULTS.save_every,
+                        help="steps between checkpoints")
     parser.add_argument("--log-every", type=positive_int, default=DEFAULTS.log_every, help="steps between log lines")
-    parser.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS,
+    parser.add_argument("--precision", default=DEFAULTS.precision, choices=TRAINING_PRECISIONS,
                         help="auto (default): mixed_bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs "
                              "bfloat16 natively, else float32; mixed_bfloat16 computes in bfloat16 with "
                              "float32 weights")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
-                        help="random flip/rotation of each batch (default on; worth ~0.1 dB on Set5 x3)")
+                        help="random flip/rotation of each batch (default on; its effect is measured in the README)")
     parser.add_argument("--fresh", action="store_true",
                         help="delete earlier checkpoints, history.csv and TensorBoard events, start over")
     parser.add_argument("--strategy", default="default", choices=STRATEGIES,

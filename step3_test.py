@@ -22,15 +22,11 @@ import argparse
 import os
 import sys
 
-from tqdm import tqdm
-
-from srcnn import checkpoints, data, report, upscale, video
+from srcnn import checkpoints, cli, data, report
 from srcnn.errors import UserError, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
-from srcnn.flags import crf, positive_int
-from srcnn.imaging import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, list_images
+from srcnn.imaging import IMAGE_EXTENSIONS, list_images
 from srcnn.model import PADDINGS
-from srcnn.upscaler import Upscaler
 
 
 def parse_args(argv):
@@ -49,21 +45,7 @@ def parse_args(argv):
                             help="training history.csv for the curve on sample/index.html (default: the one "
                                  "beside the weights, else logs/x{scale}/history.csv)")
     upscaling = parser.add_argument_group("upscaling your own images and videos (--input)")
-    upscaling.add_argument("--input", default=None,
-                           help="an image, a video or a folder of them to upscale (no ground truth)")
-    upscaling.add_argument("--output", default="output", help="where the PNGs/MP4s are written (default: output/)")
-    upscaling.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    upscaling.add_argument("--crf", type=crf, default=video.DEFAULT_CRF,
-                           help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
-                                f"(default {video.DEFAULT_CRF})")
-    upscaling.add_argument("--precision", default="auto", choices=("auto",) + upscale.INFERENCE_PRECISIONS,
-                           help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
-                                "natively, else float32; bfloat16 is faster there for a little less PSNR (see README)")
-    upscaling.add_argument("--tile", type=positive_int, default=upscale.DEFAULT_TILE,
-                           help=f"output tile side in pixels; memory grows with its square "
-                                f"(default {upscale.DEFAULT_TILE})")
-    upscaling.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
-                           help=f"refuse larger input images (decompression bombs; default {DEFAULT_MAX_PIXELS:,})")
+    cli.add_upscaling_arguments(upscaling)
     args = parser.parse_args(argv)
     if args.input and args.test_dir:
         parser.error("--input (upscale without ground truth) and --test-dir (evaluate) exclude each other")
@@ -115,37 +97,10 @@ def upscale_weights(args):
     return prefix, trained
 
 
-def upscale_job(args, upscaler, job):
-    """Upscales one image or video of --input; returns the line that reports it."""
-    if not video.is_video(job.source):
-        upscale.upscale_file(upscaler.network, upscaler.scale, job, args.overwrite, args.max_pixels, progress=True)
-        return f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})"
-    result = upscaler.upscale_video(job.source, job.sr_path, args.crf, args.overwrite, progress=True)
-    return f"{job.source} -> {job.sr_path} ({result.summary()})"
-
-
 def upscale_images(args):
-    """--input mode: upscales each image and video, reports bad ones and carries on; 1 if any failed."""
+    """--input mode (see `srcnn.cli.upscale_images`); 1 if any file failed."""
     prefix, scale = upscale_weights(args)
-    jobs, clashes = upscale.plan_jobs(args.input, args.output, scale)
-    upscale.prepare_output(args.output)
-    upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
-    print(f"weights: {prefix} ({upscaler.arch}, x{scale}), padding: {args.padding}, "
-          f"precision: {upscaler.precision}, tile: {args.tile}")
-    for message in clashes:
-        print(f"error: {message}", file=sys.stderr)
-    failed = len(clashes)
-    kind = "files" if any(video.is_video(job.source) for job in jobs) else "images"
-    for job in tqdm(jobs, desc=kind, unit=kind[:-1], disable=None):
-        try:
-            tqdm.write(upscale_job(args, upscaler, job))
-        except UserError as error:
-            failed += 1
-            tqdm.write(f"error: {error}", file=sys.stderr)
-    total = len(jobs) + len(clashes)
-    print(f"upscaled {total - failed} of {total} {kind} x{scale} into {args.output}/"
-          + (f"; {failed} failed (errors above)" if failed else ""))
-    return 1 if failed else 0
+    return cli.upscale_images(args, prefix, scale)
 
 
 @exit_on_user_error
@@ -160,7 +115,8 @@ def main(argv=None):
         raise UserError(f"{prefix}: trained for x{config['scale']}, but the test images are x{scale}; "
                         f"pass --scale {config['scale']} with matching test images, or other weights")
     model, config = checkpoints.load_model(prefix, padding=args.padding)
-    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}")
+    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}, "
+          f"recipe: {checkpoints.describe_recipe(prefix)}")
     results = evaluate_images(model, images, scale, padding=args.padding, with_ssim=True)
     write_samples(args.sample_dir, images, results)
     print(format_table(results))

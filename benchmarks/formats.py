@@ -1,24 +1,28 @@
 """PSNR and speed of the exported formats against `srcnn.Upscaler`, in one run.
 
     python benchmarks/formats.py                       # x3 shipped weights, 4 MPix output
-    python benchmarks/formats.py --megapixels 4 --repeats 3 --threads 2
+    python benchmarks/formats.py --megapixels 4 --repeats 5 --threads 2
 
 Exports the shipped weights with `srcnn-export` (SavedModel, TFLite, ONNX) into a temporary
-folder, then for each of Upscaler (float32 and bfloat16, in this process), the SavedModel
-(TensorFlow), LiteRT (ai-edge-litert) and ONNX Runtime (each in its own process through
-tools/run_exported_model.py, with only its runtime):
+folder, then measures Upscaler (float32 and bfloat16), the SavedModel (TensorFlow), LiteRT
+(ai-edge-litert) and ONNX Runtime, each run the way tools/run_exported_model.py runs it:
   - mean PSNR on Set5 x3 (Y, 3 px shaved), the input being the ground truth shrunk with the
     project's MATLAB-style bicubic and rounded to uint8 RGB, as a user's image is;
-  - output megapixels per second on one RGB image whose output is --megapixels (the Set5
-    "baby" photo mirrored out to the size), the best of --repeats runs after an untimed one.
+  - output megapixels per second on one RGB image whose output is --megapixels (the first
+    Set5 photo mirrored out to that size), after one untimed run per path. The timed runs
+    go round the paths in turn, --repeats times, and each path's best is kept, so that a
+    change in the machine's load falls on all paths alike.
 Everything is uint8 RGB in, uint8 RGB out (bicubic, YCbCr, network, colour merge included).
+All runtimes share this process here (tests/test_export.py runs each alone); ONNX Runtime's
+idle threads are told not to spin, so they leave the cores to the next path.
 Writes benchmarks/results/formats_x3.csv.
 """
 
 import argparse
 import csv
+import functools
 import os
-import subprocess
+import runpy
 import sys
 import tempfile
 import time
@@ -41,9 +45,9 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=int, default=3, choices=(2, 3, 4))
     parser.add_argument("--megapixels", type=float, default=4.0, help="output size of the timed image")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs (the best is kept)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for LiteRT and ONNX Runtime (default: the runtime's own)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds over all paths (each path's best is kept)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for LiteRT and ONNX Runtime (default: all cores, as TensorFlow uses)")
     parser.add_argument("--test-dir", default=os.path.join(ROOT, "Test", "Set5"))
     parser.add_argument("--csv", default=os.path.join(ROOT, "benchmarks", "results", "formats_x{scale}.csv"))
     return parser.parse_args(argv)
@@ -74,15 +78,36 @@ def mean_psnr(results, images, scale):
                           for name, (hr, _) in images.items()]))
 
 
-def run_format(model, inputs, outputs, repeats, threads):
-    """Runs tools/run_exported_model.py in an isolated process; {name: array}, {name: seconds}."""
-    command = [sys.executable, "-I", RUNNER, model, inputs, outputs, "--repeat", str(repeats)]
-    if threads:
-        command += ["--threads", str(threads)]
-    subprocess.run(command, check=True, cwd=os.path.dirname(model), capture_output=True)
-    with np.load(outputs) as results:
-        names = list(results["names"])
-        return {name: results[name] for name in names}, dict(zip(names, results["seconds"]))
+def onnx_run(session, rgb):
+    return session.run(None, {session.get_inputs()[0].name: rgb})[0]
+
+
+def on_one_image(run, rgb):
+    """(H, W, 3) through a model of (1, H, W, 3)."""
+    return run(np.ascontiguousarray(rgb[None]))[0]
+
+
+def exported_paths(folder, scale, threads):
+    """{label: run(uint8 (H, W, 3)) -> uint8 (sH, sW, 3)} for the three exported formats."""
+    import onnxruntime
+
+    runner = runpy.run_path(RUNNER, run_name="benchmark")
+    paths = {}
+    for label, name in FORMATS.items():
+        cli.export_main(["--scale", str(scale), "--format", EXPORT_FORMATS[name], "--output", os.path.join(folder, name)])
+        model = os.path.join(folder, name)
+        if name.endswith(".onnx"):
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            run = functools.partial(onnx_run, session)
+        elif name.endswith(".tflite"):
+            run = runner["tflite_runner"](model, threads)
+        else:
+            run = runner["savedmodel_runner"](model)
+        paths[label] = functools.partial(on_one_image, run)
+    return paths
 
 
 def main(argv=None):
@@ -92,32 +117,22 @@ def main(argv=None):
     output_megapixels = timed.shape[0] * timed.shape[1] * args.scale ** 2 / 1e6
     print(f"Set5 x{args.scale}: {len(images)} images; timing: {timed.shape[1]}x{timed.shape[0]} -> "
           f"{output_megapixels:.2f} MPix output, best of {args.repeats}; CPU: {os.cpu_count()} cores")
-    rows = []
-    for precision in ("float32", "bfloat16"):
-        upscaler = Upscaler.pretrained(args.scale, precision=precision)
-        results = {name: upscaler.upscale(lr) for name, (_, lr) in images.items()}
-        upscaler.upscale(timed)
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            upscaler.upscale(timed)
-            times.append(time.perf_counter() - start)
-        rows.append((f"Upscaler {precision} (TensorFlow, tiled)", mean_psnr(results, images, args.scale),
-                     output_megapixels / min(times)))
-    reference = rows[0][1]
+    paths = {f"Upscaler {precision} (TensorFlow, tiled)": Upscaler.pretrained(args.scale, precision=precision).upscale
+             for precision in ("float32", "bfloat16")}
     with tempfile.TemporaryDirectory() as folder:
-        for name, model_format in EXPORT_FORMATS.items():
-            cli.export_main(["--scale", str(args.scale), "--format", model_format,
-                             "--output", os.path.join(folder, name)])
-        np.savez(os.path.join(folder, "set.npz"), **{name: lr for name, (_, lr) in images.items()})
-        np.savez(os.path.join(folder, "timed.npz"), timed=timed)
-        for label, name in FORMATS.items():
-            model = os.path.join(folder, name)
-            results, _ = run_format(model, os.path.join(folder, "set.npz"), os.path.join(folder, "set_out.npz"), 1,
-                                    args.threads)
-            _, seconds = run_format(model, os.path.join(folder, "timed.npz"), os.path.join(folder, "timed_out.npz"),
-                                    args.repeats + 1, args.threads)
-            rows.append((label, mean_psnr(results, images, args.scale), output_megapixels / seconds["timed"]))
+        paths.update(exported_paths(folder, args.scale, args.threads))
+        quality = {label: mean_psnr({name: run(lr) for name, (_, lr) in images.items()}, images, args.scale)
+                   for label, run in paths.items()}
+        for run in paths.values():
+            run(timed)
+        best = {label: float("inf") for label in paths}
+        for _ in range(args.repeats):
+            for label, run in paths.items():
+                start = time.perf_counter()
+                run(timed)
+                best[label] = min(best[label], time.perf_counter() - start)
+    reference = quality[next(iter(paths))]
+    rows = [(label, quality[label], output_megapixels / best[label]) for label in paths]
     print(f"\n| path | Set5 x{args.scale} PSNR (dB) | vs Upscaler float32 | MPix/s at {output_megapixels:.1f} MPix |")
     print("|---|---|---|---|")
     for label, value, speed in rows:

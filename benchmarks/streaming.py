@@ -39,7 +39,7 @@ def write_random_h5(path, count, block=8192):
             values = rng.random((min(block, count - start), 33, 33, 1), dtype=np.float32)
             patches[start:start + len(values)] = values
             labels[start:start + len(values)] = values[:, 6:27, 6:27]
-        h5.attrs.update({"scale": 3, "image_size": 33, "label_size": 21})
+        h5.attrs.update({**data.convention_attributes(), "scale": 3, "image_size": 33, "label_size": 21})
 
 
 def patches_per_second(source, batch_size, epochs):

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from srcnn import checkpoints, data, imaging, metrics  # noqa: E402
-from srcnn.evaluate import restore_y  # noqa: E402
+from srcnn.evaluate import restore_whole_y  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
 from srcnn.upscale import DEFAULT_TILE, INFERENCE_PRECISIONS, TiledSRCNN, upscale  # noqa: E402
 
@@ -51,7 +51,7 @@ def psnr_by_precision(model, scale, folder, precisions, tile):
     """Mean PSNR on `folder`: bicubic, untiled float32, then the tiled network per precision."""
     images = [data.test_image(path, scale) for path in imaging.list_images(folder)]
     rows = [("bicubic", np.mean([metrics.psnr(image.bicubic, image.hr, scale) for image in images])),
-            ("untiled float32", np.mean([metrics.psnr(restore_y(model, image.bicubic, "replicate"), image.hr, scale)
+            ("untiled float32", np.mean([metrics.psnr(restore_whole_y(model, image.bicubic, "replicate"), image.hr, scale)
                                          for image in images]))]
     for precision in precisions:
         network = TiledSRCNN(model, precision=precision, tile=tile)

@@ -2,13 +2,15 @@
 
 Modules, one job each:
     errors       UserError, the one-line failures a user can cause
-    files        atomic writes (temporary file, then rename)
+    files        folders checked for writing with a real write; atomic writes (temporary, then rename)
+    flags        argparse types: numeric flags checked when parsed
     imaging      colour conversion (MATLAB rgb2ycbcr), modcrop, bicubic degradation, image files
-    data         training patches, test images and their HDF5 layout
+    data         training patches, the 8 flips/rotations, test images and their HDF5 layout
     model        the 9-1-5 network with VALID / replicate / zero padding
-    metrics      PSNR and SSIM on the Y channel with a border shave
-    checkpoints  the checkpoint bundle (weights + the config that rebuilds the model)
-    train        the training loop, checkpoints, TensorBoard summaries
+    metrics      PSNR and SSIM on the Y channel, a border as wide as the scale left out
+    checkpoints  the checkpoint bundle (weights + the config that rebuilds the model), recipe.json
+    train        the training loop: run builder, train step, validation, checkpointer, summaries
+    run_folders  a training's checkpoint and log folders: locked, owned, nothing in the way
     evaluate     test-set evaluation: sample PNGs, results table and CSV
     upscale      upscaling your own images: tiled inference, colour, alpha, bad input
     video        upscaling videos: frames streamed through ffmpeg, each as a still image, sound copied

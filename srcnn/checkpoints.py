@@ -6,6 +6,11 @@ A bundle is a `tf.train.Checkpoint` with
 and, while training, also `optimizer` and `step`. Shipped weights
 (`checkpoint/pretrained/x{scale}/srcnn`) hold model and config only.
 
+Beside the checkpoints, `recipe.json` in the same folder holds the training recipe that
+made them (`srcnn.train.recipe`: optimizer, learning rate, epochs, batch size, ...),
+written by the run that saved the newest checkpoint there and copied by
+tools/export_weights.py; `describe_recipe` gives the line step 3 prints.
+
 A checkpoint is complete when its index and every tensor it lists read back with
 matching checksums. `tf.train.CheckpointManager` writes the data, then the index, then
 the `checkpoint` state file. A process killed mid-save therefore leaves the state file
@@ -15,18 +20,21 @@ can leave it pointing at a broken one. Folders are therefore read through
 `newest_complete`, which checks and falls back.
 """
 
+import json
 import os
 import re
 
 import tensorflow as tf
 
 from srcnn.errors import UserError
+from srcnn.files import atomic_path
 from srcnn.model import DEFAULT_PADDING, SRCNN
 
 # What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
 # bytes than requested"), a bad index an OpError.
 READ_ERRORS = (tf.errors.OpError, ValueError, IndexError)
 
+RECIPE_FILE = "recipe.json"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # The shipped weights: package data (srcnn/pretrained/, mapped from checkpoint/pretrained/ by
 # pyproject.toml) once installed, checkpoint/pretrained/ beside the package in a checkout.
@@ -189,11 +197,60 @@ def load_model(prefix, padding=DEFAULT_PADDING):
     try:
         checkpoint.read(prefix).expect_partial().assert_existing_objects_matched()
     except (AssertionError, *READ_ERRORS) as error:
-        raise UserError(f"{prefix}: weights do not fit a {config['arch']} network ({str(error).splitlines()[0]})") from None
+        reason = str(error).splitlines()[0]
+        raise UserError(f"{prefix}: weights do not fit a {config['arch']} network ({reason})") from None
     return model, config
 
 
-def export_weights(model, scale, prefix):
-    """Writes a weights-only bundle (no optimizer state), e.g. for shipping."""
+def export_weights(model, scale, prefix, recipe=None):
+    """Writes a weights-only bundle (no optimizer state), e.g. for shipping, and its recipe.json if given."""
     os.makedirs(os.path.dirname(prefix), exist_ok=True)
-    return tf.train.Checkpoint(model=model, config=Config(scale, model.arch)).write(prefix)
+    written = tf.train.Checkpoint(model=model, config=Config(scale, model.arch)).write(prefix)
+    if recipe:
+        write_recipe(os.path.dirname(written), recipe)
+    return written
+
+
+def recipe_path(prefix):
+    """The recipe.json beside the checkpoint `prefix` (in its folder)."""
+    return os.path.join(os.path.dirname(prefix), RECIPE_FILE)
+
+
+def write_recipe(folder, recipe):
+    """Writes `recipe` (a JSON-able dict) as folder/recipe.json, atomically; unchanged files are left alone.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    path = os.path.join(folder, RECIPE_FILE)
+    text = json.dumps(recipe, indent=2) + "\n"
+    if read_recipe(path) == recipe:
+        return path
+    with atomic_path(path) as temporary, open(temporary, "w") as handle:
+        handle.write(text)
+    return path
+
+
+def read_recipe(prefix):
+    """The recipe dict beside a checkpoint prefix (or at a recipe.json path), or None if absent or unreadable."""
+    path = prefix if prefix.endswith(".json") else recipe_path(prefix)
+    try:
+        with open(path) as handle:
+            recipe = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return recipe if isinstance(recipe, dict) else None
+
+
+def describe_recipe(prefix):
+    """The recipe beside a checkpoint in one line, e.g. "adam (learning rate 0.001), 250 epochs
+    of batch 128, augmented, float32, seed 0"."""
+    recipe = read_recipe(prefix)
+    if not recipe:
+        return "no recipe.json beside the weights"
+    try:
+        return (f"{recipe['optimizer']} (learning rate {recipe['learning_rate']:g}), {recipe['epochs']} epochs of "
+                f"batch {recipe['batch_size']}, {'augmented' if recipe['augment'] else 'not augmented'}, "
+                f"{recipe['precision']}, seed {recipe['seed']}")
+    except (KeyError, TypeError, ValueError):
+        return f"{RECIPE_FILE} of another form: {json.dumps(recipe)}"

@@ -2,12 +2,13 @@
 
     srcnn-upscale --input my_photo.jpg                 # -> output/my_photo_srcnn_x3.png (+ _bicubic_x3.png)
     srcnn-upscale --input photos/ --scale 2 --output bigger/ --overwrite
-    srcnn-upscale --input clip.mp4 --scale 2          # -> output/clip_srcnn_x2.mp4 (sound copied)
+    srcnn-upscale --input clip.mp4 --scale 2           # -> output/clip_srcnn_x2.mp4 (sound copied)
     srcnn-export --scale 3 --format onnx --output srcnn_x3.onnx
     srcnn-export --checkpoint checkpoint/x3 --format tflite --output srcnn_x3.tflite
 
-srcnn-upscale takes the flags of `step3_test.py --input` and does the same; its weights are
---checkpoint (a prefix or folder), else the shipped ones for --scale (default 3).
+srcnn-upscale is `step3_test.py --input` (the flags and the loop live here, for both); its
+weights are --checkpoint (a prefix or folder), else the shipped ones for --scale (default 3),
+where step3_test.py first looks for your own training in checkpoint/x{scale}.
 """
 
 import argparse
@@ -18,18 +19,29 @@ from tqdm import tqdm
 
 from srcnn import __version__, checkpoints, export, upscale, video
 from srcnn.errors import UserError, exit_on_user_error
-from srcnn.flags import crf
+from srcnn.flags import crf, positive_int
 from srcnn.imaging import DEFAULT_MAX_PIXELS
 from srcnn.model import PADDINGS
 from srcnn.upscaler import PRECISIONS, Upscaler
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
+def add_upscaling_arguments(parser, input_required=False):
+    """The flags of upscaling with --input, shared by srcnn-upscale and step3_test.py."""
+    parser.add_argument("--input", default=None, required=input_required,
+                        help="an image, a video or a folder of them to upscale (no ground truth)")
+    parser.add_argument("--output", default="output", help="where the PNGs/MP4s are written (default: output/)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--crf", type=crf, default=video.DEFAULT_CRF,
+                        help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
+                             f"(default {video.DEFAULT_CRF})")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
+                             "natively, else float32; bfloat16 is faster there for a little less PSNR (see README)")
+    parser.add_argument("--tile", type=positive_int, default=upscale.DEFAULT_TILE,
+                        help=f"output tile side in pixels; memory grows with its square "
+                             f"(default {upscale.DEFAULT_TILE})")
+    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                        help=f"refuse larger input images (decompression bombs; default {DEFAULT_MAX_PIXELS:,})")
 
 
 def weights_for(checkpoint, scale):
@@ -43,51 +55,41 @@ def weights_for(checkpoint, scale):
 
 
 def parse_upscale_args(argv):
-    parser = argparse.ArgumentParser(prog="srcnn-upscale", description="Upscale images with SRCNN.")
-    parser.add_argument("--input", required=True, help="an image, a video or a folder of them to upscale")
-    parser.add_argument("--output", default="output", help="where the PNGs/MP4s are written (default: output/)")
+    parser = argparse.ArgumentParser(prog="srcnn-upscale", description="Upscale images and videos with SRCNN.")
     parser.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
                         help="default: the checkpoint's, else 3")
     parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder (default: the shipped weights)")
     parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
                         help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--crf", type=crf, default=video.DEFAULT_CRF,
-                        help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
-                             f"(default {video.DEFAULT_CRF})")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
-                             "natively, else float32")
-    parser.add_argument("--tile", type=positive_int, default=upscale.DEFAULT_TILE,
-                        help=f"output tile side in pixels; memory grows with its square (default {upscale.DEFAULT_TILE})")
-    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
-                        help=f"refuse larger input images (decompression bombs; default {DEFAULT_MAX_PIXELS:,})")
+    add_upscaling_arguments(parser, input_required=True)
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
     return parser.parse_args(argv)
 
 
-@exit_on_user_error
-def upscale_main(argv=None):
-    """srcnn-upscale: upscales each image and video, reports bad ones and carries on; 1 if any failed."""
-    args = parse_upscale_args(argv)
-    prefix, scale = weights_for(args.checkpoint, args.scale)
+def upscale_job(args, upscaler, job):
+    """Upscales one image or video of --input; returns the line that reports it."""
+    if not video.is_video(job.source):
+        upscale.upscale_file(upscaler.network, upscaler.scale, job, args.overwrite, args.max_pixels, progress=True)
+        return f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})"
+    result = upscaler.upscale_video(job.source, job.sr_path, args.crf, args.overwrite, progress=True)
+    return f"{job.source} -> {job.sr_path} ({result.summary()})"
+
+
+def upscale_images(args, prefix, scale):
+    """--input mode: upscales each image and video, reports bad ones and carries on; 1 if any failed."""
     jobs, clashes = upscale.plan_jobs(args.input, args.output, scale)
     upscale.prepare_output(args.output)
     upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
     print(f"weights: {prefix} ({upscaler.arch}, x{scale}), padding: {args.padding}, "
-          f"precision: {upscaler.precision}, tile: {args.tile}")
+          f"precision: {upscaler.precision}, tile: {args.tile}, "
+          f"recipe: {checkpoints.describe_recipe(prefix)}")
     for message in clashes:
         print(f"error: {message}", file=sys.stderr)
     failed = len(clashes)
     kind = "files" if any(video.is_video(job.source) for job in jobs) else "images"
     for job in tqdm(jobs, desc=kind, unit=kind[:-1], disable=None):
         try:
-            if video.is_video(job.source):
-                result = upscaler.upscale_video(job.source, job.sr_path, args.crf, args.overwrite, progress=True)
-                tqdm.write(f"{job.source} -> {job.sr_path} ({result.summary()})")
-            else:
-                upscale.upscale_file(upscaler.network, scale, job, args.overwrite, args.max_pixels, progress=True)
-                tqdm.write(f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})")
+            tqdm.write(upscale_job(args, upscaler, job))
         except UserError as error:
             failed += 1
             tqdm.write(f"error: {error}", file=sys.stderr)
@@ -95,6 +97,14 @@ def upscale_main(argv=None):
     print(f"upscaled {total - failed} of {total} {kind} x{scale} into {args.output}/"
           + (f"; {failed} failed (errors above)" if failed else ""))
     return 1 if failed else 0
+
+
+@exit_on_user_error
+def upscale_main(argv=None):
+    """srcnn-upscale: the --input mode of step3_test.py, with the shipped weights by default."""
+    args = parse_upscale_args(argv)
+    prefix, scale = weights_for(args.checkpoint, args.scale)
+    return upscale_images(args, prefix, scale)
 
 
 def parse_export_args(argv):

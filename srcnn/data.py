@@ -1,6 +1,8 @@
 """Training patches and test images, and the HDF5 files that carry them between steps.
 
-HDF5 layout (the one place it is written down; readers check the attributes):
+HDF5 layout (the one place it is written down). Readers check the attributes: colour,
+resize and format_version against this code's (`convention_attributes`), scale and the
+patch sizes against the caller's flags.
 
 `train.h5`
     data   float32 (N, image_size, image_size, 1): bicubic Y patches in [0, 1]
@@ -88,13 +90,28 @@ def find_images(directory, sample_names, role, flag=None):
         f"Test/Set5 (git checkout Train Test) or pass --train-dir/--test-dir")
 
 
+def dihedral(images, transform, axes=(0, 1)):
+    """One of the 8 flips/rotations of an image or a batch: the one convention for both.
+
+    Args:
+        images: an array whose `axes` are (height, width).
+        transform: 0-7; `transform % 4` counter-clockwise quarter turns, then for 4-7 a
+            left-right mirror. 0 is the identity.
+        axes: the height and width axes, e.g. (1, 2) for a (B, H, W, C) batch.
+    """
+    turned = np.rot90(images, transform % 4, axes=axes)
+    return np.flip(turned, axis=axes[1]) if transform >= 4 else turned
+
+
 def dihedral_variants(image):
-    """The 8 flips/rotations of an image (the first is the image itself)."""
-    variants = []
-    for flipped in (image, image[:, ::-1]):
-        for turns in range(4):
-            variants.append(np.rot90(flipped, turns))
-    return variants
+    """The 8 flips/rotations of an (H, W, ...) image, `dihedral` 0-7 (the first is the image)."""
+    return [dihedral(image, transform) for transform in range(8)]
+
+
+def random_dihedral(rng, *batches):
+    """The same random `dihedral` transform applied to each (B, H, W, C) batch (e.g. data and label)."""
+    transform = rng.integers(8)
+    return [np.ascontiguousarray(dihedral(batch, transform, axes=(1, 2))) for batch in batches]
 
 
 def patch_count(height, width, image_size, stride):
@@ -196,9 +213,14 @@ def test_images(paths, scale):
     return [test_image(path, scale) for path in paths]
 
 
+def convention_attributes():
+    """The attributes every file gets from the code that writes it; `_open_h5` checks them."""
+    return {"colour": imaging.COLOUR_CONVENTION, "resize": imaging.RESIZE_CONVENTION,
+            "format_version": FORMAT_VERSION}
+
+
 def _common_attributes(scale, source):
-    return {"scale": scale, "colour": imaging.COLOUR_CONVENTION, "resize": imaging.RESIZE_CONVENTION,
-            "format_version": FORMAT_VERSION, "source": str(source)}
+    return {"scale": scale, **convention_attributes(), "source": str(source)}
 
 
 @contextlib.contextmanager
@@ -252,6 +274,14 @@ def _open_h5(path, required):
     if missing:
         h5.close()
         raise UserError(f"{path}: has no {', '.join(missing)}; it was not made by step1_pre.py, rerun it")
+    # A file from another version (other colour conversion, resize or layout) would train or
+    # score against other conventions without any error, so it is refused.
+    for name, value in convention_attributes().items():
+        found = h5.attrs.get(name)
+        if found is None or found != value:
+            h5.close()
+            raise UserError(f"{path}: made with {name}={found}, but this version needs {value}; "
+                            "rerun step1_pre.py to make it again")
     return h5
 
 

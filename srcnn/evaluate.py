@@ -33,8 +33,9 @@ class ImageResult:
     sr: np.ndarray  # (H, W, 1) restored Y in [0, 1], clipped
 
 
-def restore_y(model, bicubic, padding):
-    """Runs the network on one (H, W, 1) bicubic Y image; same-size output, clipped to [0, 1]."""
+def restore_whole_y(model, bicubic, padding):
+    """Runs the network on a whole (H, W, 1) bicubic Y image in one call (no tiles, unlike
+    `upscale.TiledSRCNN`); same-size output, clipped to [0, 1]."""
     sr = tf.cast(model(tf.convert_to_tensor(bicubic[None], tf.float32), padding=padding)[0], tf.float32).numpy()
     return np.clip(sr, 0.0, 1.0)
 
@@ -43,7 +44,7 @@ def evaluate_images(model, images, scale, padding=DEFAULT_PADDING, with_ssim=Fal
     """PSNR (and SSIM) of bicubic and SRCNN for each `srcnn.data.TestImage`."""
     results = []
     for image in images:
-        sr = restore_y(model, image.bicubic, padding)
+        sr = restore_whole_y(model, image.bicubic, padding)
         results.append(ImageResult(
             name=image.name,
             bicubic_psnr=metrics.psnr(image.bicubic, image.hr, scale),

@@ -1,7 +1,37 @@
-"""Writing files so that an interrupted run never leaves a half-written one that looks valid."""
+"""Writing files: folders checked for writing once, up front, and writes that an interrupted
+run never leaves half-done in a form that looks valid."""
 
 import contextlib
 import os
+import tempfile
+
+from srcnn.errors import UserError
+
+
+def ensure_writable_folder(path, what, flag):
+    """Creates the folder `path` if needed and checks that files can be written in it.
+
+    The check writes (and removes) a temporary file: `os.access` says yes to root even on
+    a read-only mount or folder.
+
+    Args:
+        path: the folder.
+        what: what it holds, for the message ("checkpoint", "output").
+        flag: the flag that chose it, for the message ("--checkpoint-dir", "--output").
+
+    Raises:
+        UserError: it cannot be created or written.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{path}: cannot create the {what} folder ({why_not_a_folder(path, error)}); "
+                        f"pass another {flag}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UserError(f"{path}: the {what} folder is not writable ({error.strerror}); pass another {flag}") from None
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageOps
 
 from srcnn.errors import UserError
 from srcnn.files import atomic_path
@@ -305,9 +305,6 @@ def _convert(image, path="image"):
     if mode in _GREY16_MODES or mode in ("I", "F"):
         array = np.asarray(image, dtype=np.float64)
         return LoadedImage(to_uint8(array / _white_level(image, array)), None, icc_profile)
-    if mode == "LAB":  # Pillow's own LAB -> RGB copies the channels; the colour transform needs CMS
-        to_srgb = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
-        return LoadedImage(np.asarray(ImageCms.applyTransform(image, to_srgb), dtype=np.uint8).copy())
     if mode not in _CONVERTIBLE_MODES:
         raise UserError(f"{path}: colour mode {mode} cannot be converted to RGB or greyscale; save it as 8-bit "
                         "RGB or greyscale")
@@ -326,7 +323,7 @@ def _convert(image, path="image"):
 
 
 # Modes Pillow converts to RGB / L / LA / RGBA itself (the others above are handled apart).
-_CONVERTIBLE_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV")
+_CONVERTIBLE_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV", "LAB")
 
 
 def _white_level(image, array):

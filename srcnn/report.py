@@ -25,8 +25,9 @@ import urllib.parse
 
 import numpy as np
 
-from srcnn import imaging
+from srcnn import imaging, metrics
 from srcnn.evaluate import table_rows
+from srcnn.errors import UserError
 from srcnn.files import atomic_path
 
 CROP_WINDOW = 48  # side of the compared window, in image pixels
@@ -92,7 +93,8 @@ def best_gain_window(hr, bicubic, sr, shave, window=CROP_WINDOW):
     Box-filters the per-pixel difference of squared errors with an integral image and takes
     its maximum, inside the border that PSNR shaves.
     """
-    gain = (bicubic[..., 0] - hr[..., 0]) ** 2 - (sr[..., 0] - hr[..., 0]) ** 2
+    bicubic = np.clip(bicubic[..., 0], 0.0, 1.0)  # as the figures see it (8-bit)
+    gain = (bicubic - hr[..., 0]) ** 2 - (sr[..., 0] - hr[..., 0]) ** 2
     height, width = gain.shape
     inner = gain[shave:height - shave, shave:width - shave] if min(height, width) > 2 * shave + 1 else gain
     offset = shave if inner is not gain else 0
@@ -123,6 +125,13 @@ def write_page(folder, images, results, scale, weights, padding, history_path=No
     Returns:
         The path of index.html.
     """
+    try:
+        return _write_page(folder, images, results, scale, weights, padding, history_path)
+    except OSError as error:
+        raise UserError(f"{folder}: cannot write the sample page ({error.strerror}); pass another --sample-dir") from None
+
+
+def _write_page(folder, images, results, scale, weights, padding, history_path):
     test_set = identify_test_set([image.name for image in images])
     sections = []
     for image, result in zip(images, results):
@@ -136,11 +145,11 @@ def write_page(folder, images, results, scale, weights, padding, history_path=No
                 imaging.save_png(os.path.join(folder, f"{image.name}_{kind}_color.png"), colour)
             imaging.save_png(os.path.join(folder, f"{image.name}_{kind}_crop.png"), enlarge(colour[window]))
             if kind != "label":
-                crop_psnr[kind] = _window_psnr(y[window], image.hr[window])
+                crop_psnr[kind] = metrics.psnr(y[window], image.hr[window], 0)  # a window: no border to shave
         sections.append(_image_section(image, result, (top, left, side), crop_psnr, test_set, scale))
     history = read_history(history_path) if history_path else None
     page = _PAGE.format(
-        title=html.escape(f"SRCNN x{scale} on {test_set or os.path.basename(os.path.abspath(folder))}"),
+        title=html.escape(f"SRCNN x{scale} on {test_set or f'{len(images)} test images'}"),
         style=_STYLE,
         weights=html.escape(weights), padding=html.escape(padding), scale=scale,
         table=_results_table(results, test_set, scale),
@@ -151,13 +160,6 @@ def write_page(folder, images, results, scale, weights, padding, history_path=No
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(page)
     return path
-
-
-def _window_psnr(y, hr):
-    """PSNR of a window of 8-bit-rounded Y against the ground truth (no border to shave)."""
-    error = imaging.to_uint8(y).astype(np.float64) - imaging.to_uint8(hr)
-    mse = float(np.mean(error ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
 def _link(name):

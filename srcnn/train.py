@@ -2,12 +2,13 @@
 
 The loop keeps one checkpoint bundle (see `srcnn.checkpoints`) with the optimizer state
 and the step, saved every `save_every` steps, on Ctrl-C / SIGTERM and at the end by a
-`CheckpointManager`; a rerun restores the newest complete one and continues, so a
-killed run loses at most `save_every` steps. A second manager keeps the best checkpoint
-by validation PSNR. TensorBoard summaries go to `log_dir`/train (loss), /eval (PSNR,
-reconstructed images) and /bicubic (the bicubic PSNR under the same tag, so the two
-curves overlay); `log_dir`/history.csv has one row per epoch for scripts, cut back to
-the restored step on resume so replayed epochs are not counted twice.
+`CheckpointManager`, with the training `recipe` in recipe.json beside it; a rerun restores
+the newest complete one and continues, so a killed run loses at most `save_every` steps.
+A second manager keeps the best checkpoint by validation PSNR. TensorBoard summaries go
+to `log_dir`/train (loss), /eval (PSNR, reconstructed images) and /bicubic (the bicubic
+PSNR under the same tag, so the two curves overlay); `log_dir`/history.csv has one row
+per epoch for scripts, cut back to the restored step on resume so replayed epochs are
+not counted twice.
 
 Batches come from `srcnn.data.PatchArrays` (in memory) or `PatchStream` (from disk).
 Under a `tf.distribute` strategy each global batch is split evenly across the replicas
@@ -18,12 +19,12 @@ chief writes checkpoints, summaries and history.csv.
 """
 
 import csv
+import functools
 import io
 import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -33,14 +34,14 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from srcnn import checkpoints
-from srcnn.data import PatchArrays
+from srcnn.data import PatchArrays, random_dihedral
 from srcnn.errors import UserError
-from srcnn.files import atomic_path, why_not_a_folder
+from srcnn.files import atomic_path, ensure_writable_folder
 from srcnn.evaluate import evaluate_images
 from srcnn.model import SRCNN, bfloat16_is_native, valid_margin
 
 OPTIMIZERS = ("adam", "sgd")
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 HISTORY_FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 
@@ -85,6 +86,15 @@ def default_learning_rate(optimizer):
     return 1e-3 if optimizer == "adam" else 1e-4
 
 
+def recipe(settings):
+    """What of `settings` decides the weights, resolved (no "auto", no None): saved as recipe.json
+    beside the checkpoints (see `srcnn.checkpoints`)."""
+    return {"scale": settings.scale, "arch": settings.arch, "optimizer": settings.optimizer,
+            "learning_rate": settings.learning_rate or default_learning_rate(settings.optimizer),
+            "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
+            "augment": settings.augment, "precision": training_precision(settings.precision)}
+
+
 def make_optimizer(settings, total_steps):
     """The optimizer and a per-variable gradient multiplier list.
 
@@ -98,18 +108,6 @@ def make_optimizer(settings, total_steps):
         return keras.optimizers.SGD(learning_rate, momentum=0.9), (1.0, 1.0, 1.0, 1.0, 0.1, 0.1)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1), alpha=0.01)
     return keras.optimizers.Adam(schedule), (1.0,) * 6
-
-
-def random_dihedral(rng, *batches):
-    """The same random one of the 8 flips/rotations applied to (B, H, W, C) batches."""
-    transform = rng.integers(8)
-    turned = []
-    for batch in batches:
-        batch = np.rot90(batch, transform % 4, axes=(1, 2))
-        if transform >= 4:
-            batch = batch[:, :, ::-1]
-        turned.append(np.ascontiguousarray(batch))
-    return turned
 
 
 def make_strategy(name, replicas=None):
@@ -162,21 +160,11 @@ def make_strategy(name, replicas=None):
     return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(count)])
 
 
-def _prepare_directory(path, what):
+def _prepare_directory(path, what, flag):
+    """Creates a checkpoint or log folder, refusing the shipped weights' folder and unwritable ones."""
     if checkpoints.is_pretrained_location(path):
-        raise UserError(f"{path}: holds the shipped weights, which training never overwrites; "
-                        f"pass another --{what}-dir")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{path}: cannot create the {what} folder ({why_not_a_folder(path, error)}); "
-                        "pass another one") from None
-    try:
-        # A real write, not os.access: that says yes to root and to read-only mounts.
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        raise UserError(f"{path}: the {what} folder is not writable ({error.strerror}); pass another one") from None
+        raise UserError(f"{path}: holds the shipped weights, which training never overwrites; pass another {flag}")
+    ensure_writable_folder(path, what, flag)
 
 
 def train(settings, data, label, test_images, say=print, strategy=None):
@@ -205,10 +193,83 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
         UserError: mismatched data or checkpoint, unwritable folders, or a non-finite loss
             (the checkpoints then stay as they were before it).
     """
+    # Set up: check the inputs, build the run, restore its newest checkpoint.
+    strategy = strategy or tf.distribute.get_strategy()
+    batch_size = _check_inputs(settings, patches, strategy)
+    chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
+    if chief:
+        _prepare_directory(settings.checkpoint_dir, "checkpoint", "--checkpoint-dir")
+        _prepare_directory(settings.log_dir, "log", "--log-dir")
+    steps_per_epoch = patches.count // batch_size
+    run = build_run(settings, strategy, total_steps=steps_per_epoch * settings.epochs)
+    checkpointer = Checkpointer(run, settings, chief)
+    restored = checkpointer.restore(say)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _check_workers_agree(strategy, int(run.step), settings.checkpoint_dir)
+    say(f"Continuing from step {int(run.step)} ({restored})" if restored else
+        f"Starting a new {settings.arch} x{settings.scale} training: {patches.count} patches, "
+        f"{steps_per_epoch} steps per epoch, {settings.epochs} epochs")
+    history_path = os.path.join(settings.log_dir, "history.csv")
+    best_psnr = _start_history(history_path, int(run.step), settings.fresh, checkpointer.best_dir) if chief \
+        else math.inf
+    step_function = compile_train_step(run, strategy)
+    writers = _summary_writers(settings.log_dir, chief)
+    history, started = [], time.perf_counter()
+    try:
+        for epoch in range(int(run.step) // steps_per_epoch, settings.epochs):
+            # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
+            # it and skips the steps already taken.
+            rng = np.random.default_rng([settings.seed, epoch])
+            skip = int(run.step) - epoch * steps_per_epoch
+            losses = []
+            for batch_data, batch_label in tqdm(patches.batches(batch_size, rng, skip), total=steps_per_epoch - skip,
+                                                desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False, disable=None):
+                # Step: the same random flip/rotation of data and label, one update over all replicas.
+                if settings.augment:
+                    batch_data, batch_label = random_dihedral(rng, batch_data, batch_label)
+                loss = step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label))
+                step = int(run.step)
+                # Log: reading the loss costs a device-to-host copy, so only every log_every steps.
+                if step % settings.log_every == 0:
+                    checkpointer.check_health()
+                    losses.append(float(loss))
+                    _log_step(writers["train"], step, epoch, losses[-1], run.optimizer.learning_rate,
+                              time.perf_counter() - started)
+                # Save: the kill-safe checkpoint.
+                if step % settings.save_every == 0:
+                    checkpointer.save()
+            # Validate: PSNR on the test images, one history row, and the best checkpoint.
+            checkpointer.check_health()
+            row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
+                           loss=float(np.mean(losses)) if losses else float(loss),
+                           seconds=time.perf_counter() - started)
+            history.append(row)
+            if chief:
+                _append_history(history_path, row)
+            say(f"epoch {epoch + 1}: loss {row['loss']:.6f}, validation PSNR {row['psnr']:.2f} dB "
+                f"(bicubic {row['bicubic_psnr']:.2f} dB), {row['seconds']:.0f} s")
+            if row["psnr"] > best_psnr:
+                best_psnr = row["psnr"]
+                checkpointer.save(best=True)
+    except KeyboardInterrupt:
+        # Interrupt (Ctrl-C, or SIGTERM through step2_train): save, then stop.
+        saved = checkpointer.save()
+        say(f"Interrupted: saved {saved}; rerun to continue" if chief else "Interrupted; the chief saves")
+        raise
+    finally:
+        for writer in writers.values():
+            writer.flush()
+    if int(run.step):
+        checkpointer.save()
+    return history
+
+
+def _check_inputs(settings, patches, strategy):
+    """Raises UserError for settings or patches that cannot train; returns the batch size."""
     if settings.optimizer not in OPTIMIZERS:
         raise UserError(f"--optimizer {settings.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-    if settings.precision not in PRECISIONS:
-        raise UserError(f"--precision {settings.precision!r} is not one of {', '.join(PRECISIONS)}")
+    if settings.precision not in TRAINING_PRECISIONS:
+        raise UserError(f"--precision {settings.precision!r} is not one of {', '.join(TRAINING_PRECISIONS)}")
     margin = valid_margin(settings.arch)
     if patches.image_size - 2 * margin != patches.label_size:
         raise UserError(f"patches {patches.image_size}x{patches.image_size} with labels "
@@ -216,7 +277,6 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
                         f"which crops {margin} px per side")
     if patches.count == 0:
         raise UserError("no training patches: the images are smaller than the patch size")
-    strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
     if settings.batch_size % replicas:
         raise UserError(f"--batch-size {settings.batch_size} does not split evenly over {replicas} replicas; "
@@ -225,15 +285,29 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     if batch_size == 0:
         raise UserError(f"{patches.count} training patches cannot be split over {replicas} replicas; "
                         "make more patches with step1_pre.py")
-    # Only false on the other workers of a multi-worker run: they read, the chief writes.
-    chief = strategy.extended.should_checkpoint
-    if chief:
-        _prepare_directory(settings.checkpoint_dir, "checkpoint")
-        _prepare_directory(settings.log_dir, "log")
+    return batch_size
 
-    steps_per_epoch = patches.count // batch_size
-    total_steps = steps_per_epoch * settings.epochs
 
+@dataclass(eq=False)
+class TrainingRun:
+    """What one training updates, and the checkpoint bundle that saves it (see `build_run`)."""
+
+    model: SRCNN
+    optimizer: keras.optimizers.Optimizer
+    multipliers: tuple  # one gradient multiplier per trainable variable (see `make_optimizer`)
+    step: tf.Variable  # int64: optimizer steps taken
+    first_bad_step: tf.Variable  # int64: the first step whose loss was not finite, -1 while none
+    bundle: tf.train.Checkpoint  # model, optimizer, step and `checkpoints.Config`
+
+
+def build_run(settings, strategy, total_steps):
+    """The model, optimizer and step counter of a training, seeded, and their checkpoint bundle.
+
+    Args:
+        settings: a TrainSettings (seed, arch, optimizer, precision, scale).
+        strategy: the `tf.distribute.Strategy` whose scope holds the model and optimizer.
+        total_steps: the length of the whole run, for the learning-rate schedule.
+    """
     keras.utils.set_random_seed(settings.seed)
     initialization = "gaussian" if settings.optimizer == "sgd" else "he"
     with strategy.scope():
@@ -246,149 +320,169 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     first_bad_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
     bundle = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
                                  config=checkpoints.Config(settings.scale, settings.arch))
-    best_dir = os.path.join(settings.checkpoint_dir, "best")
-    history_path = os.path.join(settings.log_dir, "history.csv")
-    if chief:
-        for directory, name in ((settings.checkpoint_dir, "ckpt"), (best_dir, "best")):
-            if settings.fresh:
-                _remove_checkpoints(directory, name)
-            _remove_unfinished_saves(directory, name)
-        if settings.fresh and os.path.exists(history_path):
-            os.remove(history_path)
-    manager = tf.train.CheckpointManager(bundle, settings.checkpoint_dir, max_to_keep=5, checkpoint_name="ckpt")
-    best_manager = tf.train.CheckpointManager(bundle, best_dir, max_to_keep=1, checkpoint_name="best")
+    return TrainingRun(model, optimizer, multipliers, step, first_bad_step, bundle)
 
-    restored = None if settings.fresh else _restore(bundle, settings, say)
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        _check_workers_agree(strategy, int(step), settings.checkpoint_dir)
-    if restored:
-        say(f"Continuing from step {int(step)} ({restored})")
-    else:
-        say(f"Starting a new {settings.arch} x{settings.scale} training: {patches.count} patches, "
-            f"{steps_per_epoch} steps per epoch, {settings.epochs} epochs")
-    best_psnr = _trim_history(history_path, int(step), best_dir) if chief else math.inf
 
-    variables = model.trainable_variables
+def _replica_step(run, replicas, batch_data, batch_label):
+    """One replica's share of `train_step`: its loss, and the update from its gradients."""
+    variables = run.model.trainable_variables
+    with tf.GradientTape() as tape:
+        # This replica's mean; the replicas' gradients are summed, so each counts 1/replicas.
+        output = tf.cast(run.model(batch_data, training=True), tf.float32)
+        loss = tf.reduce_mean(tf.square(output - batch_label)) / replicas
+    gradients = tape.gradient(loss, variables)
+    run.optimizer.apply_gradients([(gradient * multiplier, variable) for gradient, multiplier, variable
+                                   in zip(gradients, run.multipliers, variables)])
+    return loss
 
-    def replica_step(batch_data, batch_label):
-        with tf.GradientTape() as tape:
-            # This replica's mean; the replicas' gradients are summed, so each counts 1/replicas.
-            output = tf.cast(model(batch_data, training=True), tf.float32)
-            loss = tf.reduce_mean(tf.square(output - batch_label)) / replicas
-        gradients = tape.gradient(loss, variables)
-        optimizer.apply_gradients([(gradient * multiplier, variable) for gradient, multiplier, variable
-                                   in zip(gradients, multipliers, variables)])
-        return loss
 
-    @tf.function
-    def train_step(batch_data, batch_label):
-        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, (batch_data, batch_label)),
-                               axis=None)
-        step.assign_add(1)
-        # Remember the first bad step without a device-to-host copy every step.
-        first_bad_step.assign(tf.where((first_bad_step < 0) & ~tf.math.is_finite(loss), step, first_bad_step))
-        return loss
+def train_step(run, strategy, batch_data, batch_label):
+    """One optimizer update of `run` on a global batch; returns the batch's mean squared error.
 
-    def distribute(batch):
-        if replicas == 1:
-            return batch
-        parts = np.split(batch, replicas)  # (B, ...) -> replicas x (B / replicas, ...)
-        return strategy.experimental_distribute_values_from_function(
-            lambda context: parts[context.replica_id_in_sync_group])
+    Args:
+        run: a TrainingRun.
+        strategy: the strategy `run` was built under.
+        batch_data, batch_label: (B, S, S, 1) and (B, L, L, 1), as `split_batch` gives them.
+    """
+    replica_losses = strategy.run(functools.partial(_replica_step, run, strategy.num_replicas_in_sync),
+                                  (batch_data, batch_label))
+    loss = strategy.reduce(tf.distribute.ReduceOp.SUM, replica_losses, axis=None)
+    run.step.assign_add(1)
+    # Remember the first bad step without a device-to-host copy every step.
+    run.first_bad_step.assign(tf.where((run.first_bad_step < 0) & ~tf.math.is_finite(loss), run.step,
+                                       run.first_bad_step))
+    return loss
 
-    last_good = restored
 
-    def check_health():
+def compile_train_step(run, strategy, jit_compile=None):
+    """`train_step` bound to a run as a `tf.function`: call it with (batch_data, batch_label)."""
+    return tf.function(functools.partial(train_step, run, strategy), jit_compile=jit_compile)
+
+
+def split_batch(strategy, batch):
+    """A numpy global batch as the strategy's replicas take it: (B, ...) -> replicas x (B / replicas, ...)."""
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return batch
+    parts = np.split(batch, replicas)
+    return strategy.experimental_distribute_values_from_function(
+        lambda context: parts[context.replica_id_in_sync_group])
+
+
+class Checkpointer:
+    """Saves and restores a run's bundle, and knows the last good checkpoint.
+
+    The newest 5 checkpoints go to checkpoint_dir (`ckpt-<step>`), the one with the best
+    validation PSNR to checkpoint_dir/best (`best-<step>`), each folder with the run's
+    `recipe` in recipe.json. Every save first checks that
+    the loss and weights are finite, so a diverged run never replaces a good checkpoint;
+    only the chief writes (saving reads local copies, no collectives).
+
+    Args:
+        run: the TrainingRun whose bundle is saved.
+        settings: a TrainSettings (checkpoint_dir, fresh, scale, arch).
+        chief: whether this process writes.
+    """
+
+    def __init__(self, run, settings, chief):
+        self.run, self.settings, self.chief = run, settings, chief
+        self.best_dir = os.path.join(settings.checkpoint_dir, "best")
+        if chief:
+            for directory, name in ((settings.checkpoint_dir, "ckpt"), (self.best_dir, "best")):
+                if settings.fresh:
+                    _remove_checkpoints(directory, name)
+                _remove_unfinished_saves(directory, name)
+        self.latest = tf.train.CheckpointManager(run.bundle, settings.checkpoint_dir, max_to_keep=5,
+                                                 checkpoint_name="ckpt")
+        self.best = tf.train.CheckpointManager(run.bundle, self.best_dir, max_to_keep=1, checkpoint_name="best")
+        self.last_good = None  # the newest checkpoint in checkpoint_dir known to be finite and complete
+
+    def restore(self, say):
+        """Restores the newest complete checkpoint (none with settings.fresh); returns its prefix or None."""
+        if not self.settings.fresh:
+            self.last_good = _restore(self.run.bundle, self.settings, say)
+        return self.last_good
+
+    def check_health(self):
         """Raises UserError, before anything is saved, once the loss or weights are not finite."""
-        bad = int(first_bad_step.numpy())
-        if bad < 0 and all(np.isfinite(variable.numpy()).all() for variable in variables):
+        bad = int(self.run.first_bad_step.numpy())
+        if bad < 0 and all(np.isfinite(variable.numpy()).all() for variable in self.run.model.trainable_variables):
             return
-        where = f"at step {bad}" if bad >= 0 else f"by step {int(step)} (non-finite weights)"
+        where = f"at step {bad}" if bad >= 0 else f"by step {int(self.run.step)} (non-finite weights)"
         raise UserError(f"training stopped: the loss became non-finite {where}; the last good checkpoint is "
-                        f"{last_good or 'none (nothing was saved)'}. Lower --learning-rate and rerun "
+                        f"{self.last_good or 'none (nothing was saved)'}. Lower --learning-rate and rerun "
                         "(it resumes from there)")
 
-    def save(which):
-        nonlocal last_good
-        current = int(step)
-        if which is manager and last_good and checkpoints.checkpoint_number(last_good) == current:
-            return last_good  # rewriting a recorded checkpoint in place is the one unsafe save
-        check_health()
-        if not chief:
-            return None  # saving reads local copies only (no collectives), so the chief saves alone
+    def save(self, best=False):
+        """Saves the run at its current step into best/ or checkpoint_dir; returns the prefix.
+
+        Returns None on the other workers.
+        """
+        step = int(self.run.step)
+        if not best and self.last_good and checkpoints.checkpoint_number(self.last_good) == step:
+            return self.last_good  # rewriting a recorded checkpoint in place is the one unsafe save
+        self.check_health()
+        if not self.chief:
+            return None
+        manager = self.best if best else self.latest
         try:
-            saved = which.save(checkpoint_number=current)
+            saved = manager.save(checkpoint_number=step)
+            checkpoints.write_recipe(manager.directory, recipe(self.settings))
         except (tf.errors.OpError, OSError) as error:
             message = getattr(error, "message", None) or str(error)
-            raise UserError(f"{which.directory}: cannot write a checkpoint ({message.splitlines()[0]}); "
-                            f"free space or pass another --checkpoint-dir (the last good one is {last_good})") from None
-        if which is manager:
-            last_good = saved
+            raise UserError(f"{manager.directory}: cannot write a checkpoint ({message.splitlines()[0]}); free "
+                            f"space or pass another --checkpoint-dir (the last good one is {self.last_good})") from None
+        if not best:
+            self.last_good = saved
         return saved
 
-    writers = {name: tf.summary.create_file_writer(os.path.join(settings.log_dir, name)) if chief
-               else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
-    history = []
-    started = time.perf_counter()
-    first_epoch = int(step) // steps_per_epoch
-    try:
-        for epoch in range(first_epoch, settings.epochs):
-            rng = np.random.default_rng([settings.seed, epoch])
-            skip = int(step) - epoch * steps_per_epoch
-            batches = patches.batches(batch_size, rng, skip)
-            losses = []
-            bar = tqdm(batches, total=steps_per_epoch - skip, desc=f"epoch {epoch + 1}/{settings.epochs}",
-                       leave=False, disable=None)
-            for batch_data, batch_label in bar:
-                if settings.augment:
-                    batch_data, batch_label = random_dihedral(rng, batch_data, batch_label)
-                loss = train_step(distribute(batch_data), distribute(batch_label))
-                current = int(step)
-                if current % settings.log_every == 0:
-                    check_health()
-                    loss = float(loss)
-                    losses.append(loss)
-                    tqdm.write(f"Epoch: [{epoch + 1:2d}] step: [{current}] time: "
-                               f"[{time.perf_counter() - started:.4f}] loss: [{loss:.8f}]")
-                    with writers["train"].as_default(step=current):
-                        tf.summary.scalar("loss", loss)
-                        tf.summary.scalar("learning_rate", float(optimizer.learning_rate))
-                if current % settings.save_every == 0:
-                    save(manager)
-            check_health()
-            final_loss = float(loss)
-            results = evaluate_images(model, test_images, settings.scale, padding="replicate")
-            psnr = float(np.mean([row.psnr for row in results])) if results else math.nan
-            bicubic_psnr = float(np.mean([row.bicubic_psnr for row in results])) if results else math.nan
-            current = int(step)
-            with writers["eval"].as_default(step=current):
-                tf.summary.scalar("psnr", psnr)
-                if epoch % settings.image_every == 0 or epoch + 1 == settings.epochs:
-                    for row in results[:3]:
-                        tf.summary.image(f"srcnn/{row.name}", row.sr[None], max_outputs=1)
-            with writers["bicubic"].as_default(step=current):
-                tf.summary.scalar("psnr", bicubic_psnr)
-            row = {"epoch": epoch + 1, "step": current, "seconds": round(time.perf_counter() - started, 2),
-                   "loss": float(np.mean(losses)) if losses else final_loss, "psnr": psnr,
-                   "bicubic_psnr": bicubic_psnr}
-            history.append(row)
-            if chief:
-                _append_history(history_path, row)
-            say(f"epoch {epoch + 1}: loss {row['loss']:.6f}, validation PSNR {psnr:.2f} dB "
-                f"(bicubic {bicubic_psnr:.2f} dB), {row['seconds']:.0f} s")
-            if psnr > best_psnr:
-                best_psnr = psnr
-                save(best_manager)
-    except KeyboardInterrupt:
-        saved = save(manager)
-        say(f"Interrupted: saved {saved}; rerun to continue" if chief else "Interrupted; the chief saves")
-        raise
-    finally:
-        for writer in writers.values():
-            writer.flush()
-    if int(step):
-        save(manager)
-    return history
+
+def _summary_writers(log_dir, chief):
+    """TensorBoard writers log_dir/train, /eval and /bicubic (no-ops except on the chief)."""
+    return {name: tf.summary.create_file_writer(os.path.join(log_dir, name)) if chief
+            else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
+
+
+def _log_step(writer, step, epoch, loss, learning_rate, seconds):
+    """The progress line and the train/loss and learning_rate summaries of one step."""
+    tqdm.write(f"Epoch: [{epoch + 1:2d}] step: [{step}] time: [{seconds:.4f}] loss: [{loss:.8f}]")
+    with writer.as_default(step=step):
+        tf.summary.scalar("loss", loss)
+        tf.summary.scalar("learning_rate", float(learning_rate))
+
+
+def validate(model, test_images, settings, writers, *, epoch, step, loss, seconds):
+    """Evaluates the model on the test images, writes the summaries and returns the history row.
+
+    Args:
+        model: the network being trained; evaluated in float32 with replicate padding, as
+            step 3 evaluates its checkpoints.
+        test_images: `srcnn.data.TestImage`s.
+        settings: a TrainSettings (scale, image_every, epochs).
+        writers: the "eval" and "bicubic" summary writers.
+        epoch: the 0-based epoch just finished; step: the step reached.
+        loss: the epoch's training loss; seconds: time since the run (re)started.
+
+    Returns:
+        dict with HISTORY_FIELDS (PSNRs are NaN without test images).
+    """
+    if model.dtype_policy.compute_dtype != "float32":
+        # A float32 copy, so the PSNR logged is the one step3_test.py gives the checkpoint.
+        twin = SRCNN(model.arch)
+        twin.set_weights(model.get_weights())
+        model = twin
+    results = evaluate_images(model, test_images, settings.scale, padding="replicate")
+    psnr = float(np.mean([row.psnr for row in results])) if results else math.nan
+    bicubic_psnr = float(np.mean([row.bicubic_psnr for row in results])) if results else math.nan
+    with writers["eval"].as_default(step=step):
+        tf.summary.scalar("psnr", psnr)
+        if epoch % settings.image_every == 0 or epoch + 1 == settings.epochs:
+            for row in results[:3]:
+                tf.summary.image(f"srcnn/{row.name}", row.sr[None], max_outputs=1)
+    with writers["bicubic"].as_default(step=step):
+        tf.summary.scalar("psnr", bicubic_psnr)
+    return {"epoch": epoch + 1, "step": step, "seconds": round(seconds, 2), "loss": loss, "psnr": psnr,
+            "bicubic_psnr": bicubic_psnr}
 
 
 def _check_workers_agree(strategy, step, checkpoint_dir):
@@ -436,6 +530,13 @@ def _restore(bundle, settings, say):
             raise UserError(f"{restored}: does not restore into this training ({str(error).splitlines()[0]}); "
                             "pass --fresh to start over or another --checkpoint-dir") from None
     return restored
+
+
+def _start_history(path, step, fresh, best_dir):
+    """Deletes history.csv with `fresh`, else trims it (see `_trim_history`); returns the best PSNR so far."""
+    if fresh and os.path.exists(path):
+        os.remove(path)
+    return _trim_history(path, step, best_dir)
 
 
 def _trim_history(path, step, best_dir):

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from srcnn import imaging, video
 from srcnn.errors import UserError
-from srcnn.files import why_not_a_folder
+from srcnn.files import ensure_writable_folder
 from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, valid_margin
 
 # Inference precisions of the tiled network (training has its own, `srcnn.train.PRECISIONS`).
@@ -321,9 +321,8 @@ def plan_jobs(input_path, output_dir, scale):
                    + video.list_videos(input_path, exclude=exclude)
                    if not (same_folder and OUTPUT_NAME.search(os.path.basename(source)))]
         if not sources:
-            raise UserError(f"{input_path}: no images ({'/'.join(imaging.IMAGE_EXTENSIONS)}) or videos "
-                            f"({'/'.join(video.VIDEO_EXTENSIONS)}) in this folder or its subfolders besides "
-                            "earlier outputs; pass an image or another folder, or a video")
+            raise UserError(f"{input_path}: no images or videos in this folder or its subfolders (besides earlier "
+                            "outputs); pass an image, a video or another folder")
         folders = [os.path.relpath(os.path.dirname(source), input_path) for source in sources]
     elif os.path.exists(input_path):
         sources, folders = [input_path], [os.curdir]
@@ -352,13 +351,7 @@ def prepare_output(output_dir):
     Raises:
         UserError: it cannot be created or written.
     """
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{output_dir}: cannot create the output folder ({why_not_a_folder(output_dir, error)}); "
-                        "pass another --output") from None
-    if not os.access(output_dir, os.W_OK | os.X_OK):
-        raise UserError(f"{output_dir}: the output folder is not writable; pass another --output")
+    ensure_writable_folder(output_dir, "output", "--output")
 
 
 def upscale_file(network, scale, job, overwrite=False, max_pixels=imaging.DEFAULT_MAX_PIXELS, progress=False):

@@ -281,6 +281,7 @@ def test_float_tiff_in_zero_to_one_is_not_black(tmp_path):
 
 
 def test_lab_tiff_is_converted_to_rgb_colours(tmp_path):
+    """A sibling that was already right (Pillow converts CIELAB to sRGB); kept as a guard."""
     Image.new("LAB", (8, 8), (128, 128, 128)).save(tmp_path / "grey.tif")  # L 50 %, a = b = 0: mid grey
     pixels = imaging.read_image(str(tmp_path / "grey.tif")).pixels
     assert pixels.shape == (8, 8, 3) and np.abs(pixels.astype(int) - 119).max() <= 1

@@ -55,3 +55,29 @@ def test_a_non_srcnn_checkpoint_is_refused(tmp_path):
     prefix = tf.train.Checkpoint(other=tf.Variable(1.0)).write(str(tmp_path / "other"))
     with pytest.raises(UserError, match="not a readable SRCNN checkpoint"):
         checkpoints.load_model(prefix)
+
+
+def test_recipe_travels_with_exported_weights(tmp_path, capsys):
+    import importlib.util
+
+    recipe = {"scale": 3, "arch": "9-1-5", "optimizer": "sgd", "learning_rate": 1e-4, "epochs": 7,
+              "batch_size": 64, "seed": 1, "augment": False, "precision": "float32"}
+    source = checkpoints.export_weights(SRCNN(), 3, str(tmp_path / "run" / "ckpt-7"), recipe=recipe)
+    assert checkpoints.read_recipe(source) == recipe
+    assert checkpoints.describe_recipe(source) == ("sgd (learning rate 0.0001), 7 epochs of batch 64, "
+                                                   "not augmented, float32, seed 1")
+    spec = importlib.util.spec_from_file_location("export_weights", ROOT / "tools" / "export_weights.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main([str(tmp_path / "run"), str(tmp_path / "shipped" / "srcnn")]) == 0
+    assert checkpoints.read_recipe(str(tmp_path / "shipped" / "srcnn")) == recipe
+    assert "recipe: sgd (learning rate 0.0001), 7 epochs" in capsys.readouterr().out
+
+
+def test_weights_without_or_with_a_damaged_recipe_still_load(tmp_path):
+    prefix = checkpoints.export_weights(SRCNN(), 3, str(tmp_path / "srcnn"))
+    assert checkpoints.read_recipe(prefix) is None
+    assert checkpoints.describe_recipe(prefix) == "no recipe.json beside the weights"
+    (tmp_path / "recipe.json").write_text("{not json")
+    assert checkpoints.describe_recipe(prefix) == "no recipe.json beside the weights"
+    checkpoints.load_model(prefix)

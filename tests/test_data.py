@@ -30,6 +30,21 @@ def test_dihedral_variants_are_the_eight_distinct_symmetries():
     assert len({v.tobytes() + bytes(v.shape) for v in variants}) == 8
 
 
+def test_random_dihedral_moves_data_and_label_together():
+    rng = np.random.default_rng(3)
+    patches = np.random.default_rng(0).random((4, 9, 9, 1))
+    seen = set()
+    for _ in range(40):
+        turned_data, turned_label = data.random_dihedral(rng, patches, patches[:, 2:7, 2:7])
+        assert np.array_equal(turned_data[:, 2:7, 2:7], turned_label)
+        # each draw is one of the variants step 1 makes of a single image
+        matches = [index for index, variant in enumerate(data.dihedral_variants(patches[0]))
+                   if np.array_equal(turned_data[0], variant)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == set(range(8))
+
+
 def test_train_h5_round_trip_keeps_data_and_attributes(tmp_path):
     rng = np.random.default_rng(1)
     patches = rng.random((5, 33, 33, 1)).astype(np.float32)
@@ -91,3 +106,44 @@ def test_empty_folder_falls_back_to_scikit_image_samples(tmp_path):
     assert len(paths) == len(data.SAMPLE_TRAIN_IMAGES) and "scikit-image" in message
     assert not set(data.SAMPLE_TRAIN_IMAGES) & set(data.SAMPLE_TEST_IMAGES)
     assert all(imaging.load_image(path).shape[0] > 100 for path in paths)
+
+
+def small_h5s(folder):
+    """A train.h5 and a test.h5 as step 1 writes them, two patches and one 24x24 image (big enough to be scored at x3)."""
+    train_h5, test_h5 = str(folder / "train.h5"), str(folder / "test.h5")
+    data.write_train_h5(train_h5, np.zeros((2, 33, 33, 1)), np.zeros((2, 21, 21, 1)), scale=3, image_size=33,
+                        label_size=21, stride=14, augment=False, source="x")
+    image = np.zeros((24, 24, 1), np.float32)
+    data.write_test_h5(test_h5, [data.TestImage("flat", image, image)], scale=3, source="x")
+    return train_h5, test_h5
+
+
+READERS = {
+    "read_train_h5": lambda train_h5, test_h5: data.read_train_h5(train_h5, {"scale": 3}),
+    "PatchStream": lambda train_h5, test_h5: data.PatchStream(train_h5, {"scale": 3}).close(),
+    "read_test_h5": lambda train_h5, test_h5: data.read_test_h5(test_h5, {"scale": 3}),
+}
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("attribute, value", [
+    ("colour", "skimage-rgb2ycbcr"),
+    ("resize", "pil-bicubic"),
+    ("format_version", data.FORMAT_VERSION + 1),
+    ("format_version", None),  # a file from before the attribute, or by another tool
+])
+def test_files_of_other_conventions_are_refused_when_read(tmp_path, reader, attribute, value):
+    train_h5, test_h5 = small_h5s(tmp_path)
+    READERS[reader](train_h5, test_h5)  # as written: accepted
+    for path in (train_h5, test_h5):
+        with h5py.File(path, "a") as h5:
+            if value is None:
+                del h5.attrs[attribute]
+            else:
+                h5.attrs[attribute] = value
+    with pytest.raises(UserError) as error:
+        READERS[reader](train_h5, test_h5)
+    message = str(error.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith(f"{tmp_path}/") and message.endswith("rerun step1_pre.py to make it again")
+    assert f"made with {attribute}={value}, but this version needs {data.convention_attributes()[attribute]}" in message

@@ -20,7 +20,10 @@ def test_shipped_weights_reach_the_paper(tmp_path, capsys, test_set, scale, pape
     assert read_config(weights) == {"scale": scale, "arch": "9-1-5"}
     assert step3_test.main(["--test-dir", str(folder), "--scale", str(scale), "--checkpoint", weights,
                             "--sample-dir", str(tmp_path)]) == 0
-    assert f"weights: {weights}" in capsys.readouterr().out
+    weights_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("weights:"))
+    assert weights_line.startswith(f"weights: {weights} ")
+    epochs = {2: 300, 3: 400, 4: 300}[scale]  # from each training.log
+    assert f"recipe: adam (learning rate 0.001), {epochs} epochs of batch 128, augmented, float32" in weights_line
     with open(tmp_path / "results.csv") as handle:
         mean = next(row for row in csv.DictReader(handle) if row["image"] == "mean")
     assert float(mean["srcnn_psnr"]) >= paper

@@ -3,15 +3,7 @@ import pytest
 
 from srcnn import data, imaging
 from srcnn.errors import UserError
-from srcnn.train import TrainSettings, random_dihedral, train
-
-
-def test_random_dihedral_moves_data_and_label_together():
-    rng = np.random.default_rng(3)
-    patches = np.random.default_rng(0).random((4, 9, 9, 1))
-    for _ in range(8):
-        turned_data, turned_label = random_dihedral(rng, patches, patches[:, 2:7, 2:7])
-        assert np.array_equal(turned_data[:, 2:7, 2:7], turned_label)
+from srcnn.train import TrainSettings, train
 
 
 def test_short_training_on_real_images_beats_bicubic(tmp_path, train_images, set5):
@@ -48,6 +40,15 @@ def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp
                              log_dir=str(tmp_path / "logs"), log_every=1, batch_size=32)
     history = train(settings, patches, labels, images, say=lambda line: None)
     assert history[-1]["loss"] < history[0]["loss"]
-    model, config = checkpoints.load_model(checkpoints.resolve(str(tmp_path / "checkpoint")))
+    prefix = checkpoints.resolve(str(tmp_path / "checkpoint"))
+    model, config = checkpoints.load_model(prefix)
     assert all(variable.dtype == "float32" for variable in model.trainable_variables)
+    # The recipe beside the newest and the best checkpoint, with the defaults resolved.
+    expected = {"scale": 3, "arch": "9-1-5", "optimizer": "adam", "learning_rate": 0.001, "epochs": 2,
+                "batch_size": 32, "seed": 0, "augment": True, "precision": "mixed_bfloat16"}
+    assert checkpoints.read_recipe(prefix) == expected
+    assert checkpoints.read_recipe(checkpoints.resolve(str(tmp_path / "checkpoint" / "best"))) == expected
     assert model(images[0].bicubic[None]).dtype == "float32"
+    # The PSNR logged while training is the one the checkpoint gives in float32 (as step 3 runs it).
+    from srcnn.evaluate import evaluate_images
+    assert evaluate_images(model, images, 3)[0].psnr == pytest.approx(history[-1]["psnr"], abs=1e-9)

@@ -141,7 +141,7 @@ def test_folder_without_images(tmp_path, weights, capsys):
     (tmp_path / "in" / "readme.txt").write_text("no pictures here")
     code, _ = run(tmp_path / "in", weights)
     assert code == 1
-    assert_one_error(capsys, "in: no images", "pass an image or another folder")
+    assert_one_error(capsys, "in: no images or videos", "pass an image, a video or another folder")
 
 
 def test_missing_input(tmp_path, weights, capsys):

@@ -1,4 +1,5 @@
-"""Copies the weights of a training checkpoint into a weights-only bundle (no optimizer state).
+"""Copies the weights of a training checkpoint into a weights-only bundle (no optimizer state),
+with the recipe.json beside it when the checkpoint has one.
 
     python tools/export_weights.py checkpoint/x3 checkpoint/pretrained/x3/srcnn
 
@@ -22,10 +23,11 @@ def main(argv=None):
         return 2
     source = checkpoints.resolve(argv[0])
     model, config = checkpoints.load_model(source)
-    written = checkpoints.export_weights(model, config["scale"], argv[1])
+    written = checkpoints.export_weights(model, config["scale"], argv[1], recipe=checkpoints.read_recipe(source))
     size = sum(os.path.getsize(os.path.join(os.path.dirname(written), name))
                for name in os.listdir(os.path.dirname(written)) if name.startswith(os.path.basename(written)))
-    print(f"{source} -> {written} ({config['arch']}, x{config['scale']}, {size / 1024:.0f} KB)")
+    print(f"{source} -> {written} ({config['arch']}, x{config['scale']}, {size / 1024:.0f} KB); "
+          f"recipe: {checkpoints.describe_recipe(written)}")
     return 0
 
 
