@@ -88,19 +88,19 @@ def speed(args, folder):
         result = video.upscale_video(timed, scale, source, os.path.join(folder, f"x{scale}.mp4"), args.crf,
                                      args.preset, overwrite=True)
         seconds = time.perf_counter() - start
-        y_psnr, rgb_psnr = encoding_psnr(kept, os.path.join(folder, f"x{scale}.mp4"))
+        y_psnr, rgb_psnr = encoding_psnr(kept, os.path.join(folder, f"x{scale}.mp4"), scale)
         print(f"| x{scale} | {result.width}x{result.height} | {precision} | {result.frames / seconds:.2f} | "
               f"{network_seconds[0] / seconds:.0%} | {y_psnr:.2f} / {rgb_psnr:.2f} |", flush=True)
 
 
-def encoding_psnr(kept, path):
-    """Mean PSNR (Y as the project measures it, and RGB) of the encoded frames against `kept` {index: frame}."""
+def encoding_psnr(kept, path, scale):
+    """Mean PSNR (Y as the project measures it, `scale` px shaved, and RGB) of the encoded frames against `kept`."""
     from srcnn import imaging, metrics
     y_values, rgb_values = [], []
     for index, frame in enumerate(video.decoded_frames(path, video.probe(path))):
         if index in kept:
             y_values.append(metrics.psnr(imaging.rgb_to_ycbcr(frame)[..., 0] / 255,
-                                         imaging.rgb_to_ycbcr(kept[index])[..., 0] / 255, 0))
+                                         imaging.rgb_to_ycbcr(kept[index])[..., 0] / 255, scale))
             mse = np.mean((frame.astype(np.float64) - kept[index]) ** 2)
             rgb_values.append(10 * np.log10(255.0 ** 2 / mse))
     return np.mean(y_values), np.mean(rgb_values)

@@ -56,9 +56,10 @@ def psnr(reference, test):
     return 10 * np.log10(255.0 ** 2 / mse)
 
 
-def psnr_y(reference, test):
-    """The project's PSNR: on the 8-bit-rounded Y (BT.601), here over the whole frame."""
-    return metrics.psnr(imaging.rgb_to_ycbcr(test)[..., 0] / 255, imaging.rgb_to_ycbcr(reference)[..., 0] / 255, 0)
+def psnr_y(reference, test, scale=2):
+    """The project's PSNR: on the 8-bit-rounded Y (BT.601), `scale` pixels shaved from each border."""
+    return metrics.psnr(imaging.rgb_to_ycbcr(test)[..., 0] / 255, imaging.rgb_to_ycbcr(reference)[..., 0] / 255,
+                        scale)
 
 
 def nearest(scale):
