@@ -30,6 +30,7 @@ slow, hence `default_precision`.
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,8 @@ DEFAULT_TILE = 512  # output pixels per tile side: ~5 % recomputed overlap, ~0.1
 # zlib level of the output PNGs: encoding a 12000x9000 photo takes ~20 s at 1 and ~70 s at
 # Pillow's default 6, which saves only ~7 % of the size.
 PNG_COMPRESS_LEVEL = 1
+# Tiles computed at once by `upscale` (threads; TensorFlow releases the GIL).
+TILES_IN_FLIGHT = 2
 # Bicubic taps reach 2 small-image pixels past the one an output pixel falls in.
 _BICUBIC_REACH = 2
 
@@ -209,6 +212,15 @@ class TiledSRCNN:
         sr = enlarged + tf.nn.conv2d(y_change, imaging.y_change_kernel(planes.shape[-1]), 1, "VALID")
         return imaging.quantize_uint8(sr[0]), imaging.quantize_uint8(enlarged[0])
 
+    def _tile_function(self, scale, channels):
+        """The tf.function of `_upscale_tile` for this scale and number of planes (made once)."""
+        key = (scale, channels)
+        if key not in self._tile_functions:
+            self._tile_functions[key] = tf.function(lambda crop, geometry: self._upscale_tile(crop, geometry, scale),
+                                                    input_signature=[tf.TensorSpec((1, None, None, channels), tf.float32),
+                                                                     tf.TensorSpec((5, 4), tf.int32)])
+        return self._tile_functions[key]
+
     def upscale_tile(self, planes, scale, tile):
         """uint8 (sr, bicubic) of `tile.box` of the `scale` times enlargement of `planes`.
 
@@ -217,11 +229,7 @@ class TiledSRCNN:
             scale: integer factor.
             tile: a `Tile` of `tiles(h * scale, w * scale)`.
         """
-        key = (scale, planes.shape[-1])
-        if key not in self._tile_functions:
-            self._tile_functions[key] = tf.function(lambda crop, geometry: self._upscale_tile(crop, geometry, scale),
-                                                    input_signature=[tf.TensorSpec((1, None, None, key[1]), tf.float32),
-                                                                     tf.TensorSpec((5, 4), tf.int32)])
+        upscale_crop = self._tile_function(scale, planes.shape[-1])
         top, bottom, left, right = tile.window
         # The crop reaches far enough that the enlargement is exact over the window.
         crop = (max(0, top // scale - _BICUBIC_REACH), min(planes.shape[0], -(-bottom // scale) + _BICUBIC_REACH),
@@ -230,8 +238,7 @@ class TiledSRCNN:
         image_sides = (crop[0] == 0, crop[1] == planes.shape[0], crop[2] == 0, crop[3] == planes.shape[1])
         geometry = tf.constant([_shift(tile.window, crop[0] * scale, crop[2] * scale), box, image_sides,
                                 tile.borders, self._box_in_output(tile)], tf.int32)
-        sr, bicubic = self._tile_functions[key](tf.convert_to_tensor(planes[None, crop[0]:crop[1], crop[2]:crop[3]]),
-                                                geometry)
+        sr, bicubic = upscale_crop(tf.convert_to_tensor(planes[None, crop[0]:crop[1], crop[2]:crop[3]]), geometry)
         inside = (slice(box[0], box[1]), slice(box[2], box[3]), slice(1 if planes.shape[-1] >= 4 else 0, None))
         return sr.numpy()[inside], bicubic.numpy()[inside]
 
@@ -277,9 +284,15 @@ def upscale(network, pixels, scale, alpha=None, progress=False):
     channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
     sr = np.empty((height, width, channels), np.uint8)
     bicubic = np.empty((height, width, channels), np.uint8)
-    for tile in tqdm(network.tiles(height, width), unit="tile", leave=False, disable=None if progress else True):
-        top, bottom, left, right = tile.box
-        sr[top:bottom, left:right], bicubic[top:bottom, left:right] = network.upscale_tile(planes, scale, tile)
+    tiles = network.tiles(height, width)
+    network.upscale_tile(planes, scale, tiles[0])  # traces the tile function once, before the threads
+    # Two tiles at a time: one tile's copies and element-wise work overlap the other's convolutions.
+    with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
+        results = pool.map(lambda tile: network.upscale_tile(planes, scale, tile), tiles)
+        for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, results), total=len(tiles), unit="tile", leave=False,
+                                                  disable=None if progress else True):
+            top, bottom, left, right = tile.box
+            sr[top:bottom, left:right], bicubic[top:bottom, left:right] = sr_tile, bicubic_tile
     if channels == 1:
         return sr[..., 0], bicubic[..., 0]
     return sr, bicubic
