@@ -119,11 +119,11 @@ def main(argv=None):
           f"recipe: {checkpoints.describe_recipe(prefix)}")
     results = evaluate_images(model, images, scale, padding=args.padding, with_ssim=True)
     write_samples(args.sample_dir, images, results)
-    print(format_table(results))
-    print(f"wrote {4 * len(results)} PNGs and results.csv to {args.sample_dir}/")
     page = report.write_page(args.sample_dir, images, results, scale, prefix, args.padding,
                              args.history or report.default_history(prefix, scale))
-    print(f"wrote {page}: the images side by side, enlarged crops and figures (open it in a browser)")
+    print(format_table(results))
+    # The count is not printed: the page adds colour and crop PNGs of its own.
+    print(f"wrote the sample PNGs and results.csv to {args.sample_dir}/; open {page} in a browser")
     return 0
 
 

@@ -70,9 +70,9 @@ class DeployableSRCNN(tf.Module):
         self._layers = [(layer.kernel.numpy(), layer.bias.numpy(), layer.kernel_size[0] // 2)
                         for layer in (model.conv1, model.conv2, model.conv3)]
         # MATLAB rgb2ycbcr and its inverse as 1x1 convolutions, RGB and YCbCr in [0, 255]
-        self._to_ycbcr = (imaging._YCBCR_MATRIX.T / 255.0)[None, None].astype(np.float32)
-        self._ycbcr_offset = imaging._YCBCR_OFFSET.astype(np.float32)
-        self._to_rgb = (np.linalg.inv(imaging._YCBCR_MATRIX).T * 255.0)[None, None].astype(np.float32)
+        self._to_ycbcr = (imaging.YCBCR_MATRIX.T / 255.0)[None, None].astype(np.float32)
+        self._ycbcr_offset = imaging.YCBCR_OFFSET.astype(np.float32)
+        self._to_rgb = (imaging.RGB_MATRIX.T * 255.0)[None, None].astype(np.float32)
 
     def _network(self, y):
         """(1, H, W, 1) bicubic Y -> (1, H, W, 1) restored Y, replicate padding per layer."""

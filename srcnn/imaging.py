@@ -31,16 +31,16 @@ RESIZE_CONVENTION = "tf-bicubic-antialias"
 
 # MATLAB rgb2ycbcr: [Y, Cb, Cr] = OFFSET + MATRIX @ [R, G, B], with RGB in [0, 1]
 # and YCbCr in [0, 255].
-_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
-_YCBCR_MATRIX = np.array([
+YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
+YCBCR_MATRIX = np.array([
     [65.481, 128.553, 24.966],
     [-37.797, -74.203, 112.0],
     [112.0, -93.786, -18.214],
 ])
-_RGB_MATRIX = np.linalg.inv(_YCBCR_MATRIX)
+RGB_MATRIX = np.linalg.inv(YCBCR_MATRIX)
 # How much R, G and B (in [0, 1]) move per unit of Y (in [0, 1]): 255 / 219 for all three,
 # so a restored Y changes an RGB image by adding the same amount to each channel.
-Y_TO_RGB_GAIN = float(255.0 * _RGB_MATRIX[0, 0])
+Y_TO_RGB_GAIN = float(255.0 * RGB_MATRIX[0, 0])
 
 
 def rgb_to_ycbcr(rgb):
@@ -55,7 +55,7 @@ def rgb_to_ycbcr(rgb):
         they only colour the output.
     """
     rgb01 = np.asarray(rgb, dtype=np.float64) / 255.0
-    ycbcr = rgb01 @ _YCBCR_MATRIX.T + _YCBCR_OFFSET
+    ycbcr = rgb01 @ YCBCR_MATRIX.T + YCBCR_OFFSET
     ycbcr[..., 0] = np.round(ycbcr[..., 0])
     return ycbcr.astype(np.float32)
 
@@ -71,7 +71,7 @@ def ycbcr_to_rgb01(ycbcr):
     Affine, so it commutes with any interpolation whose weights sum to one (bicubic).
     """
     dtype = ycbcr.dtype
-    return (ycbcr - _YCBCR_OFFSET.astype(dtype)) @ _RGB_MATRIX.T.astype(dtype)
+    return (ycbcr - YCBCR_OFFSET.astype(dtype)) @ RGB_MATRIX.T.astype(dtype)
 
 
 def colour_output(sr, bicubic_cbcr):
@@ -288,7 +288,7 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
                 raise UserError(f"{path}: {'an animation' if image.format != 'TIFF' else 'a multi-page file'} of "
                                 f"{frames} frames; only still images are read, save the frame you want as "
                                 "an image of its own")
-            return _convert(ImageOps.exif_transpose(image), path)
+            return convert_pil_image(ImageOps.exif_transpose(image), path)
     except Image.UnidentifiedImageError:
         raise UserError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
@@ -298,7 +298,7 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
         Image.MAX_IMAGE_PIXELS = limit
 
 
-def _convert(image, path="image"):
+def convert_pil_image(image, path="image"):
     """A decoded Pillow image -> `LoadedImage` (see `read_image` for the conversions)."""
     icc_profile = image.info.get("icc_profile") or None
     mode = image.mode

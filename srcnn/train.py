@@ -197,18 +197,8 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     strategy = strategy or tf.distribute.get_strategy()
     batch_size = _check_inputs(settings, patches, strategy)
     chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
-    if chief:
-        _prepare_directory(settings.checkpoint_dir, "checkpoint", "--checkpoint-dir")
-        _prepare_directory(settings.log_dir, "log", "--log-dir")
     steps_per_epoch = patches.count // batch_size
-    run = build_run(settings, strategy, total_steps=steps_per_epoch * settings.epochs)
-    checkpointer = Checkpointer(run, settings, chief)
-    restored = checkpointer.restore(say)
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        _check_workers_agree(strategy, int(run.step), settings.checkpoint_dir)
-    say(f"Continuing from step {int(run.step)} ({restored})" if restored else
-        f"Starting a new {settings.arch} x{settings.scale} training: {patches.count} patches, "
-        f"{steps_per_epoch} steps per epoch, {settings.epochs} epochs")
+    run, checkpointer = _start_run(settings, strategy, chief, steps_per_epoch, patches.count, say)
     history_path = os.path.join(settings.log_dir, "history.csv")
     best_psnr = _start_history(history_path, int(run.step), settings.fresh, checkpointer.best_dir) if chief \
         else math.inf
@@ -262,6 +252,26 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     if int(run.step):
         checkpointer.save()
     return history
+
+
+def _start_run(settings, strategy, chief, steps_per_epoch, patch_count, say):
+    """Prepares the run's folders, builds the run and restores its newest checkpoint.
+
+    Returns:
+        (TrainingRun, Checkpointer), the run at the restored step (0 for a new one).
+    """
+    if chief:
+        _prepare_directory(settings.checkpoint_dir, "checkpoint", "--checkpoint-dir")
+        _prepare_directory(settings.log_dir, "log", "--log-dir")
+    run = build_run(settings, strategy, total_steps=steps_per_epoch * settings.epochs)
+    checkpointer = Checkpointer(run, settings, chief)
+    restored = checkpointer.restore(say)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _check_workers_agree(strategy, int(run.step), settings.checkpoint_dir)
+    say(f"Continuing from step {int(run.step)} ({restored})" if restored else
+        f"Starting a new {settings.arch} x{settings.scale} training: {patch_count} patches, "
+        f"{steps_per_epoch} steps per epoch, {settings.epochs} epochs")
+    return run, checkpointer
 
 
 def _check_inputs(settings, patches, strategy):

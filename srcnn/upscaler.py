@@ -129,7 +129,7 @@ class Upscaler:
     def _upscale_pil(self, image, progress):
         if image.width == 0 or image.height == 0:
             raise ValueError(f"image is {image.width}x{image.height} pixels; it needs at least one pixel")
-        loaded = imaging._convert(ImageOps.exif_transpose(image))
+        loaded = imaging.convert_pil_image(ImageOps.exif_transpose(image))
         sr, _ = tiled.upscale(self.network, loaded.pixels, self.scale, loaded.alpha, progress)
         result = Image.fromarray(sr, _PIL_MODES[1 if sr.ndim == 2 else sr.shape[2]])
         if loaded.icc_profile:

@@ -191,24 +191,23 @@ def test_audio_mp4_cannot_hold_is_reencoded_to_aac(tmp_path):
     assert video.probe(str(tmp_path / "out.mp4")).audio_codecs == ["aac"]
 
 
-def truncated_mkv(folder):
-    whole = make_clip(folder / "whole.mkv", seconds=2)
+def first_half_of_a_clip(folder, suffix):
+    """A 2 s clip cut in half: for .mp4 the index (moov) that comes last is lost."""
+    whole = make_clip(folder / f"whole{suffix}", seconds=2)
     with open(whole, "rb") as file:
         data = file.read()
     os.remove(whole)
-    with open(folder / "cut.mkv", "wb") as file:
+    with open(folder / f"cut{suffix}", "wb") as file:
         file.write(data[:len(data) // 2])
-    return str(folder / "cut.mkv")
+    return str(folder / f"cut{suffix}")
+
+
+def truncated_mkv(folder):
+    return first_half_of_a_clip(folder, ".mkv")
 
 
 def mp4_without_index(folder):
-    whole = make_clip(folder / "whole.mp4", seconds=2)  # its index (moov) comes last
-    with open(whole, "rb") as file:
-        data = file.read()
-    os.remove(whole)
-    with open(folder / "cut.mp4", "wb") as file:
-        file.write(data[:len(data) // 2])
-    return str(folder / "cut.mp4")
+    return first_half_of_a_clip(folder, ".mp4")
 
 
 def not_a_video(folder):
