@@ -21,10 +21,12 @@ Colour is enlarged as RGB (converted from Y, Cb, Cr on the small image): the con
 is affine, so this equals converting the enlarged Y, Cb, Cr, and the restored Y then
 enters as a change of Y (`imaging.y_change_kernel`).
 
-`precision="bfloat16"` runs the first two layers with bfloat16 inputs, weights and
-outputs (float32 accumulation in oneDNN); the last layer, whose output is the image, stays
-float32. It is faster where the hardware computes bfloat16 natively and costs a little
-PSNR (benchmarks/upscale_speed.py measures both); elsewhere bfloat16 is emulated and
+`precision="bfloat16"` runs all three layers with bfloat16 inputs, weights and outputs
+(float32 accumulation in oneDNN). The last layer's outputs are its kernel rows' partial
+sums, added up in float32, so only those are rounded to bfloat16; a float32 last layer
+would cost a cast of its whole input and a float32 convolution, over a third of the
+network's time. bfloat16 is faster where the hardware computes it natively and costs a
+little PSNR (benchmarks/upscale_speed.py measures both); elsewhere it is emulated and
 slow, hence `default_precision`.
 """
 
@@ -115,7 +117,7 @@ class TiledSRCNN:
                          layer.kernel_size[0] // 2) for layer in layers[:2]]
         # The last layer (f x f, C -> 1) as a 1 x f conv to f maps, map i = kernel row i,
         # summed with row shifts: oneDNN is slow with one output map, this is ~3x faster.
-        self._last_kernel = tf.transpose(layers[2].kernel, (3, 1, 2, 0))  # (1, f, C, f)
+        self._last_kernel = tf.cast(tf.transpose(layers[2].kernel, (3, 1, 2, 0)), self._dtype)  # (1, f, C, f)
         self._last_bias = layers[2].bias[0]
         self._last_half = layers[2].kernel_size[0] // 2
         self._restore = tf.function(self._restored_box, input_signature=[
@@ -135,11 +137,12 @@ class TiledSRCNN:
             if half:
                 features = self._pad(features, half * borders)
             features = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, kernel, 1, "VALID"), bias))
-        # The last layer in float32: its output is the image. Padding columns before the
-        # 1 x f conv and rows after it is the same as padding its input.
+        # The last layer's row sums are added in float32: its output is the image. Padding
+        # columns before the 1 x f conv and rows after it is the same as padding its input.
         half = self._last_half
-        features = self._pad(tf.cast(features, tf.float32), half * borders * [0, 0, 1, 1])
-        rows = self._pad(tf.nn.conv2d(features, self._last_kernel, 1, "VALID"), half * borders * [1, 1, 0, 0])
+        features = self._pad(features, half * borders * [0, 0, 1, 1])
+        rows = tf.cast(tf.nn.conv2d(features, self._last_kernel, 1, "VALID"), tf.float32)
+        rows = self._pad(rows, half * borders * [1, 1, 0, 0])
         height = tf.shape(rows)[1] - 2 * half
         restored = self._last_bias
         for row in range(2 * half + 1):
