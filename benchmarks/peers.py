@@ -5,8 +5,8 @@
     python benchmarks/peers.py --peers-dir /work/shared/peers
 
 Methods, all on the same synthetic RGB photo enlarged to about --megapixels:
-    ours whole       `srcnn.upscale.upscale`: RGB in, both uint8 RGB results out (bicubic,
-                     the network on Y, colour), float32 and bfloat16
+    ours whole       `srcnn.Upscaler.upscale`, the in-memory API: uint8 RGB in, uint8 RGB
+                     out (bicubic, the network on Y, colour), float32 and bfloat16
     ours network     the tiled network alone on a bicubic Y (`TiledSRCNN.restore_y_in_tiles`)
     torch network    PyTorch running the same 9-1-5 weights with replicate padding on the
                      whole bicubic Y: float32 channels-last, and bfloat16 autocast
@@ -104,15 +104,16 @@ def psnr_y(sr_y, hr_y, shave):
 
 def ours(inputs, method, precision):
     """(upscale function of a case index, Set5 Y function) for our whole upscale or network."""
-    from srcnn import checkpoints
-    from srcnn.upscale import TiledSRCNN, upscale
+    from srcnn import Upscaler, checkpoints
+    from srcnn.upscale import TiledSRCNN
 
     model, _ = checkpoints.load_model(str(inputs["prefix"]))
-    network = TiledSRCNN(model, precision=precision)
     scale = int(inputs["scale"])
     if method == "ours whole":
-        return (lambda index: upscale(network, inputs[f"photo{index}"], scale),
-                lambda index: luminance01(upscale(network, inputs[f"set5_lr{index}"], scale)[0]))
+        upscaler = Upscaler(model, scale, precision=precision)
+        return (lambda index: upscaler.upscale(inputs[f"photo{index}"]),
+                lambda index: luminance01(upscaler.upscale(inputs[f"set5_lr{index}"])))
+    network = TiledSRCNN(model, precision=precision)
     return (lambda index: network.restore_y_in_tiles(inputs[f"bicubic{index}"]),
             lambda index: network.restore_y_in_tiles(inputs[f"set5_bicubic{index}"]))
 

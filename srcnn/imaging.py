@@ -54,10 +54,12 @@ def rgb_to_ycbcr(rgb):
         MATLAB does for uint8 input (the paper's ground truth); Cb and Cr are not, since
         they only colour the output.
     """
-    rgb01 = np.asarray(rgb, dtype=np.float64) / 255.0
-    ycbcr = rgb01 @ YCBCR_MATRIX.T + YCBCR_OFFSET
-    ycbcr[..., 0] = np.round(ycbcr[..., 0])
-    return ycbcr.astype(np.float32)
+    rgb01 = np.asarray(rgb, dtype=np.float64).reshape(-1, 3) / 255.0
+    # Planar (3, N): numpy is several times slower on a last axis of 3 (same values either way).
+    ycbcr = YCBCR_MATRIX @ rgb01.T
+    ycbcr += YCBCR_OFFSET[:, None]
+    np.round(ycbcr[0], out=ycbcr[0])
+    return ycbcr.T.astype(np.float32).reshape(np.shape(rgb))
 
 
 def ycbcr_to_rgb(ycbcr):
@@ -71,7 +73,8 @@ def ycbcr_to_rgb01(ycbcr):
     Affine, so it commutes with any interpolation whose weights sum to one (bicubic).
     """
     dtype = ycbcr.dtype
-    return (ycbcr - YCBCR_OFFSET.astype(dtype)) @ RGB_MATRIX.T.astype(dtype)
+    planar = ycbcr.reshape(-1, 3).T - YCBCR_OFFSET.astype(dtype)[:, None]  # planar, as in rgb_to_ycbcr
+    return (RGB_MATRIX.astype(dtype) @ planar).T.reshape(ycbcr.shape)
 
 
 def colour_output(sr, bicubic_cbcr):
@@ -81,20 +84,23 @@ def colour_output(sr, bicubic_cbcr):
     return ycbcr_to_rgb(np.concatenate([sr, bicubic_cbcr], axis=-1) * 255.0)
 
 
-def y_change_kernel(channels):
-    """1x1 conv kernel (1, 1, 1, C) that turns a change of Y into the change of planes
-    [Y, R, G, B, alpha...] (C >= 4) or [Y, alpha...] (greyscale), all in the same unit.
+def merge_kernels(channels):
+    """1x1 conv kernels that make the output planes from the enlarged planes [Y, R, G, B,
+    alpha...] (C >= 4) or [Y, alpha...] (greyscale) and a change of Y, all in one unit.
 
-    With it, `colour_output` becomes an addition: restored Y with bicubic Cb, Cr is the
-    bicubic RGB plus Y_TO_RGB_GAIN times the change of Y, since the conversion is affine
-    and Y weighs the same in R, G and B.
+    Returns:
+        (select, gains): (1, 1, C, K) picks the K output planes (RGB drops Y), and
+        (1, 1, 1, K) turns a change of Y into their change. Output = conv(planes, select)
+        + conv(change of Y, gains): restored Y with bicubic Cb, Cr is the bicubic RGB plus
+        Y_TO_RGB_GAIN times the change of Y, since the conversion is affine and Y weighs
+        the same in R, G and B (`colour_output` is the same in numpy). Convolutions,
+        because oneDNN runs them far faster than a channel slice and a broadcast product.
     """
-    change = np.zeros(channels, np.float32)
-    if channels >= 4:
-        change[1:4] = Y_TO_RGB_GAIN
-    else:
-        change[0] = 1.0
-    return tf.constant(change.reshape(1, 1, 1, channels))
+    first = 1 if channels >= 4 else 0
+    select = np.eye(channels, dtype=np.float32)[:, first:]
+    gains = np.zeros(channels - first, np.float32)
+    gains[:3 if first else 1] = Y_TO_RGB_GAIN if first else 1.0
+    return tf.constant(select[None, None]), tf.constant(gains.reshape(1, 1, 1, -1))
 
 
 def to_uint8(image01):

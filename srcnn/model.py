@@ -73,10 +73,27 @@ def pad_edges(images, amounts, padding=DEFAULT_PADDING):
         return tf.pad(images, [[0, 0], [top, bottom], [left, right], [0, 0]])
     if padding != "replicate":
         raise ValueError(f"padding {padding!r} is not 'replicate' or 'zero'")
-    height, width = tf.shape(images)[1], tf.shape(images)[2]
-    rows = tf.clip_by_value(tf.range(-top, height + bottom), 0, height - 1)
-    columns = tf.clip_by_value(tf.range(-left, width + right), 0, width - 1)
-    return tf.gather(tf.gather(images, rows, axis=1), columns, axis=2)
+    # Tiled edge rows and columns, concatenated: plain copies, faster than a gather, and ops
+    # that TFLite and ONNX have (the exported models pad this way too).
+    return _repeat_edges(_repeat_edges(images, top, bottom, axis=1), left, right, axis=2)
+
+
+def _repeat_edges(images, before, after, axis):
+    """(B, H, W, C) `images` with its first row (axis 1) or column (axis 2) repeated `before`
+    times in front and its last `after` times behind."""
+    if axis == 1:
+        first, last = images[:, :1], images[:, -1:]
+    else:
+        first, last = images[:, :, :1], images[:, :, -1:]
+
+    def multiples(count):
+        return tf.stack([1, count, 1, 1] if axis == 1 else [1, 1, count, 1])
+
+    def padded():
+        return tf.concat([tf.tile(first, multiples(before)), images, tf.tile(last, multiples(after))], axis=axis)
+
+    # A side inside a tile needs no copy (`upscale.TiledSRCNN` pads only where its window meets a border).
+    return tf.cond(before + after > 0, padded, lambda: images)
 
 
 class SRCNN(keras.Model):

@@ -13,13 +13,14 @@ VALID; sides on the image border are padded layer by layer as the whole-image ne
 pads them ("replicate" or "zero"). The tiles therefore reproduce
 `model(bicubic, padding=...)` on the whole image, to float rounding.
 
-Each tile is one TensorFlow call from a crop of the small image to the two 8-bit tiles:
+Each tile is one TensorFlow call from a crop of the small image to the 8-bit SRCNN tile
+(and the bicubic one, for the command line's comparison PNG):
 `imaging.enlarge_bicubic` of the crop (which equals the whole image's resize inside it),
 the network on Y, and the colour merge, so that neither the network's activations nor
 the enlarged float planes ever cover the whole image; only the two uint8 results do.
 Colour is enlarged as RGB (converted from Y, Cb, Cr on the small image): the conversion
 is affine, so this equals converting the enlarged Y, Cb, Cr, and the restored Y then
-enters as a change of Y (`imaging.y_change_kernel`).
+enters as a change of Y (`imaging.merge_kernels`).
 
 `precision="bfloat16"` runs all three layers with bfloat16 inputs, weights and outputs
 (float32 accumulation in oneDNN). The last layer's outputs are its kernel rows' partial
@@ -193,57 +194,58 @@ class TiledSRCNN:
             sr[top:bottom, left:right] = self.restore_tile(window, tile)
         return sr
 
-    def _upscale_tile(self, planes, geometry, scale):
-        """One tile of `upscale`: a crop of `low_resolution_planes` -> uint8 planes (sr, bicubic).
+    def _upscale_tile(self, planes, geometry, scale, with_bicubic):
+        """One tile of `upscale`: a crop of `low_resolution_planes` -> uint8 (sr, bicubic) of the box.
 
-        Both come out over the whole enlarged crop (only the box is right in `sr`), as
-        [Y, R, G, B, alpha...] for RGB (Y is dropped) or [Y, alpha...] for greyscale.
-        geometry rows: the window and the box relative to the crop's enlargement, 1 where
-        a crop side is an image side, the window's borders, the box relative to the
-        network's output (`upscale_tile`).
+        Planes come out as [R, G, B, alpha...] for RGB (Y is dropped) or [Y, alpha...] for
+        greyscale; bicubic is an empty tensor unless `with_bicubic`. geometry rows: the
+        window and the box relative to the crop's enlargement, 1 where a crop side is an
+        image side, the window's borders, the box relative to the network's output
+        (`upscale_tile`).
         """
         window, box, image_sides = geometry[0], geometry[1], geometry[2]
         # Where the crop's sides are inside the image, the enlargement there is cut off with the
         # window: renormalising it would be wasted.
         renormalise = (tf.reduce_any(image_sides[:2] > 0), tf.reduce_any(image_sides[2:] > 0))
         enlarged = imaging.enlarge_bicubic(planes, scale, renormalise)  # in [0, 255]
-        restored = self._restored_box(enlarged[:, window[0]:window[1], window[2]:window[3], :1] / 255.0,
-                                      geometry[3:])
-        size = tf.shape(enlarged)
-        restored = tf.pad(restored, [[0, 0], [box[0], size[1] - box[1]], [box[2], size[2] - box[3]], [0, 0]])
-        y_change = restored * 255.0 - enlarged[..., :1]
-        sr = enlarged + tf.nn.conv2d(y_change, imaging.y_change_kernel(planes.shape[-1]), 1, "VALID")
-        return imaging.quantize_uint8(sr[0]), imaging.quantize_uint8(enlarged[0])
+        window_y = enlarged[:, window[0]:window[1], window[2]:window[3], :1]
+        restored = self._restored_box(window_y / 255.0, geometry[3:])
+        bicubic_y = window_y[:, box[0] - window[0]:box[1] - window[0], box[2] - window[2]:box[3] - window[2]]
+        select, gains = imaging.merge_kernels(planes.shape[-1])
+        bicubic = tf.nn.conv2d(enlarged[:, box[0]:box[1], box[2]:box[3]], select, 1, "VALID")
+        sr = bicubic + tf.nn.conv2d(restored * 255.0 - bicubic_y, gains, 1, "VALID")
+        return imaging.quantize_uint8(sr[0]), (imaging.quantize_uint8(bicubic[0]) if with_bicubic
+                                               else tf.zeros((0,), tf.uint8))
 
-    def _tile_function(self, scale, channels):
-        """The tf.function of `_upscale_tile` for this scale and number of planes (made once)."""
-        key = (scale, channels)
+    def _tile_function(self, scale, channels, with_bicubic):
+        """The tf.function of `_upscale_tile` for these arguments (made once)."""
+        key = (scale, channels, with_bicubic)
         if key not in self._tile_functions:
-            self._tile_functions[key] = tf.function(lambda crop, geometry: self._upscale_tile(crop, geometry, scale),
-                                                    input_signature=[tf.TensorSpec((1, None, None, channels), tf.float32),
-                                                                     tf.TensorSpec((5, 4), tf.int32)])
+            self._tile_functions[key] = tf.function(
+                lambda crop, geometry: self._upscale_tile(crop, geometry, scale, with_bicubic),
+                input_signature=[tf.TensorSpec((1, None, None, channels), tf.float32), tf.TensorSpec((5, 4), tf.int32)])
         return self._tile_functions[key]
 
-    def upscale_tile(self, planes, scale, tile):
+    def upscale_tile(self, planes, scale, tile, with_bicubic=True):
         """uint8 (sr, bicubic) of `tile.box` of the `scale` times enlargement of `planes`.
 
         Args:
             planes: float32 (h, w, C) `low_resolution_planes` of the whole image.
             scale: integer factor.
             tile: a `Tile` of `tiles(h * scale, w * scale)`.
+            with_bicubic: False gives None for bicubic, and saves its work.
         """
-        upscale_crop = self._tile_function(scale, planes.shape[-1])
+        upscale_crop = self._tile_function(scale, planes.shape[-1], with_bicubic)
         top, bottom, left, right = tile.window
         # The crop reaches far enough that the enlargement is exact over the window.
         crop = (max(0, top // scale - _BICUBIC_REACH), min(planes.shape[0], -(-bottom // scale) + _BICUBIC_REACH),
                 max(0, left // scale - _BICUBIC_REACH), min(planes.shape[1], -(-right // scale) + _BICUBIC_REACH))
-        box = _shift(tile.box, crop[0] * scale, crop[2] * scale)
         image_sides = (crop[0] == 0, crop[1] == planes.shape[0], crop[2] == 0, crop[3] == planes.shape[1])
-        geometry = tf.constant([_shift(tile.window, crop[0] * scale, crop[2] * scale), box, image_sides,
+        geometry = tf.constant([_shift(tile.window, crop[0] * scale, crop[2] * scale),
+                                _shift(tile.box, crop[0] * scale, crop[2] * scale), image_sides,
                                 tile.borders, self._box_in_output(tile)], tf.int32)
         sr, bicubic = upscale_crop(tf.convert_to_tensor(planes[None, crop[0]:crop[1], crop[2]:crop[3]]), geometry)
-        inside = (slice(box[0], box[1]), slice(box[2], box[3]), slice(1 if planes.shape[-1] >= 4 else 0, None))
-        return sr.numpy()[inside], bicubic.numpy()[inside]
+        return sr.numpy(), bicubic.numpy() if with_bicubic else None
 
 
 def low_resolution_planes(pixels, alpha=None):
@@ -255,8 +257,9 @@ def low_resolution_planes(pixels, alpha=None):
     """
     channels = (4 if pixels.ndim == 3 else 1) + (alpha is not None)
     planes = np.empty(pixels.shape[:2] + (channels,), np.float32)
-    for top in range(0, pixels.shape[0], 256):  # in bands: the float64 conversion stays small
-        rows = slice(top, top + 256)
+
+    def convert_band(top):
+        rows = slice(top, top + 128)
         if pixels.ndim == 3:
             ycbcr = imaging.rgb_to_ycbcr(pixels[rows])
             planes[rows, :, 0] = ycbcr[..., 0]
@@ -265,10 +268,14 @@ def low_resolution_planes(pixels, alpha=None):
             planes[rows, :, 0] = pixels[rows]
         if alpha is not None:
             planes[rows, :, -1] = alpha[rows]
+
+    # In bands, so that the float64 conversion stays small, and in threads (numpy releases the GIL).
+    with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
+        list(pool.map(convert_band, range(0, pixels.shape[0], 128)))
     return planes
 
 
-def upscale(network, pixels, scale, alpha=None, progress=False):
+def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=True):
     """Enlarges an image `scale` times: SRCNN and, for comparison, bicubic.
 
     Args:
@@ -277,6 +284,7 @@ def upscale(network, pixels, scale, alpha=None, progress=False):
         scale: integer factor.
         alpha: uint8 (h, w) or None; enlarged bicubically into both results.
         progress: show a progress bar over the tiles.
+        with_bicubic: False returns None for bicubic, and saves its work.
 
     Returns:
         (sr, bicubic): uint8 (h * scale, w * scale[, C]) with C = 3 (RGB), 4 (RGBA), or
@@ -286,18 +294,23 @@ def upscale(network, pixels, scale, alpha=None, progress=False):
     height, width = pixels.shape[0] * scale, pixels.shape[1] * scale
     channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
     sr = np.empty((height, width, channels), np.uint8)
-    bicubic = np.empty((height, width, channels), np.uint8)
+    bicubic = np.empty((height, width, channels), np.uint8) if with_bicubic else None
     tiles = network.tiles(height, width)
-    network.upscale_tile(planes, scale, tiles[0])  # traces the tile function once, before the threads
+
+    def one_tile(tile):
+        return network.upscale_tile(planes, scale, tile, with_bicubic)
+
+    one_tile(tiles[0])  # traces the tile function once, before the threads
     # Two tiles at a time: one tile's copies and element-wise work overlap the other's convolutions.
     with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
-        results = pool.map(lambda tile: network.upscale_tile(planes, scale, tile), tiles)
-        for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, results), total=len(tiles), unit="tile", leave=False,
-                                                  disable=None if progress else True):
+        for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, pool.map(one_tile, tiles)), total=len(tiles), unit="tile",
+                                                  leave=False, disable=None if progress else True):
             top, bottom, left, right = tile.box
-            sr[top:bottom, left:right], bicubic[top:bottom, left:right] = sr_tile, bicubic_tile
+            sr[top:bottom, left:right] = sr_tile
+            if with_bicubic:
+                bicubic[top:bottom, left:right] = bicubic_tile
     if channels == 1:
-        return sr[..., 0], bicubic[..., 0]
+        return sr[..., 0], None if bicubic is None else bicubic[..., 0]
     return sr, bicubic
 
 

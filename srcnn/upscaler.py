@@ -120,7 +120,7 @@ class Upscaler:
         grey = pixels8 if image.ndim == 2 else pixels8[..., 0] if channels <= 2 else pixels8[..., :3]
         alpha = pixels8[..., -1] if channels in (2, 4) else None
         sr, _ = tiled.upscale(self.network, np.ascontiguousarray(grey), self.scale,
-                              None if alpha is None else np.ascontiguousarray(alpha), progress)
+                              None if alpha is None else np.ascontiguousarray(alpha), progress, with_bicubic=False)
         sr = sr.reshape(sr.shape[:2] + image.shape[2:])
         if top is None:
             return sr
@@ -130,7 +130,7 @@ class Upscaler:
         if image.width == 0 or image.height == 0:
             raise ValueError(f"image is {image.width}x{image.height} pixels; it needs at least one pixel")
         loaded = imaging.convert_pil_image(ImageOps.exif_transpose(image))
-        sr, _ = tiled.upscale(self.network, loaded.pixels, self.scale, loaded.alpha, progress)
+        sr, _ = tiled.upscale(self.network, loaded.pixels, self.scale, loaded.alpha, progress, with_bicubic=False)
         result = Image.fromarray(sr, _PIL_MODES[1 if sr.ndim == 2 else sr.shape[2]])
         if loaded.icc_profile:
             result.info["icc_profile"] = loaded.icc_profile

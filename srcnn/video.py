@@ -255,7 +255,7 @@ def frame_upscaler(network, scale):
     from srcnn import upscale
 
     def upscale_frame(pixels):
-        return upscale.upscale(network, pixels, scale)[0]
+        return upscale.upscale(network, pixels, scale, with_bicubic=False)[0]
 
     return upscale_frame
 
