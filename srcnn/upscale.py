@@ -31,6 +31,7 @@ little PSNR (benchmarks/upscale_speed.py measures both); elsewhere it is emulate
 slow, hence `default_precision`.
 """
 
+import itertools
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -241,9 +242,9 @@ class TiledSRCNN:
         crop = (max(0, top // scale - _BICUBIC_REACH), min(planes.shape[0], -(-bottom // scale) + _BICUBIC_REACH),
                 max(0, left // scale - _BICUBIC_REACH), min(planes.shape[1], -(-right // scale) + _BICUBIC_REACH))
         image_sides = (crop[0] == 0, crop[1] == planes.shape[0], crop[2] == 0, crop[3] == planes.shape[1])
-        geometry = tf.constant([_shift(tile.window, crop[0] * scale, crop[2] * scale),
-                                _shift(tile.box, crop[0] * scale, crop[2] * scale), image_sides,
-                                tile.borders, self._box_in_output(tile)], tf.int32)
+        geometry = np.array([_shift(tile.window, crop[0] * scale, crop[2] * scale),
+                             _shift(tile.box, crop[0] * scale, crop[2] * scale), image_sides,
+                             tile.borders, self._box_in_output(tile)], np.int32)
         sr, bicubic = upscale_crop(tf.convert_to_tensor(planes[None, crop[0]:crop[1], crop[2]:crop[3]]), geometry)
         return sr.numpy(), bicubic.numpy() if with_bicubic else None
 
@@ -300,10 +301,11 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
     def one_tile(tile):
         return network.upscale_tile(planes, scale, tile, with_bicubic)
 
-    one_tile(tiles[0])  # traces the tile function once, before the threads
+    first = one_tile(tiles[0])  # traces the tile function once, before the threads
     # Two tiles at a time: one tile's copies and element-wise work overlap the other's convolutions.
     with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
-        for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, pool.map(one_tile, tiles)), total=len(tiles), unit="tile",
+        results = itertools.chain([first], pool.map(one_tile, tiles[1:]))
+        for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, results), total=len(tiles), unit="tile",
                                                   leave=False, disable=None if progress else True):
             top, bottom, left, right = tile.box
             sr[top:bottom, left:right] = sr_tile
