@@ -31,27 +31,11 @@ import tensorflow as tf
 from srcnn import imaging
 from srcnn.errors import UserError
 from srcnn.files import atomic_path
+from srcnn.model import pad_edges, row_maps_kernel, sum_row_maps
 
 FORMATS = ("savedmodel", "tflite", "onnx")
 SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
 ONNX_OPSET = 17
-
-
-def replicate_pad_concat(features, amount, axis):
-    """Edge-pads `features` by `amount` on both sides of `axis` with sliced edges and concat."""
-    if amount == 0:
-        return features
-    multiples = [1, 1, 1, 1]
-    multiples[axis] = amount
-    first, last = _edge(features, axis, first=True), _edge(features, axis, first=False)
-    return tf.concat([tf.tile(first, multiples), features, tf.tile(last, multiples)], axis=axis)
-
-
-def _edge(features, axis, first):
-    """The first or last row (axis 1) / column (axis 2) of (B, H, W, C), kept as a size-1 axis."""
-    if axis == 1:
-        return features[:, :1] if first else features[:, -1:]
-    return features[:, :, :1] if first else features[:, :, -1:]
 
 
 class DeployableSRCNN(tf.Module):
@@ -78,19 +62,10 @@ class DeployableSRCNN(tf.Module):
         """(1, H, W, 1) bicubic Y -> (1, H, W, 1) restored Y, replicate padding per layer."""
         features = y
         for kernel, bias, half in self._layers[:2]:
-            features = replicate_pad_concat(replicate_pad_concat(features, half, 1), half, 2)
-            features = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, kernel, 1, "VALID"), bias))
-        # The last layer (f x f, C -> 1) as a 1 x f conv to f maps, map i = kernel row i, summed
-        # with row shifts, as upscale.TiledSRCNN does: a one-map conv is slow in oneDNN, XNNPACK
-        # (LiteRT) and MLAS (ONNX Runtime) alike; this ran 1.4-2.6x faster in each.
-        kernel, bias, half = self._layers[2]
-        features = replicate_pad_concat(replicate_pad_concat(features, half, 1), half, 2)
-        rows = tf.nn.conv2d(features, np.ascontiguousarray(np.transpose(kernel, (3, 1, 2, 0))), 1, "VALID")
-        height = tf.shape(rows)[1] - 2 * half
-        restored = bias[0]
-        for row in range(2 * half + 1):
-            restored += rows[:, row:row + height, :, row:row + 1]  # (1, H, W, 1)
-        return restored
+            features = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(pad_edges(features, half), kernel, 1, "VALID"), bias))
+        kernel, bias, half = self._layers[2]  # as upscale.TiledSRCNN computes it
+        rows = tf.nn.conv2d(pad_edges(features, half), row_maps_kernel(kernel), 1, "VALID")
+        return sum_row_maps(rows, bias[0])  # (1, H, W, 1)
 
     @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.uint8, name="rgb")])
     def __call__(self, rgb):

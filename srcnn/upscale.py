@@ -44,7 +44,7 @@ from tqdm import tqdm
 from srcnn import imaging, video
 from srcnn.errors import UserError
 from srcnn.files import ensure_writable_folder
-from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, valid_margin
+from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, row_maps_kernel, sum_row_maps, valid_margin
 
 # Inference precisions of the tiled network (training has its own, `srcnn.train.PRECISIONS`).
 INFERENCE_PRECISIONS = ("float32", "bfloat16")
@@ -117,39 +117,26 @@ class TiledSRCNN:
         layers = (model.conv1, model.conv2, model.conv3)
         self._hidden = [(tf.cast(layer.kernel, self._dtype), tf.cast(layer.bias, self._dtype),
                          layer.kernel_size[0] // 2) for layer in layers[:2]]
-        # The last layer (f x f, C -> 1) as a 1 x f conv to f maps, map i = kernel row i,
-        # summed with row shifts: oneDNN is slow with one output map, this is ~3x faster.
-        self._last_kernel = tf.cast(tf.transpose(layers[2].kernel, (3, 1, 2, 0)), self._dtype)  # (1, f, C, f)
+        self._last_kernel = tf.cast(row_maps_kernel(layers[2].kernel), self._dtype)
         self._last_bias = layers[2].bias[0]
         self._last_half = layers[2].kernel_size[0] // 2
         self._restore = tf.function(self._restored_box, input_signature=[
             tf.TensorSpec((1, None, None, 1), tf.float32), tf.TensorSpec((2, 4), tf.int32)])
-        self._tile_functions = {}  # (scale, planes) -> the tf.function of `_upscale_tile`
-
-    def _pad(self, features, amounts):
-        """Pads by `amounts` (top, bottom, left, right) as the whole-image network pads."""
-        # Most tiles lie inside the image: skip the copy there.
-        return tf.cond(tf.reduce_any(amounts > 0), lambda: pad_edges(features, amounts, self.padding),
-                       lambda: features)
+        self._tile_functions = {}  # (scale, channels, with_bicubic) -> the tf.function of `_upscale_tile`
 
     def _network(self, window, borders):
         """(1, h, w, 1) window -> (1, h', w', 1): each side shrinks by the margin unless a border."""
         features = tf.cast(window, self._dtype)
         for kernel, bias, half in self._hidden:
             if half:
-                features = self._pad(features, half * borders)
+                features = pad_edges(features, half * borders, self.padding)
             features = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, kernel, 1, "VALID"), bias))
-        # The last layer's row sums are added in float32: its output is the image. Padding
+        # The last layer's row maps are added in float32: its output is the image. Padding
         # columns before the 1 x f conv and rows after it is the same as padding its input.
         half = self._last_half
-        features = self._pad(features, half * borders * [0, 0, 1, 1])
+        features = pad_edges(features, half * borders * [0, 0, 1, 1], self.padding)
         rows = tf.cast(tf.nn.conv2d(features, self._last_kernel, 1, "VALID"), tf.float32)
-        rows = self._pad(rows, half * borders * [1, 1, 0, 0])
-        height = tf.shape(rows)[1] - 2 * half
-        restored = self._last_bias
-        for row in range(2 * half + 1):
-            restored += rows[:, row:row + height, :, row:row + 1]
-        return restored
+        return sum_row_maps(pad_edges(rows, half * borders * [1, 1, 0, 0], self.padding), self._last_bias)
 
     def _restored_box(self, window, geometry):
         """Restored Y, clipped to [0, 1], of box geometry[1] of the network's output on `window`.
@@ -258,9 +245,8 @@ def low_resolution_planes(pixels, alpha=None):
     """
     channels = (4 if pixels.ndim == 3 else 1) + (alpha is not None)
     planes = np.empty(pixels.shape[:2] + (channels,), np.float32)
-
-    def convert_band(top):
-        rows = slice(top, top + 128)
+    for top in range(0, pixels.shape[0], 256):  # in bands: the float64 conversion stays small
+        rows = slice(top, top + 256)
         if pixels.ndim == 3:
             ycbcr = imaging.rgb_to_ycbcr(pixels[rows])
             planes[rows, :, 0] = ycbcr[..., 0]
@@ -269,10 +255,6 @@ def low_resolution_planes(pixels, alpha=None):
             planes[rows, :, 0] = pixels[rows]
         if alpha is not None:
             planes[rows, :, -1] = alpha[rows]
-
-    # In bands, so that the float64 conversion stays small, and in threads (numpy releases the GIL).
-    with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
-        list(pool.map(convert_band, range(0, pixels.shape[0], 128)))
     return planes
 
 
