@@ -39,9 +39,9 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # The shipped weights: package data (srcnn/pretrained/, mapped from checkpoint/pretrained/ by
 # pyproject.toml) once installed, checkpoint/pretrained/ beside the package in a checkout.
 # Both are found from the package's own location, whatever the working folder.
-PRETRAINED_DIR = next((folder for folder in (os.path.join(_PACKAGE_DIR, "pretrained"),
-                                             os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoint", "pretrained"))
-                       if os.path.isdir(folder)), os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoint", "pretrained"))
+_INSTALLED_PRETRAINED = os.path.join(_PACKAGE_DIR, "pretrained")
+PRETRAINED_DIR = (_INSTALLED_PRETRAINED if os.path.isdir(_INSTALLED_PRETRAINED)
+                  else os.path.join(os.path.dirname(_PACKAGE_DIR), "checkpoint", "pretrained"))
 
 
 class Config(tf.Module):

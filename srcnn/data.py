@@ -37,6 +37,7 @@ import tensorflow as tf
 from srcnn import imaging
 from srcnn.errors import UserError
 from srcnn.files import atomic_path, why_not_a_folder
+from srcnn.metrics import SSIM_WINDOW
 
 FORMAT_VERSION = 1
 STREAM_CHUNK = 1024  # patches per read when streaming: ~6 MB of 33x33 + 21x21 float32
@@ -171,7 +172,7 @@ def training_patches(paths, scale, image_size=33, label_size=21, stride=14, augm
 
 def smallest_test_side(scale):
     """The smallest test image side: SSIM's 11x11 window must fit once `scale` px are shaved per border."""
-    return 11 + 2 * scale
+    return SSIM_WINDOW + 2 * scale
 
 
 def test_image(path, scale):

@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from srcnn.imaging import to_uint8
 
+SSIM_WINDOW = 11  # the Gaussian window's side (sigma 1.5), as in Wang et al. and the SR papers
+
 
 def _shaved_uint8(image, scale):
     """The 8-bit (H - 2 scale, W - 2 scale) centre of a [0, 1] (H, W) or (H, W, 1) Y image."""
@@ -37,7 +39,7 @@ def psnr(image, hr, scale):
 
 
 def ssim(image, hr, scale):
-    """SSIM with an 11x11 Gaussian window (sigma 1.5) on the same crop as `psnr`."""
+    """SSIM with an 11x11 Gaussian window (`SSIM_WINDOW`, sigma 1.5) on the same crop as `psnr`."""
     image = _shaved_uint8(image, scale)[..., None].astype(np.float32)
     hr = _shaved_uint8(hr, scale)[..., None].astype(np.float32)
-    return float(tf.image.ssim(image, hr, max_val=255.0, filter_size=11, filter_sigma=1.5))
+    return float(tf.image.ssim(image, hr, max_val=255.0, filter_size=SSIM_WINDOW, filter_sigma=1.5))

@@ -121,6 +121,13 @@ def _lock(folder, what):
         handle.close()
 
 
+def remove_event_files(log_dir):
+    """Deletes a log folder's TensorBoard curves (a training started over with --fresh)."""
+    for folder in EVENT_FOLDERS:
+        for events in glob.glob(os.path.join(glob.escape(log_dir), folder, "events.out.tfevents.*")):
+            os.remove(events)
+
+
 def _claim_log_folder(settings):
     """Records the checkpoint folder in the log folder, or stops if the log folder is another run's."""
     path = os.path.join(settings.log_dir, OWNER_NAME)
@@ -131,10 +138,6 @@ def _claim_log_folder(settings):
         if owner and owner != mine:
             raise UserError(f"{settings.log_dir}: holds the logs of the training in {owner}; pass another --log-dir "
                             f"(or delete {path} to give these logs to {settings.checkpoint_dir})")
-    if settings.fresh:  # starting over: the old curves go with the old checkpoints
-        for folder in EVENT_FOLDERS:
-            for events in glob.glob(os.path.join(glob.escape(settings.log_dir), folder, "events.out.tfevents.*")):
-                os.remove(events)
     try:
         with atomic_path(path) as temporary, open(temporary, "w") as handle:
             handle.write(mine + "\n")

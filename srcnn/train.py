@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from srcnn import checkpoints
+from srcnn import checkpoints, run_folders
 from srcnn.data import PatchArrays, random_dihedral
 from srcnn.errors import UserError
 from srcnn.files import atomic_path, ensure_writable_folder
@@ -82,15 +82,18 @@ def training_precision(precision):
     return precision
 
 
-def default_learning_rate(optimizer):
-    return 1e-3 if optimizer == "adam" else 1e-4
+def resolved_learning_rate(settings):
+    """The learning rate a training uses: the given one, or 1e-3 for adam, 1e-4 for sgd (the paper's)."""
+    if settings.learning_rate is not None:
+        return settings.learning_rate
+    return 1e-3 if settings.optimizer == "adam" else 1e-4
 
 
 def recipe(settings):
     """What of `settings` decides the weights, resolved (no "auto", no None): saved as recipe.json
     beside the checkpoints (see `srcnn.checkpoints`)."""
     return {"scale": settings.scale, "arch": settings.arch, "optimizer": settings.optimizer,
-            "learning_rate": settings.learning_rate or default_learning_rate(settings.optimizer),
+            "learning_rate": resolved_learning_rate(settings),
             "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
             "augment": settings.augment, "precision": training_precision(settings.precision)}
 
@@ -102,11 +105,9 @@ def make_optimizer(settings, total_steps):
     and ten times smaller for conv3 (a 0.1 gradient multiplier, exact for SGD).
     "adam" uses He init and a cosine decay of the learning rate to 1 % over the run.
     """
-    learning_rate = (default_learning_rate(settings.optimizer) if settings.learning_rate is None
-                     else settings.learning_rate)
     if settings.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9), (1.0, 1.0, 1.0, 1.0, 0.1, 0.1)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(total_steps, 1), alpha=0.01)
+        return keras.optimizers.SGD(resolved_learning_rate(settings), momentum=0.9), (1.0, 1.0, 1.0, 1.0, 0.1, 0.1)
+    schedule = keras.optimizers.schedules.CosineDecay(resolved_learning_rate(settings), max(total_steps, 1), alpha=0.01)
     return keras.optimizers.Adam(schedule), (1.0,) * 6
 
 
@@ -200,7 +201,7 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     steps_per_epoch = patches.count // batch_size
     run, checkpointer = _start_run(settings, strategy, chief, steps_per_epoch, patches.count, say)
     history_path = os.path.join(settings.log_dir, "history.csv")
-    best_psnr = _start_history(history_path, int(run.step), settings.fresh, checkpointer.best_dir) if chief \
+    best_psnr = _start_history(settings.log_dir, int(run.step), settings.fresh, checkpointer.best_dir) if chief \
         else math.inf
     step_function = compile_train_step(run, strategy)
     writers = _summary_writers(settings.log_dir, chief)
@@ -542,10 +543,14 @@ def _restore(bundle, settings, say):
     return restored
 
 
-def _start_history(path, step, fresh, best_dir):
-    """Deletes history.csv with `fresh`, else trims it (see `_trim_history`); returns the best PSNR so far."""
-    if fresh and os.path.exists(path):
-        os.remove(path)
+def _start_history(log_dir, step, fresh, best_dir):
+    """With `fresh` deletes history.csv and the TensorBoard curves (after the inputs were checked,
+    with the old checkpoints), else trims history.csv (see `_trim_history`); returns the best PSNR so far."""
+    path = os.path.join(log_dir, "history.csv")
+    if fresh:
+        run_folders.remove_event_files(log_dir)
+        if os.path.exists(path):
+            os.remove(path)
     return _trim_history(path, step, best_dir)
 
 
