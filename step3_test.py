@@ -89,12 +89,7 @@ def load_test_images(args):
 
 def upscale_weights(args):
     """(prefix, scale) for --input: the scale defaults to the checkpoint's."""
-    prefix = checkpoints.resolve(args.checkpoint) if args.checkpoint else choose_weights(None, args.scale or 3)
-    trained = checkpoints.read_config(prefix)["scale"]
-    if args.scale and args.scale != trained:
-        raise UserError(f"{prefix}: trained for x{trained}, but --scale is {args.scale}; "
-                        f"leave --scale out or pass x{args.scale} weights with --checkpoint")
-    return prefix, trained
+    return cli.weights_for(args.checkpoint or choose_weights(None, args.scale or 3), args.scale)
 
 
 def upscale_images(args):

@@ -25,7 +25,7 @@ import urllib.parse
 
 import numpy as np
 
-from srcnn import imaging, metrics
+from srcnn import imaging, metrics, run_folders
 from srcnn.evaluate import table_rows
 from srcnn.errors import UserError
 from srcnn.files import atomic_path
@@ -66,11 +66,19 @@ def default_history(weights_prefix, scale):
     """The training history that belongs to the weights, or None.
 
     The history.csv beside the weights (the shipped checkpoint/pretrained/x{scale}/ have
-    theirs), else step2_train's logs/x{scale}/history.csv.
+    theirs), else that of step2_train's log folder for their checkpoint folder (logs/x{scale}
+    for the default one, <folder>/logs for any other), if that log folder records this
+    checkpoint folder as its training's (`run_folders.log_owner`): never another run's.
     """
-    for path in (os.path.join(os.path.dirname(weights_prefix), "history.csv"),
-                 os.path.join("logs", f"x{scale}", "history.csv")):
-        if os.path.isfile(path):
+    folder = os.path.dirname(weights_prefix)
+    if os.path.basename(folder) == "best":  # checkpoint/x3/best/best-N: the run is checkpoint/x3
+        folder = os.path.dirname(folder)
+    beside = os.path.join(folder, "history.csv")
+    if os.path.isfile(beside):
+        return beside
+    for log_dir in (os.path.join("logs", f"x{scale}"), os.path.join(folder, "logs")):
+        path = os.path.join(log_dir, "history.csv")
+        if os.path.isfile(path) and run_folders.log_owner(log_dir) == os.path.realpath(folder):
             return path
     return None
 

@@ -128,16 +128,23 @@ def remove_event_files(log_dir):
             os.remove(events)
 
 
+def log_owner(log_dir):
+    """The checkpoint folder (a real path) a log folder records as its training's, or None."""
+    try:
+        with open(os.path.join(log_dir, OWNER_NAME)) as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
 def _claim_log_folder(settings):
     """Records the checkpoint folder in the log folder, or stops if the log folder is another run's."""
     path = os.path.join(settings.log_dir, OWNER_NAME)
     mine = os.path.realpath(settings.checkpoint_dir)
-    if os.path.exists(path):
-        with open(path) as handle:
-            owner = handle.read().strip()
-        if owner and owner != mine:
-            raise UserError(f"{settings.log_dir}: holds the logs of the training in {owner}; pass another --log-dir "
-                            f"(or delete {path} to give these logs to {settings.checkpoint_dir})")
+    owner = log_owner(settings.log_dir)
+    if owner and owner != mine:
+        raise UserError(f"{settings.log_dir}: holds the logs of the training in {owner}; pass another --log-dir "
+                        f"(or delete {path} to give these logs to {settings.checkpoint_dir})")
     try:
         with atomic_path(path) as temporary, open(temporary, "w") as handle:
             handle.write(mine + "\n")
