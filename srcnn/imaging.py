@@ -41,6 +41,9 @@ RGB_MATRIX = np.linalg.inv(YCBCR_MATRIX)
 # How much R, G and B (in [0, 1]) move per unit of Y (in [0, 1]): 255 / 219 for all three,
 # so a restored Y changes an RGB image by adding the same amount to each channel.
 Y_TO_RGB_GAIN = float(255.0 * RGB_MATRIX[0, 0])
+# 8-bit R, G, B less Y_TO_RGB_GAIN times Y: what Cb and Cr add to them, affine in 8-bit RGB.
+_RGB_LESS_Y_MATRIX = (RGB_MATRIX[:, 1:] @ YCBCR_MATRIX[1:]).T.astype(np.float32)
+_RGB_LESS_Y_OFFSET = np.float32(-YCBCR_OFFSET[0] * Y_TO_RGB_GAIN)
 
 
 def rgb_to_ycbcr(rgb):
@@ -77,6 +80,14 @@ def ycbcr_to_rgb01(ycbcr):
     return (RGB_MATRIX.astype(dtype) @ planar).T.reshape(ycbcr.shape)
 
 
+def rgb_less_y(rgb):
+    """uint8 (..., 3) RGB -> float32 R, G, B (8-bit units) less `Y_TO_RGB_GAIN` times the
+    unrounded Y of `rgb_to_ycbcr`: the part of the colour that Cb and Cr set."""
+    flat = np.asarray(rgb).reshape(-1, 3) @ _RGB_LESS_Y_MATRIX
+    flat += _RGB_LESS_Y_OFFSET
+    return flat.reshape(np.shape(rgb))
+
+
 def colour_output(sr, bicubic_cbcr):
     """uint8 RGB from restored Y and bicubic CbCr (all [0, 1]); Y alone for greyscale."""
     if bicubic_cbcr is None:
@@ -84,23 +95,17 @@ def colour_output(sr, bicubic_cbcr):
     return ycbcr_to_rgb(np.concatenate([sr, bicubic_cbcr], axis=-1) * 255.0)
 
 
-def merge_kernels(channels):
-    """1x1 conv kernels that make the output planes from the enlarged planes [Y, R, G, B,
-    alpha...] (C >= 4) or [Y, alpha...] (greyscale) and a change of Y, all in one unit.
+def y_gains(channels):
+    """How much each output plane moves per unit of Y (both in 8-bit units), for an image of
+    `channels` planes: RGB (3) or RGBA (4), greyscale (1) or greyscale + alpha (2).
 
-    Returns:
-        (select, gains): (1, 1, C, K) picks the K output planes (RGB drops Y), and
-        (1, 1, 1, K) turns a change of Y into their change. Output = conv(planes, select)
-        + conv(change of Y, gains): restored Y with bicubic Cb, Cr is the bicubic RGB plus
-        Y_TO_RGB_GAIN times the change of Y, since the conversion is affine and Y weighs
-        the same in R, G and B (`colour_output` is the same in numpy). Convolutions,
-        because oneDNN runs them far faster than a channel slice and a broadcast product.
+    Output plane = its Y-free part + gain * Y: the conversion from Y, Cb, Cr is affine and
+    Y weighs the same in R, G and B, so a restored Y enters every colour plane alike; a
+    grey plane is Y itself; alpha does not depend on Y.
     """
-    first = 1 if channels >= 4 else 0
-    select = np.eye(channels, dtype=np.float32)[:, first:]
-    gains = np.zeros(channels - first, np.float32)
-    gains[:3 if first else 1] = Y_TO_RGB_GAIN if first else 1.0
-    return tf.constant(select[None, None]), tf.constant(gains.reshape(1, 1, 1, -1))
+    gains = np.zeros(channels, np.float32)
+    gains[:3 if channels >= 3 else 1] = Y_TO_RGB_GAIN if channels >= 3 else 1.0
+    return gains
 
 
 def to_uint8(image01):
@@ -158,42 +163,84 @@ def _enlarge_kernels(scale, channels):
     return tf.constant(rows, tf.float32), tf.constant(columns, tf.float32)
 
 
-def enlarge_bicubic(images, scale, renormalise=(True, True)):
+def enlarge_bicubic(images, scale):
     """`tf.image.resize(images, (scale * H, scale * W), "bicubic", antialias=True)`, from basic ops.
 
     Built only from pad, conv2d with fixed kernels, division and depth_to_space, which
     TFLite and ONNX both have (ScaleAndTranslate is in neither). Equal to the resize to
-    float rounding (~1e-6), borders included: the resize drops the kernel taps that fall
-    outside the image and renormalises the others, which is the zero-padded filter divided
-    by the same filter run over ones. Any size from 1 x 1 up; H and W may be dynamic.
+    float rounding (~1e-6), borders included (see `enlarge_phases`). Any size from 1 x 1
+    up; H and W may be dynamic.
 
     Args:
         images: float32 (B, H, W, C), C known when traced.
         scale: integer factor >= 1.
-        renormalise: (rows, columns), Python or tensor booleans: False skips the border
-            renormalisation along that axis, for crops whose sides there are not the
-            image's (their outer 2 * scale outputs are then wrong and to be cut off).
 
     Returns:
         float32 (B, scale * H, scale * W, C).
     """
+    return tf.nn.depth_to_space(enlarge_phases(images, scale, (1, 1, 1, 1)), scale)
+
+
+def enlarge_phases(images, scale, image_sides):
+    """The bicubic enlargement of `enlarge_bicubic` before its depth_to_space, of a crop.
+
+    Where a crop side is the image's, the resize drops the kernel taps that fall outside
+    the image and renormalises the others: the zero-padded filter divided by the same
+    filter run over ones. Where it is inside the image, the crop is filtered VALID: its
+    outer 2 input pixels there only feed the taps of the pixels within.
+
+    Args:
+        images: float32 (B, H, W, C), C known when traced.
+        scale: integer factor >= 1.
+        image_sides: (top, bottom, left, right), 1 where the crop side is the image's, as
+            Python ints (no conditionals in the graph) or an int32 tensor.
+
+    Returns:
+        float32 (B, H', W', scale * scale * C), output pixel (scale * i + p, scale * j + q)
+        in map (p * scale + q) * C + c of pixel (i, j) (as `tf.nn.depth_to_space` reads
+        them), with H' = H + 2 (top + bottom) - 4 and W' likewise.
+    """
     channels = images.shape[-1]
     rows, columns = _enlarge_kernels(int(scale), channels)
     size = tf.shape(images)
+    static = isinstance(image_sides, (tuple, list))
+    sides = image_sides if static else tf.unstack(tf.cast(image_sides, tf.int32), num=4)
 
-    def filtered(features, kernel, padding):
-        return tf.nn.conv2d(tf.pad(features, padding), kernel, 1, "VALID")
+    def pass_along(features, kernel, padding, ones_shape, renormalise):
+        output = tf.nn.conv2d(tf.pad(features, padding), kernel, 1, "VALID")
 
-    def pass_along(features, kernel, padding, ones_shape, renormalise_here):
-        output = filtered(features, kernel, padding)
-        return tf.cond(tf.convert_to_tensor(renormalise_here),
-                       lambda: output / filtered(tf.ones(ones_shape), kernel, padding), lambda: output)
+        def renormalised():
+            return output / tf.nn.conv2d(tf.pad(tf.ones(ones_shape), padding), kernel, 1, "VALID")
+        if static:
+            return renormalised() if renormalise else output
+        return tf.cond(renormalise, renormalised, lambda: output)
 
-    features = pass_along(images, rows, [[0, 0], [2, 2], [0, 0], [0, 0]], tf.stack([1, size[1], 1, channels]),
-                          renormalise[0])
-    features = pass_along(features, columns, [[0, 0], [0, 0], [2, 2], [0, 0]],
-                          tf.stack([1, 1, size[2], scale * channels]), renormalise[1])
-    return tf.nn.depth_to_space(features, scale)
+    def any_side(first, second):
+        return bool(first or second) if static else tf.logical_or(first > 0, second > 0)
+
+    features = pass_along(images, rows, [[0, 0], [2 * sides[0], 2 * sides[1]], [0, 0], [0, 0]],
+                          tf.stack([1, size[1], 1, channels]), any_side(sides[0], sides[1]))
+    return pass_along(features, columns, [[0, 0], [0, 0], [2 * sides[2], 2 * sides[3]], [0, 0]],
+                      tf.stack([1, 1, size[2], scale * channels]), any_side(sides[2], sides[3]))
+
+
+def phases_to_image(phases, scale):
+    """(1, H, W, scale * scale) phases of one plane (`enlarge_phases`) -> (1, scale * H, scale * W, 1).
+
+    `tf.nn.depth_to_space` as a reshape and a transpose, which oneDNN runs several times
+    faster than TensorFlow's DepthToSpace kernel on the CPU.
+    """
+    size = tf.shape(phases)
+    blocks = tf.reshape(phases, tf.stack([size[1], size[2], scale, scale]))
+    return tf.reshape(tf.transpose(blocks, (0, 2, 1, 3)), tf.stack([1, size[1] * scale, size[2] * scale, 1]))
+
+
+def image_to_phases(image, scale):
+    """Inverse of `phases_to_image`: (1, scale * H, scale * W, 1) -> (1, H, W, scale * scale)."""
+    size = tf.shape(image)
+    height, width = size[1] // scale, size[2] // scale
+    blocks = tf.reshape(image, tf.stack([height, scale, width, scale]))
+    return tf.reshape(tf.transpose(blocks, (0, 2, 1, 3)), tf.stack([1, height, width, scale * scale]))
 
 
 def degrade(hr, scale):

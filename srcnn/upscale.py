@@ -13,14 +13,19 @@ VALID; sides on the image border are padded layer by layer as the whole-image ne
 pads them ("replicate" or "zero"). The tiles therefore reproduce
 `model(bicubic, padding=...)` on the whole image, to float rounding.
 
-Each tile is one TensorFlow call from a crop of the small image to the 8-bit SRCNN tile
-(and the bicubic one, for the command line's comparison PNG):
-`imaging.enlarge_bicubic` of the crop (which equals the whole image's resize inside it),
-the network on Y, and the colour merge, so that neither the network's activations nor
-the enlarged float planes ever cover the whole image; only the two uint8 results do.
-Colour is enlarged as RGB (converted from Y, Cb, Cr on the small image): the conversion
-is affine, so this equals converting the enlarged Y, Cb, Cr, and the restored Y then
-enters as a change of Y (`imaging.merge_kernels`).
+Each tile is one TensorFlow call from crops of the small image to the 8-bit SRCNN tile
+(and the bicubic one, for the command line's comparison PNG), so that neither the
+network's activations nor the enlarged float planes ever cover the whole image; only the
+uint8 results do. The conversion from Y, Cb, Cr to RGB is affine and Y weighs the same
+in R, G and B, so each output plane is a part that Cb and Cr set (its "base") plus a
+gain times Y (`imaging.y_gains`), and bicubic enlargement commutes with both. So:
+- Y alone is enlarged into pixels (`imaging.enlarge_phases` of a crop that reaches the
+  window, filtered VALID where its sides are inside the image), for the network;
+- the base planes are enlarged from a crop whose enlargement is the tile itself, and
+  left in the enlargement's phase layout (no depth_to_space), where the restored Y's
+  phases are added with their gains;
+- the uint8 phases become pixels in numpy's copy into the output image (`put_phases`).
+Tiles are then a multiple of `scale` on a side (`TiledSRCNN.upscale_tiles`).
 
 `precision="bfloat16"` runs all three layers with bfloat16 inputs, weights and outputs
 (float32 accumulation in oneDNN). The last layer's outputs are its kernel rows' partial
@@ -123,6 +128,7 @@ class TiledSRCNN:
         self._restore = tf.function(self._restored_box, input_signature=[
             tf.TensorSpec((1, None, None, 1), tf.float32), tf.TensorSpec((2, 4), tf.int32)])
         self._tile_functions = {}  # (scale, channels, with_bicubic) -> the tf.function of `_upscale_tile`
+        self._gain_kernels = {}  # (scale, channels) -> its (1, 1, s * s, s * s * C) kernel (`_tile_function`)
 
     def _network(self, window, borders):
         """(1, h, w, 1) window -> (1, h', w', 1): each side shrinks by the margin unless a border."""
@@ -182,80 +188,121 @@ class TiledSRCNN:
             sr[top:bottom, left:right] = self.restore_tile(window, tile)
         return sr
 
-    def _upscale_tile(self, planes, geometry, scale, with_bicubic):
-        """One tile of `upscale`: a crop of `low_resolution_planes` -> uint8 (sr, bicubic) of the box.
+    def _upscale_tile(self, y, base, geometry, scale, with_bicubic):
+        """One tile of `upscale`: crops of `low_resolution_planes` -> uint8 (sr, bicubic) phases of the box.
 
-        Planes come out as [R, G, B, alpha...] for RGB (Y is dropped) or [Y, alpha...] for
-        greyscale; bicubic is an empty tensor unless `with_bicubic`. geometry rows: the
-        window and the box relative to the crop's enlargement, 1 where a crop side is an
-        image side, the window's borders, the box relative to the network's output
-        (`upscale_tile`).
+        The output planes are base + gain * Y (`imaging.y_gains`), added up in the
+        enlargement's phase layout (`imaging.enlarge_phases`), where the base crop's
+        enlargement is the box itself; only Y is enlarged into pixels, for the network.
+        bicubic is an empty tensor unless `with_bicubic`. geometry rows (see
+        `upscale_tile`): the Y crop's and the base crop's image sides, the window and the
+        box in the Y crop's enlargement, the window's borders, the box relative to the
+        network's output.
         """
-        window, box, image_sides = geometry[0], geometry[1], geometry[2]
-        # Where the crop's sides are inside the image, the enlargement there is cut off with the
-        # window: renormalising it would be wasted.
-        renormalise = (tf.reduce_any(image_sides[:2] > 0), tf.reduce_any(image_sides[2:] > 0))
-        enlarged = imaging.enlarge_bicubic(planes, scale, renormalise)  # in [0, 255]
-        window_y = enlarged[:, window[0]:window[1], window[2]:window[3], :1]
-        restored = self._restored_box(window_y / 255.0, geometry[3:])
-        bicubic_y = window_y[:, box[0] - window[0]:box[1] - window[0], box[2] - window[2]:box[3] - window[2]]
-        select, gains = imaging.merge_kernels(planes.shape[-1])
-        bicubic = tf.nn.conv2d(enlarged[:, box[0]:box[1], box[2]:box[3]], select, 1, "VALID")
-        sr = bicubic + tf.nn.conv2d(restored * 255.0 - bicubic_y, gains, 1, "VALID")
-        return imaging.quantize_uint8(sr[0]), (imaging.quantize_uint8(bicubic[0]) if with_bicubic
-                                               else tf.zeros((0,), tf.uint8))
+        window, box = geometry[2], geometry[3]
+        enlarged_y = imaging.phases_to_image(imaging.enlarge_phases(y, scale, geometry[0]), scale)
+        window_y = enlarged_y[:, window[0]:window[1], window[2]:window[3]]
+        restored = self._restored_box(window_y, geometry[4:])
+        base_phases = imaging.enlarge_phases(base, scale, geometry[1])
+        gains = self._gain_kernels[(scale, base.shape[-1])]
+
+        def planes(y01):  # uint8 phases of the output planes for this Y (in [0, 1]) over the box
+            return imaging.quantize_uint8(
+                (base_phases + tf.nn.conv2d(imaging.image_to_phases(y01, scale), gains, 1, "VALID"))[0])
+
+        bicubic = planes(enlarged_y[:, box[0]:box[1], box[2]:box[3]]) if with_bicubic else tf.zeros((0,), tf.uint8)
+        return planes(restored), bicubic
 
     def _tile_function(self, scale, channels, with_bicubic):
         """The tf.function of `_upscale_tile` for these arguments (made once)."""
         key = (scale, channels, with_bicubic)
         if key not in self._tile_functions:
+            # (1, 1, s * s, s * s * C): Y's phase k -> output phase k of every plane, times its gain
+            gains = np.kron(np.eye(scale * scale, dtype=np.float32), 255.0 * imaging.y_gains(channels)[None])
+            self._gain_kernels[(scale, channels)] = tf.constant(gains[None, None])
             self._tile_functions[key] = tf.function(
-                lambda crop, geometry: self._upscale_tile(crop, geometry, scale, with_bicubic),
-                input_signature=[tf.TensorSpec((1, None, None, channels), tf.float32), tf.TensorSpec((5, 4), tf.int32)])
+                lambda y, base, geometry: self._upscale_tile(y, base, geometry, scale, with_bicubic),
+                input_signature=[tf.TensorSpec((1, None, None, 1), tf.float32),
+                                 tf.TensorSpec((1, None, None, channels), tf.float32), tf.TensorSpec((6, 4), tf.int32)])
         return self._tile_functions[key]
 
-    def upscale_tile(self, planes, scale, tile, with_bicubic=True):
-        """uint8 (sr, bicubic) of `tile.box` of the `scale` times enlargement of `planes`.
+    def upscale_tiles(self, height, width, scale):
+        """The tiles of `upscale` for a `height` x `width` input: sides a multiple of `scale`,
+        so that every box starts on a whole input pixel."""
+        return plan_tiles(height * scale, width * scale, max(scale, self.tile - self.tile % scale), self.margin)
+
+    def upscale_tile(self, y, base, scale, tile, with_bicubic=True):
+        """uint8 (sr, bicubic) phases of `tile.box` of the `scale` times enlargement.
 
         Args:
-            planes: float32 (h, w, C) `low_resolution_planes` of the whole image.
+            y, base: float32 `low_resolution_planes` of the whole image.
             scale: integer factor.
-            tile: a `Tile` of `tiles(h * scale, w * scale)`.
+            tile: one of `upscale_tiles`.
             with_bicubic: False gives None for bicubic, and saves its work.
+
+        Returns:
+            uint8 (box height / scale, box width / scale, scale * scale * C) arrays, in the
+            layout of `imaging.enlarge_phases` (see `put_phases`).
         """
-        upscale_crop = self._tile_function(scale, planes.shape[-1], with_bicubic)
-        top, bottom, left, right = tile.window
-        # The crop reaches far enough that the enlargement is exact over the window.
-        crop = (max(0, top // scale - _BICUBIC_REACH), min(planes.shape[0], -(-bottom // scale) + _BICUBIC_REACH),
-                max(0, left // scale - _BICUBIC_REACH), min(planes.shape[1], -(-right // scale) + _BICUBIC_REACH))
-        image_sides = (crop[0] == 0, crop[1] == planes.shape[0], crop[2] == 0, crop[3] == planes.shape[1])
-        geometry = np.array([_shift(tile.window, crop[0] * scale, crop[2] * scale),
-                             _shift(tile.box, crop[0] * scale, crop[2] * scale), image_sides,
+        upscale_crop = self._tile_function(scale, base.shape[-1], with_bicubic)
+        y_crop, y_sides, y_first = _input_crop(tile.window, scale, y.shape[:2])
+        base_crop, base_sides, _ = _input_crop(tile.box, scale, y.shape[:2])
+        geometry = np.array([y_sides, base_sides, _shift(tile.window, *y_first), _shift(tile.box, *y_first),
                              tile.borders, self._box_in_output(tile)], np.int32)
-        sr, bicubic = upscale_crop(tf.convert_to_tensor(planes[None, crop[0]:crop[1], crop[2]:crop[3]]), geometry)
+        sr, bicubic = upscale_crop(tf.convert_to_tensor(y[None, y_crop[0]:y_crop[1], y_crop[2]:y_crop[3]]),
+                                   tf.convert_to_tensor(base[None, base_crop[0]:base_crop[1], base_crop[2]:base_crop[3]]),
+                                   geometry)
         return sr.numpy(), bicubic.numpy() if with_bicubic else None
 
 
-def low_resolution_planes(pixels, alpha=None):
-    """The planes that are enlarged: float32 (h, w, C) in [0, 255] (8-bit units).
+def _input_crop(box, scale, size):
+    """The crop of a `size` input whose `imaging.enlarge_phases` covers `box` (output pixels).
 
-    C is Y (as `imaging.rgb_to_ycbcr` rounds it), then for RGB images R, G, B converted
-    back from Y, Cb, Cr (not clipped; they differ from the pixels by Y's rounding), then
-    alpha when given. Y alone stands for a greyscale image.
+    Returns:
+        (crop, image_sides, first): crop (top, bottom, left, right) in input pixels, 1
+        where its side is the image's, and the first output row and column it enlarges to.
     """
-    channels = (4 if pixels.ndim == 3 else 1) + (alpha is not None)
-    planes = np.empty(pixels.shape[:2] + (channels,), np.float32)
+    top, bottom, left, right = box
+    # Bicubic taps reach 2 input pixels past the one an output pixel falls in.
+    crop = (max(0, top // scale - _BICUBIC_REACH), min(size[0], -(-bottom // scale) + _BICUBIC_REACH),
+            max(0, left // scale - _BICUBIC_REACH), min(size[1], -(-right // scale) + _BICUBIC_REACH))
+    image_sides = (int(crop[0] == 0), int(crop[1] == size[0]), int(crop[2] == 0), int(crop[3] == size[1]))
+    first = ((crop[0] + _BICUBIC_REACH * (1 - image_sides[0])) * scale,
+             (crop[2] + _BICUBIC_REACH * (1 - image_sides[2])) * scale)
+    return crop, image_sides, first
+
+
+def put_phases(output, box, phases, scale):
+    """Writes uint8 phases (`TiledSRCNN.upscale_tile`) of `box` into the (H, W, C) `output`."""
+    top, bottom, left, right = box
+    rows, columns = (bottom - top) // scale, (right - left) // scale
+    # The depth_to_space of the phases, done by numpy's copy into the output.
+    output[top:bottom, left:right].reshape(rows, scale, columns, -1)[...] = \
+        phases.reshape(rows, columns, scale, -1).transpose(0, 2, 1, 3)
+
+
+def low_resolution_planes(pixels, alpha=None):
+    """The planes that are enlarged: float32 (h, w, 1) Y in [0, 1] and (h, w, C) base.
+
+    Y is as `imaging.rgb_to_ycbcr` rounds it. base is each output plane less its gain
+    times Y (`imaging.y_gains`), in [0, 255] units: for RGB images what Cb and Cr add to
+    R, G and B (`imaging.rgb_to_ycbcr` and back, unclipped, less the gain times Y; so
+    only Cb and Cr are in it), zero for greyscale, then alpha when given.
+    """
+    channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
+    y = np.empty(pixels.shape[:2] + (1,), np.float32)
+    base = np.zeros(pixels.shape[:2] + (channels,), np.float32)
     for top in range(0, pixels.shape[0], 256):  # in bands: the float64 conversion stays small
         rows = slice(top, top + 256)
         if pixels.ndim == 3:
-            ycbcr = imaging.rgb_to_ycbcr(pixels[rows])
-            planes[rows, :, 0] = ycbcr[..., 0]
-            planes[rows, :, 1:4] = imaging.ycbcr_to_rgb01(ycbcr) * np.float32(255.0)
+            y[rows] = imaging.rgb_to_ycbcr(pixels[rows])[..., :1]
+            base[rows, :, :3] = imaging.rgb_less_y(pixels[rows])
         else:
-            planes[rows, :, 0] = pixels[rows]
+            y[rows, :, 0] = pixels[rows]
         if alpha is not None:
-            planes[rows, :, -1] = alpha[rows]
-    return planes
+            base[rows, :, -1] = alpha[rows]
+    y /= np.float32(255.0)
+    return y, base
 
 
 def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=True):
@@ -273,15 +320,15 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
         (sr, bicubic): uint8 (h * scale, w * scale[, C]) with C = 3 (RGB), 4 (RGBA), or
         2 (greyscale + alpha); 2-D for greyscale without alpha.
     """
-    planes = low_resolution_planes(pixels, alpha)
+    y, base = low_resolution_planes(pixels, alpha)
     height, width = pixels.shape[0] * scale, pixels.shape[1] * scale
-    channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
+    channels = base.shape[-1]
     sr = np.empty((height, width, channels), np.uint8)
     bicubic = np.empty((height, width, channels), np.uint8) if with_bicubic else None
-    tiles = network.tiles(height, width)
+    tiles = network.upscale_tiles(*pixels.shape[:2], scale)
 
     def one_tile(tile):
-        return network.upscale_tile(planes, scale, tile, with_bicubic)
+        return network.upscale_tile(y, base, scale, tile, with_bicubic)
 
     first = one_tile(tiles[0])  # traces the tile function once, before the threads
     # Two tiles at a time: one tile's copies and element-wise work overlap the other's convolutions.
@@ -289,10 +336,9 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
         results = itertools.chain([first], pool.map(one_tile, tiles[1:]))
         for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, results), total=len(tiles), unit="tile",
                                                   leave=False, disable=None if progress else True):
-            top, bottom, left, right = tile.box
-            sr[top:bottom, left:right] = sr_tile
+            put_phases(sr, tile.box, sr_tile, scale)
             if with_bicubic:
-                bicubic[top:bottom, left:right] = bicubic_tile
+                put_phases(bicubic, tile.box, bicubic_tile, scale)
     if channels == 1:
         return sr[..., 0], None if bicubic is None else bicubic[..., 0]
     return sr, bicubic

@@ -74,3 +74,39 @@ def test_enlarge_bicubic_takes_dynamic_sizes():
         images = np.random.default_rng(height).random((1, height, width, 1), dtype=np.float32)
         expected = imaging.resize_bicubic(images[0], 3 * height, 3 * width)
         np.testing.assert_allclose(enlarge(tf.constant(images)).numpy()[0], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_enlarge_phases_of_a_crop_is_the_whole_enlargement_there(scale):
+    """A crop filtered VALID where its sides are inside the image gives the whole image's
+    enlargement of the pixels 2 in from those sides, in depth_to_space's layout."""
+    images = np.random.default_rng(scale).random((1, 12, 15, 2), dtype=np.float32)
+    whole = imaging.enlarge_bicubic(tf.constant(images), scale).numpy()
+    for top, bottom, left, right in [(0, 12, 0, 15), (0, 7, 3, 15), (4, 12, 0, 9), (2, 10, 5, 13)]:
+        sides = (int(top == 0), int(bottom == 12), int(left == 0), int(right == 15))
+        first_row, first_column = top + 2 * (1 - sides[0]), left + 2 * (1 - sides[2])
+        last_row, last_column = bottom - 2 * (1 - sides[1]), right - 2 * (1 - sides[3])
+        crop = tf.constant(images[:, top:bottom, left:right])
+        for image_sides in (sides, tf.constant(sides)):  # static and tensor sides
+            phases = imaging.enlarge_phases(crop, scale, image_sides)
+            enlarged = tf.nn.depth_to_space(phases, scale).numpy()
+            expected = whole[:, scale * first_row:scale * last_row, scale * first_column:scale * last_column]
+            assert enlarged.shape == expected.shape
+            np.testing.assert_allclose(enlarged, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_phases_to_image_is_depth_to_space_and_image_to_phases_undoes_it(scale):
+    phases = tf.constant(np.random.default_rng(0).random((1, 5, 7, scale * scale), dtype=np.float32))
+    image = imaging.phases_to_image(phases, scale)
+    np.testing.assert_array_equal(image.numpy(), tf.nn.depth_to_space(phases, scale).numpy())
+    np.testing.assert_array_equal(imaging.image_to_phases(image, scale).numpy(), phases.numpy())
+
+
+def test_an_output_plane_is_its_base_plus_its_gain_times_y():
+    rgb = np.random.default_rng(1).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    unrounded_y = (rgb / 255.0) @ imaging.YCBCR_MATRIX[0] + imaging.YCBCR_OFFSET[0]
+    np.testing.assert_allclose(imaging.rgb_less_y(rgb) + imaging.y_gains(3) * unrounded_y[..., None],
+                               rgb.astype(np.float64), atol=2e-4)
+    assert imaging.y_gains(4).tolist() == [pytest.approx(imaging.Y_TO_RGB_GAIN)] * 3 + [0.0]
+    assert imaging.y_gains(2).tolist() == [1.0, 0.0]
