@@ -196,14 +196,16 @@ class TiledSRCNN:
         enlargement is the box itself; only Y is enlarged into pixels, for the network.
         bicubic is an empty tensor unless `with_bicubic`. geometry rows (see
         `upscale_tile`): the Y crop's and the base crop's image sides, the window and the
-        box in the Y crop's enlargement, the window's borders, the box relative to the
-        network's output.
+        box in the Y crop's enlargement, the box in the base crop's enlargement in input
+        pixels, the window's borders, the box relative to the network's output.
         """
-        window, box = geometry[2], geometry[3]
+        window, box, base_box = geometry[2], geometry[3], geometry[4]
         enlarged_y = imaging.phases_to_image(imaging.enlarge_phases(y, scale, geometry[0]), scale)
         window_y = enlarged_y[:, window[0]:window[1], window[2]:window[3]]
-        restored = self._restored_box(window_y, geometry[4:])
-        base_phases = imaging.enlarge_phases(base, scale, geometry[1])
+        restored = self._restored_box(window_y, geometry[5:])
+        # The box itself, unless the crop stops short of an image side that it pads
+        base_phases = imaging.enlarge_phases(base, scale, geometry[1])[:, base_box[0]:base_box[1],
+                                                                       base_box[2]:base_box[3]]
         gains = self._gain_kernels[(scale, base.shape[-1])]
 
         def planes(y01):  # uint8 phases of the output planes for this Y (in [0, 1]) over the box
@@ -223,7 +225,7 @@ class TiledSRCNN:
             self._tile_functions[key] = tf.function(
                 lambda y, base, geometry: self._upscale_tile(y, base, geometry, scale, with_bicubic),
                 input_signature=[tf.TensorSpec((1, None, None, 1), tf.float32),
-                                 tf.TensorSpec((1, None, None, channels), tf.float32), tf.TensorSpec((6, 4), tf.int32)])
+                                 tf.TensorSpec((1, None, None, channels), tf.float32), tf.TensorSpec((7, 4), tf.int32)])
         return self._tile_functions[key]
 
     def upscale_tiles(self, height, width, scale):
@@ -246,9 +248,10 @@ class TiledSRCNN:
         """
         upscale_crop = self._tile_function(scale, base.shape[-1], with_bicubic)
         y_crop, y_sides, y_first = _input_crop(tile.window, scale, y.shape[:2])
-        base_crop, base_sides, _ = _input_crop(tile.box, scale, y.shape[:2])
+        base_crop, base_sides, base_first = _input_crop(tile.box, scale, y.shape[:2])
+        box_in_base = np.array(_shift(tile.box, *base_first)) // scale
         geometry = np.array([y_sides, base_sides, _shift(tile.window, *y_first), _shift(tile.box, *y_first),
-                             tile.borders, self._box_in_output(tile)], np.int32)
+                             box_in_base, tile.borders, self._box_in_output(tile)], np.int32)
         sr, bicubic = upscale_crop(tf.convert_to_tensor(y[None, y_crop[0]:y_crop[1], y_crop[2]:y_crop[3]]),
                                    tf.convert_to_tensor(base[None, base_crop[0]:base_crop[1], base_crop[2]:base_crop[3]]),
                                    geometry)

@@ -78,11 +78,16 @@ def test_default_precision_is_one_of_the_two():
 
 
 @pytest.mark.parametrize("scale, tile", [(2, 7), (3, 24), (3, 512), (4, 13)])
-def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb, scale, tile):
+@pytest.mark.parametrize("size", [(60, 48), (58, 41)])
+def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb, scale, tile, size):
     # tile 7 < 2 * margin: windows reach into other tiles' border bands; 512: one tile.
-    sr, bicubic = upscale(TiledSRCNN(model, precision="float32", tile=tile), smooth_rgb, scale)
-    assert sr.shape == bicubic.shape == (60 * scale, 48 * scale, 3) and sr.dtype == np.uint8
-    ycbcr = imaging.resize_bicubic(imaging.rgb_to_ycbcr(smooth_rgb) / 255.0, 60 * scale, 48 * scale)
+    # 58 x 41: the last tiles are 1 or 2 input pixels wide, so the crops of the tiles
+    # before them reach the image side while the tiles do not.
+    rgb = np.ascontiguousarray(smooth_rgb[:size[0], :size[1]])
+    height, width = size[0] * scale, size[1] * scale
+    sr, bicubic = upscale(TiledSRCNN(model, precision="float32", tile=tile), rgb, scale)
+    assert sr.shape == bicubic.shape == (height, width, 3) and sr.dtype == np.uint8
+    ycbcr = imaging.resize_bicubic(imaging.rgb_to_ycbcr(rgb) / 255.0, height, width)
     expected = imaging.colour_output(whole_image(model, ycbcr[..., :1], "replicate"), ycbcr[..., 1:])
     assert np.abs(sr.astype(int) - expected).max() <= 1 and (sr != expected).mean() < 0.001
     expected = imaging.ycbcr_to_rgb(ycbcr * 255.0)
