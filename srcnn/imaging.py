@@ -202,26 +202,29 @@ def enlarge_phases(images, scale, image_sides):
     """
     channels = images.shape[-1]
     rows, columns = _enlarge_kernels(int(scale), channels)
+    # One 5 x 5 convolution: rows then columns, as one kernel (ran faster than two passes)
+    kernel = tf.einsum("iacp,bjpq->ijcq", rows, columns)
     size = tf.shape(images)
     static = isinstance(image_sides, (tuple, list))
     sides = image_sides if static else tf.unstack(tf.cast(image_sides, tf.int32), num=4)
+    padding = [[0, 0], [2 * sides[0], 2 * sides[1]], [2 * sides[2], 2 * sides[3]], [0, 0]]
+    enlarged = tf.nn.conv2d(tf.pad(images, padding), kernel, 1, "VALID")
 
-    def pass_along(features, kernel, padding, ones_shape, renormalise):
-        output = tf.nn.conv2d(tf.pad(features, padding), kernel, 1, "VALID")
+    def renormalised(along_rows):
+        # The kernel over ones padded like the image along one axis and 5 wide along the
+        # other, where the taps sum to one: the renormalisation along that axis alone.
+        ones = tf.ones(tf.stack([1, size[1], 5, channels]) if along_rows else tf.stack([1, 5, size[2], channels]))
+        ones_padding = [[0, 0], padding[1] if along_rows else [0, 0], [0, 0] if along_rows else padding[2], [0, 0]]
+        return tf.nn.conv2d(tf.pad(ones, ones_padding), kernel, 1, "VALID")
 
-        def renormalised():
-            return output / tf.nn.conv2d(tf.pad(tf.ones(ones_shape), padding), kernel, 1, "VALID")
+    for along_rows, first, second in ((True, sides[0], sides[1]), (False, sides[2], sides[3])):
         if static:
-            return renormalised() if renormalise else output
-        return tf.cond(renormalise, renormalised, lambda: output)
-
-    def any_side(first, second):
-        return bool(first or second) if static else tf.logical_or(first > 0, second > 0)
-
-    features = pass_along(images, rows, [[0, 0], [2 * sides[0], 2 * sides[1]], [0, 0], [0, 0]],
-                          tf.stack([1, size[1], 1, channels]), any_side(sides[0], sides[1]))
-    return pass_along(features, columns, [[0, 0], [0, 0], [2 * sides[2], 2 * sides[3]], [0, 0]],
-                      tf.stack([1, 1, size[2], scale * channels]), any_side(sides[2], sides[3]))
+            if first or second:
+                enlarged = enlarged / renormalised(along_rows)
+        else:
+            enlarged = tf.cond(tf.logical_or(first > 0, second > 0),
+                               lambda e=enlarged, a=along_rows: e / renormalised(a), lambda e=enlarged: e)
+    return enlarged
 
 
 def phases_to_image(phases, scale):

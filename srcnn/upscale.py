@@ -189,22 +189,25 @@ class TiledSRCNN:
         return sr
 
     def _upscale_tile(self, y, base, geometry, scale, with_bicubic):
-        """One tile of `upscale`: crops of `low_resolution_planes` -> uint8 (sr, bicubic) phases of the box.
+        """One tile of `upscale`: `low_resolution_planes` -> uint8 (sr, bicubic) phases of the box.
 
         The output planes are base + gain * Y (`imaging.y_gains`), added up in the
         enlargement's phase layout (`imaging.enlarge_phases`), where the base crop's
         enlargement is the box itself; only Y is enlarged into pixels, for the network.
         bicubic is an empty tensor unless `with_bicubic`. geometry rows (see
-        `upscale_tile`): the Y crop's and the base crop's image sides, the window and the
-        box in the Y crop's enlargement, the box in the base crop's enlargement in input
-        pixels, the window's borders, the box relative to the network's output.
+        `upscale_tile`): the Y crop and the base crop (in input pixels), their image sides,
+        the window and the box in the Y crop's enlargement, the box in the base crop's
+        enlargement in input pixels, the window's borders, the box relative to the
+        network's output.
         """
-        window, box, base_box = geometry[2], geometry[3], geometry[4]
-        enlarged_y = imaging.phases_to_image(imaging.enlarge_phases(y, scale, geometry[0]), scale)
+        y_crop, base_crop, window, box, base_box = geometry[0], geometry[1], geometry[4], geometry[5], geometry[6]
+        y = y[:, y_crop[0]:y_crop[1], y_crop[2]:y_crop[3]]
+        enlarged_y = imaging.phases_to_image(imaging.enlarge_phases(y, scale, geometry[2]), scale)
         window_y = enlarged_y[:, window[0]:window[1], window[2]:window[3]]
-        restored = self._restored_box(window_y, geometry[5:])
+        restored = self._restored_box(window_y, geometry[7:])
         # The box itself, unless the crop stops short of an image side that it pads
-        base_phases = imaging.enlarge_phases(base, scale, geometry[1])[:, base_box[0]:base_box[1],
+        base = base[:, base_crop[0]:base_crop[1], base_crop[2]:base_crop[3]]
+        base_phases = imaging.enlarge_phases(base, scale, geometry[3])[:, base_box[0]:base_box[1],
                                                                        base_box[2]:base_box[3]]
         gains = self._gain_kernels[(scale, base.shape[-1])]
 
@@ -225,7 +228,7 @@ class TiledSRCNN:
             self._tile_functions[key] = tf.function(
                 lambda y, base, geometry: self._upscale_tile(y, base, geometry, scale, with_bicubic),
                 input_signature=[tf.TensorSpec((1, None, None, 1), tf.float32),
-                                 tf.TensorSpec((1, None, None, channels), tf.float32), tf.TensorSpec((7, 4), tf.int32)])
+                                 tf.TensorSpec((1, None, None, channels), tf.float32), tf.TensorSpec((9, 4), tf.int32)])
         return self._tile_functions[key]
 
     def upscale_tiles(self, height, width, scale):
@@ -237,7 +240,8 @@ class TiledSRCNN:
         """uint8 (sr, bicubic) phases of `tile.box` of the `scale` times enlargement.
 
         Args:
-            y, base: float32 `low_resolution_planes` of the whole image.
+            y, base: float32 `low_resolution_planes` of the whole image, as (1, h, w, C)
+                tensors (converted once, not once a tile).
             scale: integer factor.
             tile: one of `upscale_tiles`.
             with_bicubic: False gives None for bicubic, and saves its work.
@@ -247,14 +251,13 @@ class TiledSRCNN:
             layout of `imaging.enlarge_phases` (see `put_phases`).
         """
         upscale_crop = self._tile_function(scale, base.shape[-1], with_bicubic)
-        y_crop, y_sides, y_first = _input_crop(tile.window, scale, y.shape[:2])
-        base_crop, base_sides, base_first = _input_crop(tile.box, scale, y.shape[:2])
+        size = y.shape[1:3]
+        y_crop, y_sides, y_first = _input_crop(tile.window, scale, size)
+        base_crop, base_sides, base_first = _input_crop(tile.box, scale, size)
         box_in_base = np.array(_shift(tile.box, *base_first)) // scale
-        geometry = np.array([y_sides, base_sides, _shift(tile.window, *y_first), _shift(tile.box, *y_first),
-                             box_in_base, tile.borders, self._box_in_output(tile)], np.int32)
-        sr, bicubic = upscale_crop(tf.convert_to_tensor(y[None, y_crop[0]:y_crop[1], y_crop[2]:y_crop[3]]),
-                                   tf.convert_to_tensor(base[None, base_crop[0]:base_crop[1], base_crop[2]:base_crop[3]]),
-                                   geometry)
+        geometry = np.array([y_crop, base_crop, y_sides, base_sides, _shift(tile.window, *y_first),
+                             _shift(tile.box, *y_first), box_in_base, tile.borders, self._box_in_output(tile)], np.int32)
+        sr, bicubic = upscale_crop(y, base, geometry)
         return sr.numpy(), bicubic.numpy() if with_bicubic else None
 
 
@@ -323,7 +326,7 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
         (sr, bicubic): uint8 (h * scale, w * scale[, C]) with C = 3 (RGB), 4 (RGBA), or
         2 (greyscale + alpha); 2-D for greyscale without alpha.
     """
-    y, base = low_resolution_planes(pixels, alpha)
+    y, base = (tf.convert_to_tensor(planes[None]) for planes in low_resolution_planes(pixels, alpha))
     height, width = pixels.shape[0] * scale, pixels.shape[1] * scale
     channels = base.shape[-1]
     sr = np.empty((height, width, channels), np.uint8)
