@@ -20,6 +20,7 @@ sys.path.insert(0, ROOT)
 
 import step1_pre  # noqa: E402
 import step2_train  # noqa: E402
+from srcnn import history as history_csv  # noqa: E402
 
 # SRCNN 9-1-5 trained on the 91 images, Set5 (ECCV 2014, Table 2 of TPAMI 2016).
 PAPER_SET5 = {2: 36.34, 3: 32.39, 4: 30.09}
@@ -44,8 +45,8 @@ def parse_args(argv):
 
 
 def read_history(path):
-    with open(path, newline="") as handle:
-        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+    """The whole rows of a history.csv (`srcnn.history`)."""
+    return history_csv.read(path)[0]
 
 
 def first_reaching(history, target):
@@ -75,7 +76,7 @@ def train_from_scratch(args, work_dir):
                          "--checkpoint-dir", os.path.join(work_dir, "checkpoint"),
                          "--log-dir", os.path.join(work_dir, "logs"), "--log-every", "1000", *flags]) != 0:
         raise SystemExit(1)
-    return os.path.join(work_dir, "logs", "history.csv")
+    return os.path.join(work_dir, "logs", history_csv.FILE_NAME)
 
 
 def write_results(history, scale, output, label, others=()):

@@ -25,7 +25,7 @@ import urllib.parse
 
 import numpy as np
 
-from srcnn import imaging, metrics, run_folders
+from srcnn import history, imaging, metrics, run_folders
 from srcnn.evaluate import table_rows
 from srcnn.errors import UserError
 from srcnn.files import atomic_path
@@ -73,25 +73,24 @@ def default_history(weights_prefix, scale):
     folder = os.path.dirname(weights_prefix)
     if os.path.basename(folder) == "best":  # checkpoint/x3/best/best-N: the run is checkpoint/x3
         folder = os.path.dirname(folder)
-    beside = os.path.join(folder, "history.csv")
+    beside = os.path.join(folder, history.FILE_NAME)
     if os.path.isfile(beside):
         return beside
     for log_dir in (os.path.join("logs", f"x{scale}"), os.path.join(folder, "logs")):
-        path = os.path.join(log_dir, "history.csv")
+        path = os.path.join(log_dir, history.FILE_NAME)
         if os.path.isfile(path) and run_folders.log_owner(log_dir) == os.path.realpath(folder):
             return path
     return None
 
 
 def read_history(path):
-    """(epochs, psnr, bicubic_psnr) lists from step2_train's history.csv; None if unreadable."""
+    """(epochs, psnr, bicubic_psnr) lists from step2_train's history.csv (its whole rows with a
+    validation PSNR); None if it cannot be read or has none."""
     try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        points = [(int(row["epoch"]), float(row["psnr"]), float(row["bicubic_psnr"])) for row in rows]
-    except (OSError, KeyError, ValueError, TypeError):
+        rows, _ = history.read(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    points = [point for point in points if math.isfinite(point[1])]
+    points = [(int(row["epoch"]), row["psnr"], row["bicubic_psnr"]) for row in rows if math.isfinite(row["psnr"])]
     return [list(column) for column in zip(*points)] if points else None
 
 
@@ -155,13 +154,13 @@ def _write_page(folder, images, results, scale, weights, padding, history_path):
             if kind != "label":
                 crop_psnr[kind] = metrics.psnr(y[window], image.hr[window], 0)  # a window: no border to shave
         sections.append(_image_section(image, result, (top, left, side), crop_psnr, test_set, scale))
-    history = read_history(history_path) if history_path else None
+    curve = read_history(history_path) if history_path else None
     page = _PAGE.format(
         title=html.escape(f"SRCNN x{scale} on {test_set or f'{len(images)} test images'}"),
         style=_STYLE,
         weights=html.escape(weights), padding=html.escape(padding), scale=scale,
         table=_results_table(results, test_set, scale),
-        curve=_curve_section(history, history_path, results, test_set, scale),
+        curve=_curve_section(curve, history_path, results, test_set, scale),
         sections="\n".join(sections))
     path = os.path.join(folder, "index.html")
     with atomic_path(path) as temporary:
@@ -237,11 +236,11 @@ def _image_section(image, result, window, crop_psnr, test_set, scale):
         f'<div class="row crops">{"".join(crops)}</div>\n</section>')
 
 
-def _curve_section(history, history_path, results, test_set, scale):
-    if history is None:
+def _curve_section(curve, history_path, results, test_set, scale):
+    if curve is None:
         return ("" if not history_path else
                 f"<p class=note>No training curve: <code>{html.escape(history_path)}</code> has no readable rows.</p>")
-    epochs, psnr, bicubic = history
+    epochs, psnr, bicubic = curve
     paper_mean = PAPER_MEANS.get((test_set, scale))
     page_bicubic = float(np.mean([result.bicubic_psnr for result in results]))
     # The history's validation set is the one training watched; the paper's line only

@@ -18,9 +18,7 @@ own replicas their share; all restore from the (shared) checkpoint folder, and o
 chief writes checkpoints, summaries and history.csv.
 """
 
-import csv
 import functools
-import io
 import json
 import math
 import os
@@ -33,17 +31,16 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from srcnn import checkpoints, run_folders
+from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
 from srcnn.errors import UserError
-from srcnn.files import atomic_path, ensure_writable_folder
+from srcnn.files import ensure_writable_folder
 from srcnn.evaluate import evaluate_images
 from srcnn.model import SRCNN, bfloat16_is_native, valid_margin
 
 OPTIMIZERS = ("adam", "sgd")
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi-worker")
-HISTORY_FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 
 
 @dataclass
@@ -188,7 +185,7 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
         strategy: a `tf.distribute.Strategy` (see `make_strategy`); default one device.
 
     Returns:
-        list of dicts with HISTORY_FIELDS, one per epoch trained in this call.
+        list of dicts with `history.FIELDS`, one per epoch trained in this call.
 
     Raises:
         UserError: mismatched data or checkpoint, unwritable folders, or a non-finite loss
@@ -200,12 +197,12 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
     steps_per_epoch = patches.count // batch_size
     run, checkpointer = _start_run(settings, strategy, chief, steps_per_epoch, patches.count, say)
-    history_path = os.path.join(settings.log_dir, "history.csv")
+    history_path = os.path.join(settings.log_dir, history.FILE_NAME)
     best_psnr = _start_history(settings.log_dir, int(run.step), settings.fresh, checkpointer.best_dir) if chief \
         else math.inf
     step_function = compile_train_step(run, strategy)
     writers = _summary_writers(settings.log_dir, chief)
-    history, started = [], time.perf_counter()
+    rows, started = [], time.perf_counter()
     try:
         for epoch in range(int(run.step) // steps_per_epoch, settings.epochs):
             # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
@@ -234,9 +231,9 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
             row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
                            loss=float(np.mean(losses)) if losses else float(loss),
                            seconds=time.perf_counter() - started)
-            history.append(row)
+            rows.append(row)
             if chief:
-                _append_history(history_path, row)
+                history.append(history_path, row)
             say(f"epoch {epoch + 1}: loss {row['loss']:.6f}, validation PSNR {row['psnr']:.2f} dB "
                 f"(bicubic {row['bicubic_psnr']:.2f} dB), {row['seconds']:.0f} s")
             if row["psnr"] > best_psnr:
@@ -252,7 +249,7 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
             writer.flush()
     if int(run.step):
         checkpointer.save()
-    return history
+    return rows
 
 
 def _start_run(settings, strategy, chief, steps_per_epoch, patch_count, say):
@@ -475,7 +472,7 @@ def validate(model, test_images, settings, writers, *, epoch, step, loss, second
         loss: the epoch's training loss; seconds: time since the run (re)started.
 
     Returns:
-        dict with HISTORY_FIELDS (PSNRs are NaN without test images).
+        dict with `history.FIELDS` (PSNRs are NaN without test images).
     """
     if model.dtype_policy.compute_dtype != "float32":
         # A float32 copy, so the PSNR logged is the one step3_test.py gives the checkpoint.
@@ -546,7 +543,7 @@ def _restore(bundle, settings, say):
 def _start_history(log_dir, step, fresh, best_dir):
     """With `fresh` deletes history.csv and the TensorBoard curves (after the inputs were checked,
     with the old checkpoints), else trims history.csv (see `_trim_history`); returns the best PSNR so far."""
-    path = os.path.join(log_dir, "history.csv")
+    path = os.path.join(log_dir, history.FILE_NAME)
     if fresh:
         run_folders.remove_event_files(log_dir)
         if os.path.exists(path):
@@ -561,60 +558,12 @@ def _trim_history(path, step, best_dir):
     so their rows go. The best PSNR is that of the checkpoint in best/, whose row may be
     one of those (the checkpoint stays until beaten).
     """
-    rows, clean = _read_history(path)
+    rows, clean = history.read(path)
     kept = [row for row in rows if row["step"] <= step]
     if kept != rows or not clean:
-        _write_history(path, kept)
+        history.write(path, kept)
     best, _ = checkpoints.newest_complete(best_dir)
     for row in reversed(rows if best else []):
         if row["step"] == checkpoints.checkpoint_number(best):
             return row["psnr"]
     return max((row["psnr"] for row in kept), default=-math.inf)
-
-
-def _read_history(path):
-    """(rows, clean): the whole rows of history.csv, and False when the file also holds a
-    damaged or cut-off one (a kill mid-write) that a rewrite should drop."""
-    if not os.path.exists(path):
-        return [], True
-    with open(path, newline="") as handle:
-        lines = handle.read().splitlines(keepends=True)
-    clean = not lines or lines[-1].endswith("\n")
-    rows = []
-    for row in csv.DictReader(line for line in lines if line.endswith("\n")):
-        try:
-            rows.append({field: float(row[field]) for field in HISTORY_FIELDS})
-        except (KeyError, TypeError, ValueError):
-            clean = False
-    return rows, clean
-
-
-def _format_history(rows):
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({field: int(row[field]) if field in ("epoch", "step") else row[field]
-                         for field in HISTORY_FIELDS})
-    return buffer.getvalue()
-
-
-def _write_history(path, rows):
-    """Rewrites history.csv atomically (temporary file, then rename)."""
-    try:
-        with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
-            handle.write(_format_history(rows))
-    except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror}); pass another --log-dir") from None
-
-
-def _append_history(path, row):
-    """Appends one row in a single write, so a kill leaves the row whole or absent."""
-    text = _format_history([row])
-    if os.path.exists(path):
-        text = text.split("\n", 1)[1]  # the header is there already
-    try:
-        with open(path, "a", newline="") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror}); pass another --log-dir") from None

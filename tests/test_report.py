@@ -60,6 +60,18 @@ def write_history(path, epochs=6):
             writer.writerow([epoch, epoch * 100, epoch * 4.0, 0.002, 29.5 + 0.3 * epoch, 30.0])
 
 
+def test_a_damaged_row_costs_the_curve_that_row_only(tmp_path):
+    path = tmp_path / "history.csv"
+    write_history(path, epochs=4)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[2] = "2,200,8.0,0.002,not-a-number,30.0\n"  # epoch 2 damaged
+    path.write_text("".join(lines) + "5,500,20")  # and a row cut off by a kill
+    epochs, psnr, bicubic = report.read_history(path)
+    assert epochs == [1, 3, 4] and psnr == pytest.approx([29.8, 30.4, 30.7]) and bicubic == [30.0] * 3
+    path.write_text("epoch,step\n")
+    assert report.read_history(path) is None
+
+
 def test_paper_line_only_when_the_history_watched_this_test_set(tmp_path):
     path = tmp_path / "history.csv"
     write_history(path, epochs=12)  # 29.8 ... 33.1 dB, bicubic 30.00

@@ -1,0 +1,64 @@
+"""step2_train's history.csv: one row per epoch trained, kept in --log-dir.
+
+Written by `srcnn.train` (a whole row per append, so a kill leaves it whole or absent),
+read back by training (to resume and trim), the sample page (`srcnn.report`) and the
+time-to-quality benchmark.
+"""
+
+import csv
+import io
+import os
+
+from srcnn.errors import UserError
+from srcnn.files import atomic_path
+
+FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
+FILE_NAME = "history.csv"
+
+
+def read(path):
+    """(rows, clean): the whole rows of history.csv as dicts of floats (no file: none), and
+    False when the file also holds a damaged or cut-off one (a kill mid-write), which is
+    left out and which a rewrite should drop."""
+    if not os.path.exists(path):
+        return [], True
+    with open(path, newline="") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    clean = not lines or lines[-1].endswith("\n")
+    rows = []
+    for row in csv.DictReader(line for line in lines if line.endswith("\n")):
+        try:
+            rows.append({field: float(row[field]) for field in FIELDS})
+        except (KeyError, TypeError, ValueError):
+            clean = False
+    return rows, clean
+
+
+def _format(rows):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({field: int(row[field]) if field in ("epoch", "step") else row[field] for field in FIELDS})
+    return buffer.getvalue()
+
+
+def write(path, rows):
+    """Rewrites history.csv atomically (temporary file, then rename)."""
+    try:
+        with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+            handle.write(_format(rows))
+    except OSError as error:
+        raise UserError(f"{path}: cannot write ({error.strerror}); pass another --log-dir") from None
+
+
+def append(path, row):
+    """Appends one row in a single write, so a kill leaves the row whole or absent."""
+    text = _format([row])
+    if os.path.exists(path):
+        text = text.split("\n", 1)[1]  # the header is there already
+    try:
+        with open(path, "a", newline="") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise UserError(f"{path}: cannot write ({error.strerror}); pass another --log-dir") from None
