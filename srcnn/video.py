@@ -64,6 +64,19 @@ def ffmpeg_path():
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def _start_ffmpeg(command, **pipes):
+    """subprocess.Popen of an ffmpeg command line.
+
+    Raises:
+        UserError: the ffmpeg binary cannot be started (damaged or not executable).
+    """
+    try:
+        return subprocess.Popen(command, **pipes)
+    except OSError as error:
+        raise UserError(f"{command[0]}: ffmpeg cannot start ({error.strerror or error}); "
+                        "reinstall it: pip install --force-reinstall imageio-ffmpeg") from None
+
+
 def is_video(path):
     """Whether `path` is named like a video file (by its extension)."""
     return path.lower().endswith(VIDEO_EXTENSIONS)
@@ -167,8 +180,9 @@ def probe(path):
     # constant rate ffmpeg will decode at, which its log only prints rounded.
     command = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", path, "-map", "0:V:0", "-frames:v", "1",
                "-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p", "pipe:1"]
-    result = subprocess.run(command, capture_output=True)
-    log = result.stderr.decode("utf-8", "replace")
+    with _start_ffmpeg(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        stdout, stderr = process.communicate()
+    log = stderr.decode("utf-8", "replace")
     header = _input_header(log)
     streams = re.findall(r"Stream #\d+:\d+\S*: (Video|Audio): (\S+)([^\n]*)", header)
     videos = [(codec, rest) for kind, codec, rest in streams if kind == "Video" and "(attached pic)" not in rest]
@@ -179,8 +193,8 @@ def probe(path):
     if not videos:
         raise UserError(f"{path}: has no video stream (audio only?); pass a video file")
     codec, rest = videos[0][0].rstrip(","), videos[0][1]
-    y4m = result.stdout.split(b"\n", 1)[0].decode("ascii", "replace")
-    if result.returncode != 0 or not y4m.startswith("YUV4MPEG2"):
+    y4m = stdout.split(b"\n", 1)[0].decode("ascii", "replace")
+    if process.returncode != 0 or not y4m.startswith("YUV4MPEG2"):
         if codec == "none" or "no decoder found" in log or "Decoder" in log and "not found" in log:
             fourcc = re.search(r"\(([^/()]+) / 0x", rest)
             name = fourcc.group(1).strip() if fourcc else codec
@@ -222,7 +236,7 @@ def decoded_frames(path, info):
     command = [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-i", path,
                "-map", "0:V:0", *timing, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     frame_bytes = info.height * info.width * 3
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = _start_ffmpeg(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     errors = _StderrTail(process.stderr)
     count = 0
     try:
@@ -367,7 +381,7 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
 def _encode(frames, source, info, height, width, destination, crf, preset, progress):
     """Pipes `frames` into the encoder writing `destination`; returns how many were written."""
     command = encoder_command(source, info, height, width, destination, crf, preset)
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = _start_ffmpeg(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     errors = _StderrTail(process.stderr)
     count = 0
     bar = tqdm(total=info.expected_frames, unit="frame", desc=os.path.basename(source), leave=False,

@@ -249,6 +249,18 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, make, message):
     assert ffmpeg_children() == []
 
 
+def test_an_ffmpeg_that_cannot_start_is_reported_as_such(tmp_path, monkeypatch):
+    source = make_clip(tmp_path / "clip.mp4", seconds=0.2)
+    broken = tmp_path / "ffmpeg"
+    broken.write_text("not a program\n")  # not executable
+    monkeypatch.setattr(video, "ffmpeg_path", lambda: str(broken))
+    output = tmp_path / "out"
+    with pytest.raises(UserError, match="ffmpeg cannot start .*reinstall") as error:
+        video.upscale_video(nearest(2), 2, source, str(output / "result.mp4"))
+    assert str(broken) in str(error.value) and "cannot write" not in str(error.value)
+    assert not output.exists() or os.listdir(output) == []
+
+
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
 def test_interrupted_or_crashed_run_leaves_no_file_and_no_process(tmp_path, failure):
     source = make_clip(tmp_path / "clip.mp4", seconds=1)
