@@ -19,7 +19,7 @@ import os
 
 from srcnn import checkpoints
 from srcnn.errors import UserError
-from srcnn.files import atomic_path, why_not_a_folder
+from srcnn.files import atomic_path, ensure_writable_folder
 
 try:
     import fcntl
@@ -52,7 +52,7 @@ def claim(settings, chief=True):
         return
     folders = {"checkpoint": settings.checkpoint_dir, "log": settings.log_dir}
     for what, folder in folders.items():
-        _make_folder(folder, what)
+        prepare_folder(folder, what)
     for what, layout in (("checkpoint", CHECKPOINT_LAYOUT), ("log", LOG_LAYOUT)):
         _check_layout(folders[what], what, layout)
     with contextlib.ExitStack() as held:
@@ -65,15 +65,17 @@ def claim(settings, chief=True):
         yield
 
 
-def _make_folder(folder, what):
+def prepare_folder(folder, what):
+    """Creates a checkpoint or log folder (`what`), refusing the shipped weights' folder and
+    folders that cannot be written (`srcnn.files.ensure_writable_folder`).
+
+    Raises:
+        UserError: either, reported with the flag --{what}-dir to change.
+    """
     if checkpoints.is_pretrained_location(folder):
         raise UserError(f"{folder}: holds the shipped weights, which training never overwrites; "
                         f"pass another --{what}-dir")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{folder}: cannot create the {what} folder ({why_not_a_folder(folder, error)}); "
-                        "pass another one") from None
+    ensure_writable_folder(folder, what, f"--{what}-dir")
 
 
 def _check_layout(folder, what, layout):

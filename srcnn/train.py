@@ -34,7 +34,6 @@ from tqdm import tqdm
 from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
 from srcnn.errors import UserError
-from srcnn.files import ensure_writable_folder
 from srcnn.evaluate import evaluate_images
 from srcnn.model import SRCNN, bfloat16_is_native, valid_margin
 
@@ -158,13 +157,6 @@ def make_strategy(name, replicas=None):
     return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(count)])
 
 
-def _prepare_directory(path, what, flag):
-    """Creates a checkpoint or log folder, refusing the shipped weights' folder and unwritable ones."""
-    if checkpoints.is_pretrained_location(path):
-        raise UserError(f"{path}: holds the shipped weights, which training never overwrites; pass another {flag}")
-    ensure_writable_folder(path, what, flag)
-
-
 def train(settings, data, label, test_images, say=print, strategy=None):
     """Trains (or resumes training) on patches held in memory; see `train_on`.
 
@@ -259,8 +251,8 @@ def _start_run(settings, strategy, chief, steps_per_epoch, patch_count, say):
         (TrainingRun, Checkpointer), the run at the restored step (0 for a new one).
     """
     if chief:
-        _prepare_directory(settings.checkpoint_dir, "checkpoint", "--checkpoint-dir")
-        _prepare_directory(settings.log_dir, "log", "--log-dir")
+        run_folders.prepare_folder(settings.checkpoint_dir, "checkpoint")
+        run_folders.prepare_folder(settings.log_dir, "log")
     run = build_run(settings, strategy, total_steps=steps_per_epoch * settings.epochs)
     checkpointer = Checkpointer(run, settings, chief)
     restored = checkpointer.restore(say)
