@@ -18,18 +18,29 @@ FILE_NAME = "history.csv"
 
 def read(path):
     """(rows, clean): the whole rows of history.csv as dicts of floats (no file: none), and
-    False when the file also holds a damaged or cut-off one (a kill mid-write), which is
-    left out and which a rewrite should drop."""
+    False when the file also holds a damaged or cut-off one (a kill mid-write, or bytes that
+    are not text), which is left out and which a rewrite should drop.
+
+    Raises:
+        UserError: the file cannot be read.
+    """
     if not os.path.exists(path):
         return [], True
-    with open(path, newline="") as handle:
-        lines = handle.read().splitlines(keepends=True)
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines(keepends=True)
+    except OSError as error:
+        raise UserError(f"{path}: cannot read ({error.strerror or error}); "
+                        "move it away or pass another --log-dir") from None
     clean = not lines or lines[-1].endswith("\n")
+    whole = [line for line in lines if line.endswith("\n")]
     rows = []
-    for row in csv.DictReader(line for line in lines if line.endswith("\n")):
+    header = next(csv.reader(whole[:1]), [])
+    for line in whole[1:]:
         try:
+            row = dict(zip(header, next(csv.reader([line]))))
             rows.append({field: float(row[field]) for field in FIELDS})
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, csv.Error, StopIteration):
             clean = False
     return rows, clean
 
@@ -49,7 +60,7 @@ def write(path, rows):
         with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
             handle.write(_format(rows))
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror}); pass another --log-dir") from None
+        raise UserError(f"{path}: cannot write ({error.strerror or error}); pass another --log-dir") from None
 
 
 def append(path, row):
@@ -61,4 +72,4 @@ def append(path, row):
         with open(path, "a", newline="") as handle:
             handle.write(text)
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror}); pass another --log-dir") from None
+        raise UserError(f"{path}: cannot write ({error.strerror or error}); pass another --log-dir") from None

@@ -141,33 +141,32 @@ def _keys_cubic(distance):
     return np.where(x < 1, (1.5 * x - 2.5) * x * x + 1, np.where(x < 2, ((-0.5 * x + 2.5) * x - 4) * x + 2, 0.0))
 
 
-def _enlarge_kernels(scale, channels):
-    """The two conv2d kernels of `enlarge_bicubic`: rows, then columns, one output map per phase.
+def _enlarge_kernel(scale, channels):
+    """The conv2d kernel of `enlarge_phases`: one 5 x 5 filter per output phase and channel.
 
     Output row scale * i + p samples the input at i + (p + 0.5) / scale - 0.5, so phase p
-    weighs input rows i - 2 .. i + 2 with fixed weights. The kernels are block-diagonal over
-    the channels and order their outputs as `tf.nn.depth_to_space` reads them.
+    weighs input rows i - 2 .. i + 2 with fixed weights, and likewise for columns; phase
+    (p, q) is the product of the two. The kernel is block-diagonal over the channels and
+    orders its outputs as `tf.nn.depth_to_space` reads them.
 
     Returns:
-        float32 (5, 1, C, scale * C) and (1, 5, scale * C, scale * scale * C).
+        float32 (5, 5, C, scale * scale * C).
     """
     phase = np.arange(scale)[:, None]
     taps = _keys_cubic(np.arange(-2, 3)[None, :] + 0.5 - (phase + 0.5) / scale)  # (scale, 5)
-    rows = np.zeros((5, 1, channels, scale * channels))
-    columns = np.zeros((1, 5, scale * channels, scale * scale * channels))
+    kernel = np.zeros((5, 5, channels, scale * scale * channels))
     for channel in range(channels):
         for p in range(scale):
-            rows[:, 0, channel, p * channels + channel] = taps[p]
             for q in range(scale):
-                columns[0, :, p * channels + channel, (p * scale + q) * channels + channel] = taps[q]
-    return tf.constant(rows, tf.float32), tf.constant(columns, tf.float32)
+                kernel[:, :, channel, (p * scale + q) * channels + channel] = np.outer(taps[p], taps[q])
+    return tf.constant(kernel, tf.float32)
 
 
 def enlarge_bicubic(images, scale):
     """`tf.image.resize(images, (scale * H, scale * W), "bicubic", antialias=True)`, from basic ops.
 
-    Built only from pad, conv2d with fixed kernels, division and depth_to_space, which
-    TFLite and ONNX both have (ScaleAndTranslate is in neither). Equal to the resize to
+    Built only from pad, ones, conv2d with a fixed kernel, division and depth_to_space,
+    which TFLite and ONNX both have (ScaleAndTranslate is in neither). Equal to the resize to
     float rounding (~1e-6), borders included (see `enlarge_phases`). Any size from 1 x 1
     up; H and W may be dynamic.
 
@@ -201,9 +200,7 @@ def enlarge_phases(images, scale, image_sides):
         them), with H' = H + 2 (top + bottom) - 4 and W' likewise.
     """
     channels = images.shape[-1]
-    rows, columns = _enlarge_kernels(int(scale), channels)
-    # One 5 x 5 convolution: rows then columns, as one kernel (ran faster than two passes)
-    kernel = tf.einsum("iacp,bjpq->ijcq", rows, columns)
+    kernel = _enlarge_kernel(int(scale), channels)  # one 5 x 5 pass: faster than rows, then columns
     size = tf.shape(images)
     static = isinstance(image_sides, (tuple, list))
     sides = image_sides if static else tf.unstack(tf.cast(image_sides, tf.int32), num=4)

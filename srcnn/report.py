@@ -17,7 +17,6 @@ PNGs it adds to the sample folder per image (next to those of `srcnn.evaluate`):
     <name>_label_crop.png, <name>_input_crop.png, <name>_srcnn_crop.png: the crops, enlarged
 """
 
-import csv
 import html
 import math
 import os
@@ -88,7 +87,7 @@ def read_history(path):
     validation PSNR); None if it cannot be read or has none."""
     try:
         rows, _ = history.read(path)
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except UserError:
         return None
     points = [(int(row["epoch"]), row["psnr"], row["bicubic_psnr"]) for row in rows if math.isfinite(row["psnr"])]
     return [list(column) for column in zip(*points)] if points else None

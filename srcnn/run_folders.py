@@ -17,7 +17,7 @@ import contextlib
 import glob
 import os
 
-from srcnn import checkpoints
+from srcnn import checkpoints, history
 from srcnn.errors import UserError
 from srcnn.files import atomic_path, ensure_writable_folder
 
@@ -30,7 +30,7 @@ LOCK_NAME = "training.lock"
 OWNER_NAME = "checkpoint_dir.txt"
 # What training keeps in its folders (see srcnn.train), as (relative path, is a folder).
 CHECKPOINT_LAYOUT = (("checkpoint", False), ("best", True), (os.path.join("best", "checkpoint"), False))
-LOG_LAYOUT = (("history.csv", False), ("train", True), ("eval", True), ("bicubic", True), (OWNER_NAME, False))
+LOG_LAYOUT = ((history.FILE_NAME, False), ("train", True), ("eval", True), ("bicubic", True), (OWNER_NAME, False))
 EVENT_FOLDERS = ("train", "eval", "bicubic")
 
 

@@ -106,7 +106,8 @@ class TiledSRCNN:
         model: a `srcnn.model.SRCNN` (its current weights are copied).
         padding: "replicate" (the MATLAB demo's borders) or "zero".
         precision: "float32" or "bfloat16" (see the module docstring).
-        tile: output tile side in pixels.
+        tile: output tile side in pixels (`upscale` rounds it down to a multiple of the
+            scale, at least the scale; see `upscale_tiles`).
     """
 
     def __init__(self, model, padding=DEFAULT_PADDING, precision="float32", tile=DEFAULT_TILE):
@@ -128,7 +129,6 @@ class TiledSRCNN:
         self._restore = tf.function(self._restored_box, input_signature=[
             tf.TensorSpec((1, None, None, 1), tf.float32), tf.TensorSpec((2, 4), tf.int32)])
         self._tile_functions = {}  # (scale, channels, with_bicubic) -> the tf.function of `_upscale_tile`
-        self._gain_kernels = {}  # (scale, channels) -> its (1, 1, s * s, s * s * C) kernel (`_tile_function`)
 
     def _network(self, window, borders):
         """(1, h, w, 1) window -> (1, h', w', 1): each side shrinks by the margin unless a border."""
@@ -192,8 +192,8 @@ class TiledSRCNN:
         """One tile of `upscale`: `low_resolution_planes` -> uint8 (sr, bicubic) phases of the box.
 
         The output planes are base + gain * Y (`imaging.y_gains`), added up in the
-        enlargement's phase layout (`imaging.enlarge_phases`), where the base crop's
-        enlargement is the box itself; only Y is enlarged into pixels, for the network.
+        enlargement's phase layout (`imaging.enlarge_phases`) over the box, which the base
+        crop's enlargement covers; only Y is enlarged into pixels, for the network.
         bicubic is an empty tensor unless `with_bicubic`. geometry rows (see
         `upscale_tile`): the Y crop and the base crop (in input pixels), their image sides,
         the window and the box in the Y crop's enlargement, the box in the base crop's
@@ -205,11 +205,12 @@ class TiledSRCNN:
         enlarged_y = imaging.phases_to_image(imaging.enlarge_phases(y, scale, geometry[2]), scale)
         window_y = enlarged_y[:, window[0]:window[1], window[2]:window[3]]
         restored = self._restored_box(window_y, geometry[7:])
-        # The box itself, unless the crop stops short of an image side that it pads
+        # The base crop enlarges to the box, or past it where the crop reaches an image side
+        # that the box stops short of (within 2 input pixels): cut to the box.
         base = base[:, base_crop[0]:base_crop[1], base_crop[2]:base_crop[3]]
         base_phases = imaging.enlarge_phases(base, scale, geometry[3])[:, base_box[0]:base_box[1],
                                                                        base_box[2]:base_box[3]]
-        gains = self._gain_kernels[(scale, base.shape[-1])]
+        gains = self._gain_kernel(scale, base.shape[-1])
 
         def planes(y01):  # uint8 phases of the output planes for this Y (in [0, 1]) over the box
             return imaging.quantize_uint8(
@@ -218,13 +219,17 @@ class TiledSRCNN:
         bicubic = planes(enlarged_y[:, box[0]:box[1], box[2]:box[3]]) if with_bicubic else tf.zeros((0,), tf.uint8)
         return planes(restored), bicubic
 
+    @staticmethod
+    def _gain_kernel(scale, channels):
+        """(1, 1, s * s, s * s * C) 1x1 conv kernel: Y's phase k (in [0, 1]) -> phase k of every
+        output plane, times its gain in 8-bit units (`imaging.y_gains`)."""
+        gains = np.kron(np.eye(scale * scale, dtype=np.float32), 255.0 * imaging.y_gains(channels)[None])
+        return tf.constant(gains[None, None])
+
     def _tile_function(self, scale, channels, with_bicubic):
         """The tf.function of `_upscale_tile` for these arguments (made once)."""
         key = (scale, channels, with_bicubic)
         if key not in self._tile_functions:
-            # (1, 1, s * s, s * s * C): Y's phase k -> output phase k of every plane, times its gain
-            gains = np.kron(np.eye(scale * scale, dtype=np.float32), 255.0 * imaging.y_gains(channels)[None])
-            self._gain_kernels[(scale, channels)] = tf.constant(gains[None, None])
             self._tile_functions[key] = tf.function(
                 lambda y, base, geometry: self._upscale_tile(y, base, geometry, scale, with_bicubic),
                 input_signature=[tf.TensorSpec((1, None, None, 1), tf.float32),
@@ -269,7 +274,6 @@ def _input_crop(box, scale, size):
         where its side is the image's, and the first output row and column it enlarges to.
     """
     top, bottom, left, right = box
-    # Bicubic taps reach 2 input pixels past the one an output pixel falls in.
     crop = (max(0, top // scale - _BICUBIC_REACH), min(size[0], -(-bottom // scale) + _BICUBIC_REACH),
             max(0, left // scale - _BICUBIC_REACH), min(size[1], -(-right // scale) + _BICUBIC_REACH))
     image_sides = (int(crop[0] == 0), int(crop[1] == size[0]), int(crop[2] == 0), int(crop[3] == size[1]))
