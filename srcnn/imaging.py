@@ -207,20 +207,40 @@ def enlarge_phases(images, scale, image_sides):
     padding = [[0, 0], [2 * sides[0], 2 * sides[1]], [2 * sides[2], 2 * sides[3]], [0, 0]]
     enlarged = tf.nn.conv2d(tf.pad(images, padding), kernel, 1, "VALID")
 
-    def renormalised(along_rows):
-        # The kernel over ones padded like the image along one axis and 5 wide along the
+    def divisor(axis):
+        # The kernel over ones padded like the image along `axis` and 5 wide along the
         # other, where the taps sum to one: the renormalisation along that axis alone.
-        ones = tf.ones(tf.stack([1, size[1], 5, channels]) if along_rows else tf.stack([1, 5, size[2], channels]))
-        ones_padding = [[0, 0], padding[1] if along_rows else [0, 0], [0, 0] if along_rows else padding[2], [0, 0]]
+        ones = tf.ones(tf.stack([1, size[1], 5, channels]) if axis == 1 else tf.stack([1, 5, size[2], channels]))
+        ones_padding = [[0, 0], padding[1] if axis == 1 else [0, 0], [0, 0] if axis == 1 else padding[2], [0, 0]]
         return tf.nn.conv2d(tf.pad(ones, ones_padding), kernel, 1, "VALID")
 
-    for along_rows, first, second in ((True, sides[0], sides[1]), (False, sides[2], sides[3])):
-        if static:
-            if first or second:
-                enlarged = enlarged / renormalised(along_rows)
+    def divide_edges(enlarged, axis, before, after):
+        # Only the 2 outputs next to a padded side have taps outside the image: divide those
+        # strips in place rather than the whole tile (the taps of the others sum to one).
+        length = tf.shape(enlarged)[axis]
+        start = tf.minimum(2 * before, length)
+        end = tf.maximum(length - 2 * after, start)
+        divisors = divisor(axis)
+        shape = tf.shape(enlarged)
+        for low, high in ((0, start), (end, length)):
+            if axis == 1:
+                strip = enlarged[:, low:high] / divisors[:, low:high]
+                begin, stop = tf.stack([0, low, 0, 0]), tf.stack([shape[0], high, shape[2], shape[3]])
+            else:
+                strip = enlarged[:, :, low:high] / divisors[:, :, low:high]
+                begin, stop = tf.stack([0, 0, low, 0]), tf.stack([shape[0], shape[1], high, shape[3]])
+            enlarged = tf.raw_ops.TensorStridedSliceUpdate(input=enlarged, begin=begin, end=stop, strides=[1, 1, 1, 1],
+                                                           value=strip)
+        return enlarged
+
+    for axis, before, after in ((1, sides[0], sides[1]), (2, sides[2], sides[3])):
+        if static:  # exported graphs: TFLite has no in-place slice update, so the whole tile
+            if before or after:
+                enlarged = enlarged / divisor(axis)
         else:
-            enlarged = tf.cond(tf.logical_or(first > 0, second > 0),
-                               lambda e=enlarged, a=along_rows: e / renormalised(a), lambda e=enlarged: e)
+            enlarged = tf.cond(tf.logical_or(before > 0, after > 0),
+                               lambda e=enlarged, a=axis, b=before, f=after: divide_edges(e, a, b, f),
+                               lambda e=enlarged: e)
     return enlarged
 
 
