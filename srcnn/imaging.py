@@ -141,6 +141,12 @@ def _keys_cubic(distance):
     return np.where(x < 1, (1.5 * x - 2.5) * x * x + 1, np.where(x < 2, ((-0.5 * x + 2.5) * x - 4) * x + 2, 0.0))
 
 
+# The bicubic taps reach 2 input pixels past the one an output pixel falls in: the kernel is
+# 2 * BICUBIC_REACH + 1 = 5 wide, and a crop needs that margin for exact enlargement inside it.
+BICUBIC_REACH = 2
+_TAPS = 2 * BICUBIC_REACH + 1
+
+
 def _enlarge_kernel(scale, channels):
     """The conv2d kernel of `enlarge_phases`: one 5 x 5 filter per output phase and channel.
 
@@ -153,8 +159,8 @@ def _enlarge_kernel(scale, channels):
         float32 (5, 5, C, scale * scale * C).
     """
     phase = np.arange(scale)[:, None]
-    taps = _keys_cubic(np.arange(-2, 3)[None, :] + 0.5 - (phase + 0.5) / scale)  # (scale, 5)
-    kernel = np.zeros((5, 5, channels, scale * scale * channels))
+    taps = _keys_cubic(np.arange(-BICUBIC_REACH, BICUBIC_REACH + 1)[None, :] + 0.5 - (phase + 0.5) / scale)
+    kernel = np.zeros((_TAPS, _TAPS, channels, scale * scale * channels))
     for channel in range(channels):
         for p in range(scale):
             for q in range(scale):
@@ -186,7 +192,7 @@ def enlarge_phases(images, scale, image_sides):
     Where a crop side is the image's, the resize drops the kernel taps that fall outside
     the image and renormalises the others: the zero-padded filter divided by the same
     filter run over ones. Where it is inside the image, the crop is filtered VALID: its
-    outer 2 input pixels there only feed the taps of the pixels within.
+    outer `BICUBIC_REACH` input pixels there only feed the taps of the pixels within.
 
     Args:
         images: float32 (B, H, W, C), C known when traced.
@@ -197,32 +203,33 @@ def enlarge_phases(images, scale, image_sides):
     Returns:
         float32 (B, H', W', scale * scale * C), output pixel (scale * i + p, scale * j + q)
         in map (p * scale + q) * C + c of pixel (i, j) (as `tf.nn.depth_to_space` reads
-        them), with H' = H + 2 (top + bottom) - 4 and W' likewise.
+        them), with H' = H - 2 BICUBIC_REACH (1 - top) - 2 BICUBIC_REACH (1 - bottom) and W'
+        likewise.
     """
     channels = images.shape[-1]
-    kernel = _enlarge_kernel(int(scale), channels)  # one 5 x 5 pass: faster than rows, then columns
+    kernel = _enlarge_kernel(int(scale), channels)  # one 2-D pass: faster than rows, then columns
     size = tf.shape(images)
     static = isinstance(image_sides, (tuple, list))
     sides = image_sides if static else tf.unstack(tf.cast(image_sides, tf.int32), num=4)
-    padding = [[0, 0], [2 * sides[0], 2 * sides[1]], [2 * sides[2], 2 * sides[3]], [0, 0]]
+    reach = BICUBIC_REACH
+    padding = [[0, 0], [reach * sides[0], reach * sides[1]], [reach * sides[2], reach * sides[3]], [0, 0]]
     enlarged = tf.nn.conv2d(tf.pad(images, padding), kernel, 1, "VALID")
 
     def divisor(axis):
-        # The kernel over ones padded like the image along `axis` and 5 wide along the
-        # other, where the taps sum to one: the renormalisation along that axis alone.
-        ones = tf.ones(tf.stack([1, size[1], 5, channels]) if axis == 1 else tf.stack([1, 5, size[2], channels]))
+        # The kernel over ones padded like the image along `axis` and as wide as the kernel
+        # along the other, where the taps sum to one: the renormalisation along that axis alone.
+        ones = tf.ones(tf.stack([1, size[1], _TAPS, channels]) if axis == 1 else tf.stack([1, _TAPS, size[2], channels]))
         ones_padding = [[0, 0], padding[1] if axis == 1 else [0, 0], [0, 0] if axis == 1 else padding[2], [0, 0]]
         return tf.nn.conv2d(tf.pad(ones, ones_padding), kernel, 1, "VALID")
 
     def divide_edges(enlarged, axis, before, after):
-        # Only the 2 outputs next to a padded side have taps outside the image: divide those
-        # strips in place rather than the whole tile (the taps of the others sum to one).
-        length = tf.shape(enlarged)[axis]
-        start = tf.minimum(2 * before, length)
-        end = tf.maximum(length - 2 * after, start)
-        divisors = divisor(axis)
+        # Only the outputs within the reach of a padded side have taps outside the image:
+        # divide those strips in place rather than the whole tile (the others' taps sum to one).
         shape = tf.shape(enlarged)
-        for low, high in ((0, start), (end, length)):
+        start = tf.minimum(reach * before, shape[axis])
+        end = tf.maximum(shape[axis] - reach * after, start)
+        divisors = divisor(axis)
+        for low, high in ((0, start), (end, shape[axis])):
             if axis == 1:
                 strip = enlarged[:, low:high] / divisors[:, low:high]
                 begin, stop = tf.stack([0, low, 0, 0]), tf.stack([shape[0], high, shape[2], shape[3]])

@@ -61,8 +61,6 @@ PNG_COMPRESS_LEVEL = 1
 # copies and element-wise work overlap the others' convolutions. On 2 cores 4 ran 5-10 %
 # faster than 2, and peak memory barely grew (TensorFlow reuses the buffers).
 TILES_IN_FLIGHT = 4
-# Bicubic taps reach 2 small-image pixels past the one an output pixel falls in.
-_BICUBIC_REACH = 2
 
 
 def default_precision():
@@ -276,11 +274,11 @@ def _input_crop(box, scale, size):
         where its side is the image's, and the first output row and column it enlarges to.
     """
     top, bottom, left, right = box
-    crop = (max(0, top // scale - _BICUBIC_REACH), min(size[0], -(-bottom // scale) + _BICUBIC_REACH),
-            max(0, left // scale - _BICUBIC_REACH), min(size[1], -(-right // scale) + _BICUBIC_REACH))
+    reach = imaging.BICUBIC_REACH
+    crop = (max(0, top // scale - reach), min(size[0], -(-bottom // scale) + reach),
+            max(0, left // scale - reach), min(size[1], -(-right // scale) + reach))
     image_sides = (int(crop[0] == 0), int(crop[1] == size[0]), int(crop[2] == 0), int(crop[3] == size[1]))
-    first = ((crop[0] + _BICUBIC_REACH * (1 - image_sides[0])) * scale,
-             (crop[2] + _BICUBIC_REACH * (1 - image_sides[2])) * scale)
+    first = ((crop[0] + reach * (1 - image_sides[0])) * scale, (crop[2] + reach * (1 - image_sides[2])) * scale)
     return crop, image_sides, first
 
 
