@@ -24,6 +24,8 @@ BLOCKED = {"savedmodel": ("srcnn",), "tflite": ("srcnn", "tensorflow", "keras"),
 
 
 def model_format(path):
+    if not os.path.exists(path):
+        raise SystemExit(f"{path}: no such file or folder; export one with srcnn-export (pip install . first)")
     if os.path.isdir(path):
         return "savedmodel"
     if path.endswith(".tflite"):
@@ -85,6 +87,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="runtime threads (default: the runtime's)")
     args = parser.parse_args(argv)
     kind = model_format(args.model)
+    if not os.path.isfile(args.inputs):
+        raise SystemExit(f"{args.inputs}: no such file; pass an .npz of uint8 (H, W, 3) RGB arrays")
     block_imports(BLOCKED[kind])
     import numpy as np
 
