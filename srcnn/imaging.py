@@ -156,7 +156,7 @@ def _enlarge_kernel(scale, channels):
     orders its outputs as `tf.nn.depth_to_space` reads them.
 
     Returns:
-        float32 (5, 5, C, scale * scale * C).
+        float64 numpy (5, 5, C, scale * scale * C).
     """
     phase = np.arange(scale)[:, None]
     taps = _keys_cubic(np.arange(-BICUBIC_REACH, BICUBIC_REACH + 1)[None, :] + 0.5 - (phase + 0.5) / scale)
@@ -165,7 +165,14 @@ def _enlarge_kernel(scale, channels):
         for p in range(scale):
             for q in range(scale):
                 kernel[:, :, channel, (p * scale + q) * channels + channel] = np.outer(taps[p], taps[q])
-    return tf.constant(kernel, tf.float32)
+    return kernel
+
+
+def _cumulative_taps(kernel, axis):
+    """(5 + 1, outputs) float32: row t sums the first t taps of each output's filter along
+    `axis` (1: rows, 2: columns), those along the other axis (which sum to one) included."""
+    taps = kernel.sum(axis=(1, 2)) if axis == 1 else kernel.sum(axis=(0, 2))
+    return tf.constant(np.concatenate([np.zeros((1, taps.shape[1])), np.cumsum(taps, axis=0)]), tf.float32)
 
 
 def enlarge_bicubic(images, scale):
@@ -207,7 +214,8 @@ def enlarge_phases(images, scale, image_sides):
         likewise.
     """
     channels = images.shape[-1]
-    kernel = _enlarge_kernel(int(scale), channels)  # one 2-D pass: faster than rows, then columns
+    taps = _enlarge_kernel(int(scale), channels)
+    kernel = tf.constant(taps, tf.float32)  # one 2-D pass: faster than rows, then columns
     size = tf.shape(images)
     static = isinstance(image_sides, (tuple, list))
     sides = image_sides if static else tf.unstack(tf.cast(image_sides, tf.int32), num=4)
@@ -222,19 +230,29 @@ def enlarge_phases(images, scale, image_sides):
         ones_padding = [[0, 0], padding[1] if axis == 1 else [0, 0], [0, 0] if axis == 1 else padding[2], [0, 0]]
         return tf.nn.conv2d(tf.pad(ones, ones_padding), kernel, 1, "VALID")
 
+    def strip_divisor(axis, before, low, high):
+        # What divisor(axis) holds at outputs low .. high - 1, from the kernel's cumulative
+        # taps: output i weighs input i - reach * before + t with tap t, and only inputs
+        # 0 .. size - 1 are in the image. No convolution over ones for a few rows.
+        outputs = tf.range(low, high)
+        first = tf.maximum(reach * before - outputs, 0)
+        stop = tf.minimum(size[axis] + reach * before - outputs, _TAPS)
+        cumulative = _cumulative_taps(taps, axis)
+        divisors = tf.gather(cumulative, stop) - tf.gather(cumulative, first)
+        return divisors[None, :, None] if axis == 1 else divisors[None, None]
+
     def divide_edges(enlarged, axis, before, after):
         # Only the outputs within the reach of a padded side have taps outside the image:
         # divide those strips in place rather than the whole tile (the others' taps sum to one).
         shape = tf.shape(enlarged)
         start = tf.minimum(reach * before, shape[axis])
         end = tf.maximum(shape[axis] - reach * after, start)
-        divisors = divisor(axis)
         for low, high in ((0, start), (end, shape[axis])):
             if axis == 1:
-                strip = enlarged[:, low:high] / divisors[:, low:high]
+                strip = enlarged[:, low:high] / strip_divisor(axis, before, low, high)
                 begin, stop = tf.stack([0, low, 0, 0]), tf.stack([shape[0], high, shape[2], shape[3]])
             else:
-                strip = enlarged[:, :, low:high] / divisors[:, :, low:high]
+                strip = enlarged[:, :, low:high] / strip_divisor(axis, before, low, high)
                 begin, stop = tf.stack([0, 0, low, 0]), tf.stack([shape[0], shape[1], high, shape[3]])
             enlarged = tf.raw_ops.TensorStridedSliceUpdate(input=enlarged, begin=begin, end=stop, strides=[1, 1, 1, 1],
                                                            value=strip)
