@@ -16,7 +16,8 @@ pads them ("replicate" or "zero"). The tiles therefore reproduce
 Each tile is one TensorFlow call from crops of the small image to the 8-bit SRCNN tile
 (and the bicubic one, for the command line's comparison PNG), so that neither the
 network's activations nor the enlarged float planes ever cover the whole image; only the
-uint8 results do. The conversion from Y, Cb, Cr to RGB is affine and Y weighs the same
+uint8 results do. The small image's planes are made one band per row of tiles, while the
+rows before run (`plane_bands`). The conversion from Y, Cb, Cr to RGB is affine and Y weighs the same
 in R, G and B, so each output plane is a part that Cb and Cr set (its "base") plus a
 gain times Y (`imaging.y_gains`), and bicubic enlargement commutes with both. So:
 - Y alone is enlarged into pixels (`imaging.enlarge_phases` of a crop that reaches the
@@ -60,6 +61,11 @@ PNG_COMPRESS_LEVEL = 1
 # copies and element-wise work overlap the others' convolutions. On 2 cores 4 ran 5-10 %
 # faster than 2, and peak memory barely grew (TensorFlow reuses the buffers).
 TILES_IN_FLIGHT = 4
+# Pixels per band of `low_resolution_planes`' colour conversion. Small enough that BLAS
+# runs its 3 x 3 products on one thread (OpenBLAS: below 2**18 multiply-adds): its
+# threads would otherwise spin for a while after each call, taking a core from the tiles
+# (whole upscale 8 % slower here). Same values either way.
+PLANES_BAND_PIXELS = 16384
 
 
 def default_precision():
@@ -125,8 +131,9 @@ class TiledSRCNN:
         self._last_kernel = tf.cast(row_maps_kernel(layers[2].kernel), self._dtype)
         self._last_bias = layers[2].bias[0]
         self._last_half = layers[2].kernel_size[0] // 2
-        self._restore = tf.function(self._restored_box, input_signature=[
-            tf.TensorSpec((1, None, None, 1), tf.float32), tf.TensorSpec((2, 4), tf.int32)])
+        # Concrete functions, traced on first use (`restore_tile`, `tile_function`): a call
+        # skips tf.function's matching of the arguments, about half of its 0.4-1 ms of Python.
+        self._restore = None
         self._tile_functions = {}  # (scale, channels, with_bicubic) -> the tf.function of `_upscale_tile`
 
     def _network(self, window, borders):
@@ -174,6 +181,9 @@ class TiledSRCNN:
             float32 (tile height, tile width, 1).
         """
         geometry = tf.constant([tile.borders, self._box_in_output(tile)], tf.int32)
+        if self._restore is None:
+            self._restore = tf.function(self._restored_box, input_signature=[
+                tf.TensorSpec((1, None, None, 1), tf.float32), tf.TensorSpec((2, 4), tf.int32)]).get_concrete_function()
         return self._restore(tf.convert_to_tensor(window_y[None], tf.float32), geometry)[0].numpy()
 
     def restore_y_in_tiles(self, bicubic, progress=False):
@@ -194,10 +204,10 @@ class TiledSRCNN:
         enlargement's phase layout (`imaging.enlarge_phases`) over the box, which the base
         crop's enlargement covers; only Y is enlarged into pixels, for the network.
         bicubic is an empty tensor unless `with_bicubic`. geometry rows (see
-        `upscale_tile`): the Y crop and the base crop (in input pixels), their image sides,
-        the window and the box in the Y crop's enlargement, the box in the base crop's
-        enlargement in input pixels, the window's borders, the box relative to the
-        network's output.
+        `upscale_tile`): the Y crop and the base crop (in input pixels of the band), their
+        image sides, the window and the box in the Y crop's enlargement, the box in the
+        base crop's enlargement in input pixels, the window's borders, the box relative to
+        the network's output.
         """
         y_crop, base_crop, window, box, base_box = geometry[0], geometry[1], geometry[4], geometry[5], geometry[6]
         y = y[:, y_crop[0]:y_crop[1], y_crop[2]:y_crop[3]]
@@ -229,11 +239,7 @@ class TiledSRCNN:
         return tf.constant(np.kron(np.eye(scale * scale, dtype=np.float32), 255.0 * imaging.y_gains(channels)[None]))
 
     def tile_function(self, scale, channels, with_bicubic):
-        """The traced `_upscale_tile` for these arguments (traced once, on the first call).
-
-        A concrete function: calling it skips tf.function's matching of the arguments to
-        the signature, which took about half of a call's 0.4-1 ms of Python here.
-        """
+        """The traced `_upscale_tile` for these arguments (traced once, on the first call)."""
         key = (scale, channels, with_bicubic)
         if key not in self._tile_functions:
             self._tile_functions[key] = tf.function(
@@ -248,12 +254,11 @@ class TiledSRCNN:
         so that every box starts on a whole input pixel."""
         return plan_tiles(height * scale, width * scale, max(scale, self.tile - self.tile % scale), self.margin)
 
-    def upscale_tile(self, y, base, scale, tile, with_bicubic=True):
+    def upscale_tile(self, band, scale, tile, with_bicubic=True):
         """uint8 (sr, bicubic) phases of `tile.box` of the `scale` times enlargement.
 
         Args:
-            y, base: float32 `low_resolution_planes` of the whole image, as (1, h, w, C)
-                tensors (converted once, not once a tile).
+            band: the `PlaneBand` of the tile's row (see `plane_bands`).
             scale: integer factor.
             tile: one of `upscale_tiles`.
             with_bicubic: False gives None for bicubic, and saves its work.
@@ -262,15 +267,44 @@ class TiledSRCNN:
             uint8 (box height / scale, box width / scale, scale * scale * C) arrays, in the
             layout of `imaging.enlarge_phases` (see `put_phases`).
         """
-        upscale_crop = self.tile_function(scale, base.shape[-1], with_bicubic)
-        size = y.shape[1:3]
-        y_crop, y_sides, y_first = _input_crop(tile.window, scale, size)
-        base_crop, base_sides, base_first = _input_crop(tile.box, scale, size)
+        upscale_crop = self.tile_function(scale, band.base.shape[-1], with_bicubic)
+        y_crop, y_sides, y_first = _input_crop(tile.window, scale, band.image_size)
+        base_crop, base_sides, base_first = _input_crop(tile.box, scale, band.image_size)
         box_in_base = np.array(_shift(tile.box, *base_first)) // scale
-        geometry = np.array([y_crop, base_crop, y_sides, base_sides, _shift(tile.window, *y_first),
-                             _shift(tile.box, *y_first), box_in_base, tile.borders, self._box_in_output(tile)], np.int32)
-        sr, bicubic = upscale_crop(y, base, tf.constant(geometry))
+        geometry = np.array([_shift(y_crop, band.first_row, 0), _shift(base_crop, band.first_row, 0), y_sides,
+                             base_sides, _shift(tile.window, *y_first), _shift(tile.box, *y_first), box_in_base,
+                             tile.borders, self._box_in_output(tile)], np.int32)
+        sr, bicubic = upscale_crop(band.y, band.base, tf.constant(geometry))
         return sr.numpy(), bicubic.numpy() if with_bicubic else None
+
+
+@dataclass
+class PlaneBand:
+    """`low_resolution_planes` of input rows `first_row` onwards, as (1, rows, w, C) tensors."""
+
+    y: tf.Tensor
+    base: tf.Tensor
+    first_row: int
+    image_size: tuple  # (height, width) of the whole input
+
+
+def plane_bands(pixels, alpha, tiles, scale):
+    """Yields (tile, band) for `upscale_tiles`: one `PlaneBand` per row of tiles, holding the
+    input rows its crops reach (a few more than the tiles' own).
+
+    Made lazily, so that `upscale` prepares a row's planes while the rows before run,
+    rather than the whole image's before any tile.
+    """
+    band, band_rows = None, None
+    for tile in tiles:
+        crop = _input_crop(tile.window, scale, pixels.shape[:2])[0]  # the Y crop, which holds the base one
+        if crop[:2] != band_rows:
+            band_rows = crop[:2]
+            rows = slice(*band_rows)
+            y, base = low_resolution_planes(pixels[rows], None if alpha is None else alpha[rows])
+            band = PlaneBand(tf.convert_to_tensor(y[None]), tf.convert_to_tensor(base[None]), band_rows[0],
+                             pixels.shape[:2])
+        yield tile, band
 
 
 def _input_crop(box, scale, size):
@@ -310,10 +344,11 @@ def low_resolution_planes(pixels, alpha=None):
     only Cb and Cr are in it), zero for greyscale, then alpha when given.
     """
     channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
+    band_rows = max(1, PLANES_BAND_PIXELS // pixels.shape[1])
     y = np.empty(pixels.shape[:2] + (1,), np.float32)
     base = np.zeros(pixels.shape[:2] + (channels,), np.float32)
-    for top in range(0, pixels.shape[0], 256):  # in bands: the float64 conversion stays small
-        rows = slice(top, top + 256)
+    for top in range(0, pixels.shape[0], band_rows):
+        rows = slice(top, top + band_rows)
         if pixels.ndim == 3:
             y[rows] = imaging.rgb_to_ycbcr(pixels[rows])[..., :1]
             base[rows, :, :3] = imaging.rgb_less_y(pixels[rows])
@@ -340,19 +375,20 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
         (sr, bicubic): uint8 (h * scale, w * scale[, C]) with C = 3 (RGB), 4 (RGBA), or
         2 (greyscale + alpha); 2-D for greyscale without alpha.
     """
-    y, base = (tf.convert_to_tensor(planes[None]) for planes in low_resolution_planes(pixels, alpha))
     height, width = pixels.shape[0] * scale, pixels.shape[1] * scale
-    channels = base.shape[-1]
+    channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
     sr = np.empty((height, width, channels), np.uint8)
     bicubic = np.empty((height, width, channels), np.uint8) if with_bicubic else None
     tiles = network.upscale_tiles(*pixels.shape[:2], scale)
 
-    def one_tile(tile):
-        return network.upscale_tile(y, base, scale, tile, with_bicubic)
+    def one_tile(tile_and_band):
+        tile, band = tile_and_band
+        return network.upscale_tile(band, scale, tile, with_bicubic)
 
     network.tile_function(scale, channels, with_bicubic)  # traced once, before the threads
     with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
-        results = pool.map(one_tile, tiles)
+        # map takes all the bands before it returns, each row's while the rows before run.
+        results = pool.map(one_tile, plane_bands(pixels, alpha, tiles, scale))
         for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, results), total=len(tiles), unit="tile",
                                                   leave=False, disable=None if progress else True):
             put_phases(sr, tile.box, sr_tile, scale)
