@@ -63,8 +63,8 @@ PNG_COMPRESS_LEVEL = 1
 TILES_IN_FLIGHT = 4
 # Pixels per band of `low_resolution_planes`' colour conversion. Small enough that BLAS
 # runs its 3 x 3 products on one thread (OpenBLAS: below 2**18 multiply-adds): its
-# threads would otherwise spin for a while after each call, taking a core from the tiles
-# (whole upscale 8 % slower here). Same values either way.
+# threads would otherwise spin for a while after each call, taking a core from the tiles.
+# Same values either way.
 PLANES_BAND_PIXELS = 16384
 
 
@@ -132,9 +132,9 @@ class TiledSRCNN:
         self._last_bias = layers[2].bias[0]
         self._last_half = layers[2].kernel_size[0] // 2
         # Concrete functions, traced on first use (`restore_tile`, `tile_function`): a call
-        # skips tf.function's matching of the arguments, about half of its 0.4-1 ms of Python.
+        # skips tf.function's matching of the arguments, most of its Python time.
         self._restore = None
-        self._tile_functions = {}  # (scale, channels, with_bicubic) -> the tf.function of `_upscale_tile`
+        self._tile_functions = {}  # (scale, channels, with_bicubic) -> the traced `_upscale_tile`
 
     def _network(self, window, borders):
         """(1, h, w, 1) window -> (1, h', w', 1): each side shrinks by the margin unless a border."""
@@ -226,7 +226,7 @@ class TiledSRCNN:
 
         def planes(y01):  # uint8 phases of the output planes for this Y (in [0, 1]) over the box
             y_phases = tf.reshape(imaging.image_to_phases(y01, scale), (-1, scale * scale))
-            # A matrix product, not a 1x1 convolution: oneDNN's convolution costs twice as much here.
+            # A matrix product, not a 1x1 convolution, which oneDNN runs slower here.
             return imaging.quantize_uint8(base_phases[0] + tf.reshape(y_phases @ gains, tf.shape(base_phases)[1:]))
 
         bicubic = planes(enlarged_y[:, box[0]:box[1], box[2]:box[3]]) if with_bicubic else tf.zeros((0,), tf.uint8)
