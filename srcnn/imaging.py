@@ -230,14 +230,13 @@ def enlarge_phases(images, scale, image_sides):
         ones_padding = [[0, 0], padding[1] if axis == 1 else [0, 0], [0, 0] if axis == 1 else padding[2], [0, 0]]
         return tf.nn.conv2d(tf.pad(ones, ones_padding), kernel, 1, "VALID")
 
-    def strip_divisor(axis, before, low, high):
+    def strip_divisor(axis, before, low, high, cumulative):
         # What divisor(axis) holds at outputs low .. high - 1, from the kernel's cumulative
         # taps: output i weighs input i - reach * before + t with tap t, and only inputs
         # 0 .. size - 1 are in the image. No convolution over ones for a few rows.
         outputs = tf.range(low, high)
         first = tf.maximum(reach * before - outputs, 0)
         stop = tf.minimum(size[axis] + reach * before - outputs, _TAPS)
-        cumulative = _cumulative_taps(taps, axis)
         divisors = tf.gather(cumulative, stop) - tf.gather(cumulative, first)
         return divisors[None, :, None] if axis == 1 else divisors[None, None]
 
@@ -247,12 +246,13 @@ def enlarge_phases(images, scale, image_sides):
         shape = tf.shape(enlarged)
         start = tf.minimum(reach * before, shape[axis])
         end = tf.maximum(shape[axis] - reach * after, start)
+        cumulative = _cumulative_taps(taps, axis)
         for low, high in ((0, start), (end, shape[axis])):
             if axis == 1:
-                strip = enlarged[:, low:high] / strip_divisor(axis, before, low, high)
+                strip = enlarged[:, low:high] / strip_divisor(axis, before, low, high, cumulative)
                 begin, stop = tf.stack([0, low, 0, 0]), tf.stack([shape[0], high, shape[2], shape[3]])
             else:
-                strip = enlarged[:, :, low:high] / strip_divisor(axis, before, low, high)
+                strip = enlarged[:, :, low:high] / strip_divisor(axis, before, low, high, cumulative)
                 begin, stop = tf.stack([0, 0, low, 0]), tf.stack([shape[0], shape[1], high, shape[3]])
             enlarged = tf.raw_ops.TensorStridedSliceUpdate(input=enlarged, begin=begin, end=stop, strides=[1, 1, 1, 1],
                                                            value=strip)

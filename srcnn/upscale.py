@@ -17,9 +17,11 @@ Each tile is one TensorFlow call from crops of the small image to the 8-bit SRCN
 (and the bicubic one, for the command line's comparison PNG), so that neither the
 network's activations nor the enlarged float planes ever cover the whole image; only the
 uint8 results do. The small image's planes are made one band per row of tiles, while the
-rows before run (`plane_bands`). The conversion from Y, Cb, Cr to RGB is affine and Y weighs the same
-in R, G and B, so each output plane is a part that Cb and Cr set (its "base") plus a
-gain times Y (`imaging.y_gains`), and bicubic enlargement commutes with both. So:
+rows before run (`plane_bands`).
+
+The conversion from Y, Cb, Cr to RGB is affine and Y weighs the same in R, G and B, so
+each output plane is a part that Cb and Cr set (its "base") plus a gain times Y
+(`imaging.y_gains`), and bicubic enlargement commutes with both. So:
 - Y alone is enlarged into pixels (`imaging.enlarge_phases` of a crop that reaches the
   window, filtered VALID where its sides are inside the image), for the network;
 - the base planes are enlarged from a crop whose enlargement is the tile itself, and
@@ -37,6 +39,7 @@ little PSNR (benchmarks/upscale_speed.py measures both); elsewhere it is emulate
 slow, hence `default_precision`.
 """
 
+import collections
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -53,14 +56,17 @@ from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, row_maps
 
 # Inference precisions of the tiled network (training has its own, `srcnn.train.PRECISIONS`).
 INFERENCE_PRECISIONS = ("float32", "bfloat16")
-DEFAULT_TILE = 512  # output pixels per tile side: ~5 % recomputed overlap, ~0.1 GB of activations
-# zlib level of the output PNGs: encoding a 12000x9000 photo takes ~20 s at 1 and ~70 s at
-# Pillow's default 6, which saves only ~7 % of the size.
+DEFAULT_TILE = 512  # output pixels per tile side: little recomputed overlap, activations well under 1 GB
+# zlib level of the output PNGs: Pillow's default 6 encodes big photos several times
+# slower for files only a little smaller.
 PNG_COMPRESS_LEVEL = 1
 # Tiles computed at once by `upscale` (threads; TensorFlow releases the GIL): each tile's
-# copies and element-wise work overlap the others' convolutions. On 2 cores 4 ran 5-10 %
-# faster than 2, and peak memory barely grew (TensorFlow reuses the buffers).
+# copies and element-wise work overlap the others' convolutions. On 2 cores 4 ran faster
+# than 2, and peak memory barely grew (TensorFlow reuses the buffers).
 TILES_IN_FLIGHT = 4
+# Tiles `upscale` submits ahead of the one it waits for: enough that the next row's
+# planes are made while a row runs, few enough that bands and results do not pile up.
+TILES_AHEAD = 2 * TILES_IN_FLIGHT
 # Pixels per band of `low_resolution_planes`' colour conversion. Small enough that BLAS
 # runs its 3 x 3 products on one thread (OpenBLAS: below 2**18 multiply-adds): its
 # threads would otherwise spin for a while after each call, taking a core from the tiles.
@@ -132,7 +138,7 @@ class TiledSRCNN:
         self._last_bias = layers[2].bias[0]
         self._last_half = layers[2].kernel_size[0] // 2
         # Concrete functions, traced on first use (`restore_tile`, `tile_function`): a call
-        # skips tf.function's matching of the arguments, most of its Python time.
+        # skips tf.function's matching of the arguments to the signature.
         self._restore = None
         self._tile_functions = {}  # (scale, channels, with_bicubic) -> the traced `_upscale_tile`
 
@@ -269,6 +275,9 @@ class TiledSRCNN:
         """
         upscale_crop = self.tile_function(scale, band.base.shape[-1], with_bicubic)
         y_crop, y_sides, y_first = _input_crop(tile.window, scale, band.image_size)
+        if not band.first_row <= y_crop[0] < y_crop[1] <= band.first_row + band.y.shape[1]:
+            raise ValueError(f"the band of input rows {band.first_row} onwards ({band.y.shape[1]} rows) does not "
+                             f"hold rows {y_crop[0]}-{y_crop[1] - 1} that tile {tile.box} needs")
         base_crop, base_sides, base_first = _input_crop(tile.box, scale, band.image_size)
         box_in_base = np.array(_shift(tile.box, *base_first)) // scale
         geometry = np.array([_shift(y_crop, band.first_row, 0), _shift(base_crop, band.first_row, 0), y_sides,
@@ -292,8 +301,8 @@ def plane_bands(pixels, alpha, tiles, scale):
     """Yields (tile, band) for `upscale_tiles`: one `PlaneBand` per row of tiles, holding the
     input rows its crops reach (a few more than the tiles' own).
 
-    Made lazily, so that `upscale` prepares a row's planes while the rows before run,
-    rather than the whole image's before any tile.
+    Made lazily: `upscale` makes a row's planes while the rows before run, rather than
+    the whole image's before any tile, and a band is freed once its tiles are done.
     """
     band, band_rows = None, None
     for tile in tiles:
@@ -323,16 +332,33 @@ def _input_crop(box, scale, size):
     return crop, image_sides, first
 
 
+def _submitted_ahead(pool, function, items, ahead):
+    """`pool.map(function, items)` that takes items only `ahead` of the result waited for
+    (map takes them all at once)."""
+    pending = collections.deque()
+    for item in items:
+        pending.append(pool.submit(function, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 def put_phases(output, box, phases, scale):
     """Writes uint8 phases (`TiledSRCNN.upscale_tile`) of `box` into the (H, W, C) `output`."""
     top, bottom, left, right = box
     rows, columns = (bottom - top) // scale, (right - left) // scale
     # The depth_to_space of the phases, done by numpy's copy into the output. Each phase
-    # row's scale * C bytes lie together on both sides: copied as one void item, twice as
-    # fast as byte by byte.
+    # row's scale * C bytes lie together on both sides: copied as one void item, not byte
+    # by byte.
     item = np.dtype((np.void, phases.shape[-1] // scale))
     output[top:bottom, left:right].reshape(rows, scale, columns, -1).view(item)[..., 0] = \
         np.ascontiguousarray(phases).reshape(rows, columns, scale, -1).view(item)[..., 0].transpose(0, 2, 1)
+
+
+def plane_channels(pixels, alpha=None):
+    """Planes of the output (and of base): 3 for RGB, 1 for grey, one more with alpha."""
+    return (3 if pixels.ndim == 3 else 1) + (alpha is not None)
 
 
 def low_resolution_planes(pixels, alpha=None):
@@ -343,7 +369,7 @@ def low_resolution_planes(pixels, alpha=None):
     R, G and B (`imaging.rgb_to_ycbcr` and back, unclipped, less the gain times Y; so
     only Cb and Cr are in it), zero for greyscale, then alpha when given.
     """
-    channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
+    channels = plane_channels(pixels, alpha)
     band_rows = max(1, PLANES_BAND_PIXELS // pixels.shape[1])
     y = np.empty(pixels.shape[:2] + (1,), np.float32)
     base = np.zeros(pixels.shape[:2] + (channels,), np.float32)
@@ -376,7 +402,7 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
         2 (greyscale + alpha); 2-D for greyscale without alpha.
     """
     height, width = pixels.shape[0] * scale, pixels.shape[1] * scale
-    channels = (3 if pixels.ndim == 3 else 1) + (alpha is not None)
+    channels = plane_channels(pixels, alpha)
     sr = np.empty((height, width, channels), np.uint8)
     bicubic = np.empty((height, width, channels), np.uint8) if with_bicubic else None
     tiles = network.upscale_tiles(*pixels.shape[:2], scale)
@@ -387,8 +413,7 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
 
     network.tile_function(scale, channels, with_bicubic)  # traced once, before the threads
     with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
-        # map takes all the bands before it returns, each row's while the rows before run.
-        results = pool.map(one_tile, plane_bands(pixels, alpha, tiles, scale))
+        results = _submitted_ahead(pool, one_tile, plane_bands(pixels, alpha, tiles, scale), TILES_AHEAD)
         for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, results), total=len(tiles), unit="tile",
                                                   leave=False, disable=None if progress else True):
             put_phases(sr, tile.box, sr_tile, scale)

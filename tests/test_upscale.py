@@ -10,7 +10,7 @@ from PIL import Image, ImageCms
 import step3_test
 from srcnn import checkpoints, data, imaging, metrics
 from srcnn.model import SRCNN
-from srcnn import upscale as tiled
+from srcnn import upscale as upscale_module
 from srcnn.upscale import INFERENCE_PRECISIONS, TiledSRCNN, default_precision, plan_tiles, upscale
 
 
@@ -95,13 +95,13 @@ def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb, scale,
     assert np.abs(bicubic.astype(int) - expected).max() <= 1 and (bicubic != expected).mean() < 0.001
 
 
-def test_planes_made_in_bands_are_the_whole_image_conversion(monkeypatch, smooth_rgb):
-    # 100 pixels a band on 48 columns: bands of 2 rows, the 60 rows' last one short.
-    monkeypatch.setattr(tiled, "PLANES_BAND_PIXELS", 100)
+def test_planes_made_in_bands_are_the_whole_image_conversion(monkeypatch):
+    # 100 pixels a band on 48 columns: bands of 2 rows, the 59 rows' last one short.
+    monkeypatch.setattr(upscale_module, "PLANES_BAND_PIXELS", 100)
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (59, 48, 3), dtype=np.uint8)
     alpha = rng.integers(0, 256, (59, 48), dtype=np.uint8)
-    y, base = tiled.low_resolution_planes(rgb, alpha)
+    y, base = upscale_module.low_resolution_planes(rgb, alpha)
     assert np.array_equal(y[..., 0], imaging.rgb_to_ycbcr(rgb)[..., 0] / np.float32(255.0))
     assert np.array_equal(base[..., :3], imaging.rgb_less_y(rgb)) and np.array_equal(base[..., 3], alpha)
 
@@ -110,18 +110,27 @@ def test_planes_made_in_bands_are_the_whole_image_conversion(monkeypatch, smooth
 def test_each_row_of_tiles_gets_a_band_holding_its_crops(model, smooth_rgb, scale, tile):
     network = TiledSRCNN(model, tile=tile)
     tiles = network.upscale_tiles(60, 48, scale)
-    y_whole, base_whole = tiled.low_resolution_planes(smooth_rgb)
-    bands = list(tiled.plane_bands(smooth_rgb, None, tiles, scale))
+    y_whole, base_whole = upscale_module.low_resolution_planes(smooth_rgb)
+    bands = list(upscale_module.plane_bands(smooth_rgb, None, tiles, scale))
     assert [tile for tile, _ in bands] == tiles
     rows_of_tiles = {tile.box[0] for tile in tiles}
     assert len({id(band) for _, band in bands}) == len(rows_of_tiles)  # one band per row of tiles
     for tile, band in bands:
         first, rows = band.first_row, band.y.shape[1]
         for box in (tile.window, tile.box):
-            crop = tiled._input_crop(box, scale, (60, 48))[0]
+            crop = upscale_module._input_crop(box, scale, (60, 48))[0]
             assert first <= crop[0] and crop[1] <= first + rows
         assert np.array_equal(band.y[0].numpy(), y_whole[first:first + rows])
         assert np.array_equal(band.base[0].numpy(), base_whole[first:first + rows])
+
+
+def test_a_band_without_the_tiles_rows_is_refused(model, smooth_rgb):
+    network = TiledSRCNN(model, tile=24)
+    tiles = network.upscale_tiles(60, 48, 3)
+    bands = list(upscale_module.plane_bands(smooth_rgb, None, tiles, 3))
+    first_band, last_tile = bands[0][1], tiles[-1]
+    with pytest.raises(ValueError, match="does not hold rows"):
+        network.upscale_tile(first_band, 3, last_tile, with_bicubic=False)
 
 
 def test_greyscale_stays_greyscale_and_alpha_is_kept(model, smooth_rgb):
