@@ -17,6 +17,7 @@ import pytest
 
 import step3_test
 from srcnn import checkpoints, imaging, metrics, video
+from tiny_data import CTRL_C_RESTORED
 from srcnn.errors import UserError
 from srcnn.upscale import TiledSRCNN, plan_jobs, upscale
 
@@ -279,11 +280,9 @@ def test_interrupted_or_crashed_run_leaves_no_file_and_no_process(tmp_path, fail
 
 
 def test_ctrl_c_in_a_real_run_leaves_no_file(tmp_path):
-    # 10 s of frames uninterrupted: the output file appears only after the encoder's
-    # lookahead, and a loaded machine may delay the Ctrl-C; it must still land mid-run.
-    source = make_clip(tmp_path / "clip.mp4", seconds=8)
+    source = make_clip(tmp_path / "clip.mp4", seconds=4)
     destination = tmp_path / "out" / "clip_x2.mp4"
-    script = ("import sys, time, numpy as np\n"
+    script = (CTRL_C_RESTORED + "import sys, time, numpy as np\n"
               "from srcnn import video\n"
               "def slow(pixels):\n"
               "    time.sleep(0.05)\n"
