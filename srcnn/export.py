@@ -15,12 +15,12 @@ the MATLAB demo's borders), the restored Y clipped to [0, 1], the bicubic Cb/Cr 
 back, and the RGB rounded and clipped to uint8, as `upscale.upscale` does.
 
 The graph uses only operations that TFLite and ONNX have as builtins (convolutions,
-ReLU, pad, slice, concat, tile, reshape, transpose, round, division): the bicubic resize
-is a fixed-kernel convolution renormalised at the borders, and edge padding is
-concatenated edge rows, since TFLite's MIRROR_PAD has no "edge" mode. It runs in float32
-(`precision` of the Upscaler does not apply). The SavedModel, the TFLite converter and
-tf2onnx all take the same traced function of `DeployableSRCNN`, so the three formats are
-one graph.
+ReLU, pad, slice, concat, tile, reshape, transpose, round, range, gather, division): the
+bicubic resize is a fixed-kernel convolution renormalised at the borders, and edge
+padding is concatenated edge rows, since TFLite's MIRROR_PAD has no "edge" mode. It runs
+in float32 (`precision` of the Upscaler does not apply). The SavedModel, the TFLite
+converter and tf2onnx all take the same traced function of `DeployableSRCNN`, so the
+three formats are one graph.
 """
 
 import os

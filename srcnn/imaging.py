@@ -178,8 +178,8 @@ def _cumulative_taps(kernel, axis):
 def enlarge_bicubic(images, scale):
     """`tf.image.resize(images, (scale * H, scale * W), "bicubic", antialias=True)`, from basic ops.
 
-    Built only from pad, ones, conv2d with a fixed kernel, division and depth_to_space,
-    which TFLite and ONNX both have (ScaleAndTranslate is in neither). Equal to the resize to
+    Built only from pad, conv2d with a fixed kernel, range, gather, division and
+    depth_to_space, which TFLite and ONNX both have (ScaleAndTranslate is in neither). Equal to the resize to
     float rounding (~1e-6), borders included (see `enlarge_phases`). Any size from 1 x 1
     up; H and W may be dynamic.
 
@@ -197,8 +197,8 @@ def enlarge_phases(images, scale, image_sides):
     """The bicubic enlargement of `enlarge_bicubic` before its depth_to_space, of a crop.
 
     Where a crop side is the image's, the resize drops the kernel taps that fall outside
-    the image and renormalises the others: the zero-padded filter divided by the same
-    filter run over ones. Where it is inside the image, the crop is filtered VALID: its
+    the image and renormalises the others: the zero-padded filter divided by the sum of
+    the taps left in the image. Where it is inside the image, the crop is filtered VALID: its
     outer `BICUBIC_REACH` input pixels there only feed the taps of the pixels within.
 
     Args:
@@ -223,17 +223,10 @@ def enlarge_phases(images, scale, image_sides):
     padding = [[0, 0], [reach * sides[0], reach * sides[1]], [reach * sides[2], reach * sides[3]], [0, 0]]
     enlarged = tf.nn.conv2d(tf.pad(images, padding), kernel, 1, "VALID")
 
-    def divisor(axis):
-        # The kernel over ones padded like the image along `axis` and as wide as the kernel
-        # along the other, where the taps sum to one: the renormalisation along that axis alone.
-        ones = tf.ones(tf.stack([1, size[1], _TAPS, channels]) if axis == 1 else tf.stack([1, _TAPS, size[2], channels]))
-        ones_padding = [[0, 0], padding[1] if axis == 1 else [0, 0], [0, 0] if axis == 1 else padding[2], [0, 0]]
-        return tf.nn.conv2d(tf.pad(ones, ones_padding), kernel, 1, "VALID")
-
-    def strip_divisor(axis, before, low, high, cumulative):
-        # What divisor(axis) holds at outputs low .. high - 1, from the kernel's cumulative
-        # taps: output i weighs input i - reach * before + t with tap t, and only inputs
-        # 0 .. size - 1 are in the image. No convolution over ones for a few rows.
+    def divisor(axis, before, low, high, cumulative):
+        # The renormalisation along `axis` at outputs low .. high - 1, from the kernel's
+        # cumulative taps: output i weighs input i - reach * before + t with tap t, and only
+        # inputs 0 .. size - 1 are in the image (the taps along the other axis sum to one).
         outputs = tf.range(low, high)
         first = tf.maximum(reach * before - outputs, 0)
         stop = tf.minimum(size[axis] + reach * before - outputs, _TAPS)
@@ -249,10 +242,10 @@ def enlarge_phases(images, scale, image_sides):
         cumulative = _cumulative_taps(taps, axis)
         for low, high in ((0, start), (end, shape[axis])):
             if axis == 1:
-                strip = enlarged[:, low:high] / strip_divisor(axis, before, low, high, cumulative)
+                strip = enlarged[:, low:high] / divisor(axis, before, low, high, cumulative)
                 begin, stop = tf.stack([0, low, 0, 0]), tf.stack([shape[0], high, shape[2], shape[3]])
             else:
-                strip = enlarged[:, :, low:high] / strip_divisor(axis, before, low, high, cumulative)
+                strip = enlarged[:, :, low:high] / divisor(axis, before, low, high, cumulative)
                 begin, stop = tf.stack([0, 0, low, 0]), tf.stack([shape[0], shape[1], high, shape[3]])
             enlarged = tf.raw_ops.TensorStridedSliceUpdate(input=enlarged, begin=begin, end=stop, strides=[1, 1, 1, 1],
                                                            value=strip)
@@ -261,7 +254,7 @@ def enlarge_phases(images, scale, image_sides):
     for axis, before, after in ((1, sides[0], sides[1]), (2, sides[2], sides[3])):
         if static:  # exported graphs: TFLite has no in-place slice update, so the whole tile
             if before or after:
-                enlarged = enlarged / divisor(axis)
+                enlarged = enlarged / divisor(axis, before, 0, tf.shape(enlarged)[axis], _cumulative_taps(taps, axis))
         else:
             enlarged = tf.cond(tf.logical_or(before > 0, after > 0),
                                lambda e=enlarged, a=axis, b=before, f=after: divide_edges(e, a, b, f),

@@ -67,11 +67,11 @@ TILES_IN_FLIGHT = 4
 # Tiles `upscale` submits ahead of the one it waits for: enough that the next row's
 # planes are made while a row runs, few enough that bands and results do not pile up.
 TILES_AHEAD = 2 * TILES_IN_FLIGHT
-# Pixels per band of `low_resolution_planes`' colour conversion. Small enough that BLAS
+# Pixels per chunk of `low_resolution_planes`' colour conversion. Small enough that BLAS
 # runs its 3 x 3 products on one thread (OpenBLAS: below 2**18 multiply-adds): its
 # threads would otherwise spin for a while after each call, taking a core from the tiles.
 # Same values either way.
-PLANES_BAND_PIXELS = 16384
+PLANES_CHUNK_PIXELS = 16384
 
 
 def default_precision():
@@ -370,11 +370,11 @@ def low_resolution_planes(pixels, alpha=None):
     only Cb and Cr are in it), zero for greyscale, then alpha when given.
     """
     channels = plane_channels(pixels, alpha)
-    band_rows = max(1, PLANES_BAND_PIXELS // pixels.shape[1])
+    chunk_rows = max(1, PLANES_CHUNK_PIXELS // pixels.shape[1])
     y = np.empty(pixels.shape[:2] + (1,), np.float32)
     base = np.zeros(pixels.shape[:2] + (channels,), np.float32)
-    for top in range(0, pixels.shape[0], band_rows):
-        rows = slice(top, top + band_rows)
+    for top in range(0, pixels.shape[0], chunk_rows):
+        rows = slice(top, top + chunk_rows)
         if pixels.ndim == 3:
             y[rows] = imaging.rgb_to_ycbcr(pixels[rows])[..., :1]
             base[rows, :, :3] = imaging.rgb_less_y(pixels[rows])

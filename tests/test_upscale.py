@@ -95,9 +95,9 @@ def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb, scale,
     assert np.abs(bicubic.astype(int) - expected).max() <= 1 and (bicubic != expected).mean() < 0.001
 
 
-def test_planes_made_in_bands_are_the_whole_image_conversion(monkeypatch):
-    # 100 pixels a band on 48 columns: bands of 2 rows, the 59 rows' last one short.
-    monkeypatch.setattr(upscale_module, "PLANES_BAND_PIXELS", 100)
+def test_planes_made_in_chunks_are_the_whole_image_conversion(monkeypatch):
+    # 100 pixels a chunk on 48 columns: chunks of 2 rows, the 59 rows' last one short.
+    monkeypatch.setattr(upscale_module, "PLANES_CHUNK_PIXELS", 100)
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (59, 48, 3), dtype=np.uint8)
     alpha = rng.integers(0, 256, (59, 48), dtype=np.uint8)
