@@ -132,3 +132,12 @@ def test_runner_reports_a_missing_model_or_inputs_in_one_line(tmp_path):
         finished = subprocess.run([sys.executable, str(RUNNER), *args], capture_output=True, text=True, timeout=120)
         assert finished.returncode != 0 and message in finished.stderr
         assert "Traceback" not in finished.stderr and len(finished.stderr.strip().splitlines()) == 1
+
+
+def test_runner_reports_an_input_that_is_not_one_rgb_image_in_one_line(tmp_path, exported):
+    for name, array in (("batched", np.zeros((1, 4, 5, 3), np.uint8)), ("floats", np.zeros((4, 5, 3)))):
+        np.savez(tmp_path / "in.npz", **{name: array})
+        finished = subprocess.run([sys.executable, str(RUNNER), str(exported / OUTPUTS["onnx"]), str(tmp_path / "in.npz"),
+                                   str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=300)
+        assert finished.returncode != 0 and f"array '{name}' is" in finished.stderr
+        assert "Traceback" not in finished.stderr and len(finished.stderr.strip().splitlines()) == 1

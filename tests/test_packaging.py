@@ -51,6 +51,9 @@ def test_wheel_holds_the_package_the_weights_and_the_console_scripts(wheel):
     for scale in (2, 3, 4):
         assert f"srcnn/pretrained/x{scale}/srcnn.index" in names
         assert f"srcnn/pretrained/x{scale}/srcnn.data-00000-of-00001" in names
+        # the recipe that step 3 prints on the weights line, and the curve of the sample page
+        assert f"srcnn/pretrained/x{scale}/recipe.json" in names
+        assert f"srcnn/pretrained/x{scale}/history.csv" in names
     assert {"srcnn/__init__.py", "srcnn/upscaler.py", "srcnn/export.py", "srcnn/cli.py"} <= names
     assert "srcnn-upscale = srcnn.cli:upscale_main" in entry_points
     assert "srcnn-export = srcnn.cli:export_main" in entry_points

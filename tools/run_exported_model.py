@@ -101,6 +101,9 @@ def main(argv=None):
     results, seconds = {}, {}
     with np.load(args.inputs) as inputs:
         for name in inputs.files:
+            if inputs[name].dtype != np.uint8 or inputs[name].ndim != 3 or inputs[name].shape[2] != 3:
+                raise SystemExit(f"{args.inputs}: array {name!r} is {inputs[name].dtype} {inputs[name].shape}; "
+                                 "each must be uint8 (H, W, 3) RGB, one image without a batch axis")
             rgb = np.ascontiguousarray(inputs[name][None])
             times = []
             for _ in range(args.repeat):
