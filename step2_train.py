@@ -14,6 +14,7 @@ steps. A train.h5 larger than half the free memory is streamed without --stream.
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -21,8 +22,9 @@ import sys
 from srcnn import checkpoints, data, run_folders
 from srcnn.errors import exit_on_user_error
 from srcnn.flags import positive_float, positive_int
-from srcnn.model import valid_margin
-from srcnn.train import OPTIMIZERS, TRAINING_PRECISIONS, STRATEGIES, TrainSettings, make_strategy, train_on
+from srcnn.model import INITIALIZATIONS, valid_margin
+from srcnn.train import (OPTIMIZERS, STRATEGIES, TRAINING_PRECISIONS, TrainSettings, epochs_for_minutes, make_strategy,
+                         train_on)
 
 DEFAULTS = TrainSettings()
 
@@ -38,7 +40,13 @@ def parse_args(argv):
     parser.add_argument("--optimizer", default=DEFAULTS.optimizer, choices=OPTIMIZERS,
                         help="adam: He init, Adam, cosine decay (default); sgd: the paper's recipe")
     parser.add_argument("--learning-rate", type=positive_float, default=None, help="default 1e-3 (adam) or 1e-4 (sgd)")
-    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS.epochs)
+    parser.add_argument("--initialization", choices=INITIALIZATIONS, default=None,
+                        help="identity (default with adam): He init with one path that passes the input, so "
+                             "training starts from bicubic; he; gaussian (default with sgd, the paper's)")
+    parser.add_argument("--epochs", type=positive_int, default=None, help=f"default {DEFAULTS.epochs}")
+    parser.add_argument("--minutes", type=positive_float, default=None,
+                        help="instead of --epochs: as many epochs as train in this many minutes here, measured "
+                             "by a short trial before the run")
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size,
                         help="global batch; split evenly across replicas with --strategy mirrored")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
@@ -48,7 +56,9 @@ def parse_args(argv):
                              "per checkpoint folder)")
     parser.add_argument("--save-every", type=positive_int, default=DEFAULTS.save_every,
                         help="steps between checkpoints")
-    parser.add_argument("--log-every", type=positive_int, default=DEFAULTS.log_every, help="steps between log lines")
+    parser.add_argument("--log-every", type=positive_int, default=None,
+                        help=f"print a loss line every this many steps (TensorBoard gets the loss every "
+                             f"{DEFAULTS.log_every} steps without it); a progress bar shows it anyway")
     parser.add_argument("--precision", default=DEFAULTS.precision, choices=TRAINING_PRECISIONS,
                         help="auto (default): mixed_bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs "
                              "bfloat16 natively, else float32; mixed_bfloat16 computes in bfloat16 with "
@@ -72,6 +82,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.replicas is not None and args.strategy != "mirrored":
         parser.error("--replicas needs --strategy mirrored")
+    if args.epochs is not None and args.minutes is not None:
+        parser.error("pass --epochs or --minutes, not both")
     return args
 
 
@@ -124,9 +136,10 @@ def main(argv=None):
     strategy = make_strategy(args.strategy, args.replicas)  # before anything else touches the devices
     settings = TrainSettings(
         scale=args.scale, arch=args.arch, optimizer=args.optimizer, learning_rate=args.learning_rate,
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-        checkpoint_dir=args.checkpoint_dir or f"checkpoint/x{args.scale}",
-        log_dir=args.log_dir or default_log_dir(args), save_every=args.save_every, log_every=args.log_every,
+        initialization=args.initialization, epochs=args.epochs or DEFAULTS.epochs, batch_size=args.batch_size,
+        seed=args.seed, checkpoint_dir=args.checkpoint_dir or f"checkpoint/x{args.scale}",
+        log_dir=args.log_dir or default_log_dir(args), save_every=args.save_every,
+        log_every=args.log_every or DEFAULTS.log_every, print_steps=args.log_every is not None,
         augment=args.augment, precision=args.precision, fresh=args.fresh)
     patches, streaming = open_patches(args, {"scale": args.scale, "image_size": args.image_size})
     with contextlib.closing(patches) if streaming else contextlib.nullcontext():
@@ -143,6 +156,9 @@ def main(argv=None):
                   f"patches is split {settings.batch_size // replicas} per replica")
         try:
             with sigterm_as_interrupt(), run_folders.claim(settings, strategy.extended.should_checkpoint):
+                if args.minutes is not None:
+                    settings = dataclasses.replace(settings, epochs=epochs_for_minutes(
+                        settings, patches, test_images, args.minutes, strategy=strategy))
                 history = train_on(settings, patches, test_images, strategy=strategy)
         except KeyboardInterrupt:
             return 130

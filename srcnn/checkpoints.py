@@ -243,13 +243,16 @@ def read_recipe(prefix):
 
 
 def describe_recipe(prefix):
-    """The recipe beside a checkpoint in one line, e.g. "adam (learning rate 0.001), 250 epochs
-    of batch 128, augmented, float32, seed 0"."""
+    """The recipe beside a checkpoint in one line, e.g. "adam (learning rate 0.001), identity init,
+    36 epochs of batch 64, augmented, float32, seed 0" (recipes before the initialisation was
+    recorded name none)."""
     recipe = read_recipe(prefix)
     if not recipe:
         return "no recipe.json beside the weights"
     try:
-        return (f"{recipe['optimizer']} (learning rate {recipe['learning_rate']:g}), {recipe['epochs']} epochs of "
+        initialization = f"{recipe['initialization']} init, " if "initialization" in recipe else ""
+        return (f"{recipe['optimizer']} (learning rate {recipe['learning_rate']:g}), {initialization}"
+                f"{recipe['epochs']} epochs of "
                 f"batch {recipe['batch_size']}, {'augmented' if recipe['augment'] else 'not augmented'}, "
                 f"{recipe['precision']}, seed {recipe['seed']}")
     except (KeyError, TypeError, ValueError):

@@ -135,7 +135,7 @@ def resize_bicubic(image, height, width):
     return resized.numpy()
 
 
-def _keys_cubic(distance):
+def keys_cubic(distance):
     """The Keys cubic kernel (a = -0.5) that `tf.image.resize(..., "bicubic")` uses."""
     x = np.abs(distance)
     return np.where(x < 1, (1.5 * x - 2.5) * x * x + 1, np.where(x < 2, ((-0.5 * x + 2.5) * x - 4) * x + 2, 0.0))
@@ -159,7 +159,7 @@ def _enlarge_kernel(scale, channels):
         float64 numpy (5, 5, C, scale * scale * C).
     """
     phase = np.arange(scale)[:, None]
-    taps = _keys_cubic(np.arange(-BICUBIC_REACH, BICUBIC_REACH + 1)[None, :] + 0.5 - (phase + 0.5) / scale)
+    taps = keys_cubic(np.arange(-BICUBIC_REACH, BICUBIC_REACH + 1)[None, :] + 0.5 - (phase + 0.5) / scale)
     kernel = np.zeros((_TAPS, _TAPS, channels, scale * scale * channels))
     for channel in range(channels):
         for p in range(scale):

@@ -23,7 +23,7 @@ _BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 PADDINGS = ("valid", "replicate", "zero")
 # Test-time padding: replicate is what the paper's figures assume (zero costs > 1 dB).
 DEFAULT_PADDING = "replicate"
-INITIALIZATIONS = ("he", "gaussian")
+INITIALIZATIONS = ("he", "gaussian", "identity")
 
 
 def parse_arch(arch):
@@ -126,7 +126,10 @@ class SRCNN(keras.Model):
 
     Args:
         arch: filter sizes "f1-f2-f3".
-        initialization: "he" (He normal) or "gaussian" (the paper's N(0, 0.001^2)).
+        initialization: "he" (He normal), "gaussian" (the paper's N(0, 0.001^2)), or
+            "identity": He normal, except one path through the layers that passes the
+            input's centre pixel (`start_as_identity`), so that the untrained network
+            gives the bicubic input back and training learns what to add to it.
         padding: default padding of `call` (see the module docstring).
         **kwargs: passed to keras.Model, e.g. dtype="mixed_bfloat16" to compute in
             bfloat16 with float32 weights.
@@ -143,7 +146,7 @@ class SRCNN(keras.Model):
         sizes = parse_arch(arch)
 
         def conv(name, filters, size, activation):
-            if initialization == "he":
+            if initialization in ("he", "identity"):
                 kernel_initializer = keras.initializers.HeNormal()
             else:
                 kernel_initializer = keras.initializers.RandomNormal(stddev=1e-3)
@@ -155,6 +158,26 @@ class SRCNN(keras.Model):
         self.conv2 = conv("conv2", FILTERS[1], sizes[1], "relu")
         self.conv3 = conv("conv3", FILTERS[2], sizes[2], None)
         self.build((None, None, None, 1))
+        if initialization == "identity":
+            self.start_as_identity()
+
+    def start_as_identity(self):
+        """Sets conv1 map 0 to the centre pixel, conv2 map 0 to conv1 map 0 and conv3 to conv2 map 0 alone.
+
+        The input (a bicubic image in [0, 1]) is not negative, so both ReLUs pass it, and
+        the network's output is its input (cropped by VALID padding). conv3's other
+        weights start at zero: the first updates change the output by small additions.
+        """
+        for layer, source in ((self.conv1, 0), (self.conv2, 0), (self.conv3, None)):
+            kernel = layer.kernel.numpy()
+            centre = kernel.shape[0] // 2
+            if source is None:
+                kernel[:] = 0.0
+                kernel[centre, centre, 0, 0] = 1.0
+            else:
+                kernel[..., 0] = 0.0
+                kernel[centre, centre, source, 0] = 1.0
+            layer.kernel.assign(kernel)  # biases start at zero already
 
     def build(self, input_shape):
         shape = tuple(input_shape)

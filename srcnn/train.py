@@ -35,7 +35,7 @@ from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
 from srcnn.errors import UserError
 from srcnn.evaluate import evaluate_images
-from srcnn.model import SRCNN, bfloat16_is_native, valid_margin
+from srcnn.model import INITIALIZATIONS, SRCNN, bfloat16_is_native, valid_margin
 
 OPTIMIZERS = ("adam", "sgd")
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
@@ -50,13 +50,15 @@ class TrainSettings:
     arch: str = "9-1-5"
     optimizer: str = "adam"
     learning_rate: float = None  # None: 1e-3 for adam, 1e-4 for sgd (the paper's)
+    initialization: str = None  # None: "identity" for adam, "gaussian" for sgd (the paper's); see SRCNN
     epochs: int = 300
     batch_size: int = 128
     seed: int = 0
     checkpoint_dir: str = "checkpoint/x3"
     log_dir: str = "logs/x3"
     save_every: int = 500
-    log_every: int = 10
+    log_every: int = 10  # steps between loss summaries (and step lines with print_steps)
+    print_steps: bool = False  # a line per log_every steps, besides the progress bar
     image_every: int = 10
     augment: bool = True  # a random flip/rotation of each batch
     precision: str = "auto"  # "mixed_bfloat16" (bfloat16 compute, float32 weights) where native, else "float32"
@@ -69,6 +71,8 @@ class TrainSettings:
                 raise UserError(f"{name} {getattr(self, name)!r}: must be a positive integer")
         if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError(f"learning rate {self.learning_rate}: must be a finite number above 0")
+        if self.initialization is not None and self.initialization not in INITIALIZATIONS:
+            raise UserError(f"initialization {self.initialization!r} is not one of {', '.join(INITIALIZATIONS)}")
 
 
 def training_precision(precision):
@@ -85,11 +89,18 @@ def resolved_learning_rate(settings):
     return 1e-3 if settings.optimizer == "adam" else 1e-4
 
 
+def resolved_initialization(settings):
+    """The initialisation a training uses: the given one, or "identity" for adam, "gaussian" for sgd."""
+    if settings.initialization is not None:
+        return settings.initialization
+    return "identity" if settings.optimizer == "adam" else "gaussian"
+
+
 def recipe(settings):
     """What of `settings` decides the weights, resolved (no "auto", no None): saved as recipe.json
     beside the checkpoints (see `srcnn.checkpoints`)."""
     return {"scale": settings.scale, "arch": settings.arch, "optimizer": settings.optimizer,
-            "learning_rate": resolved_learning_rate(settings),
+            "learning_rate": resolved_learning_rate(settings), "initialization": resolved_initialization(settings),
             "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
             "augment": settings.augment, "precision": training_precision(settings.precision)}
 
@@ -192,56 +203,199 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     history_path = os.path.join(settings.log_dir, history.FILE_NAME)
     best_psnr = _start_history(settings.log_dir, int(run.step), settings.fresh, checkpointer.best_dir) if chief \
         else math.inf
-    step_function = compile_train_step(run, strategy)
+    step_function = compile_train_step(run, strategy, jit_compile=uses_xla(settings, strategy))
     writers = _summary_writers(settings.log_dir, chief)
-    rows, started = [], time.perf_counter()
+    rows, clock = [], RunClock(int(run.step), steps_per_epoch * settings.epochs)
+    bar = tqdm(total=clock.total_steps, initial=clock.first_step, unit="step", leave=False, disable=None,
+               dynamic_ncols=True)  # one bar for the whole run: its ETA is the run's
+
+    def tell(text):  # a line above the progress bar
+        with tqdm.external_write_mode():
+            say(text)
+
     try:
         for epoch in range(int(run.step) // steps_per_epoch, settings.epochs):
             # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
             # it and skips the steps already taken.
             rng = np.random.default_rng([settings.seed, epoch])
             skip = int(run.step) - epoch * steps_per_epoch
-            losses = []
-            for batch_data, batch_label in tqdm(patches.batches(batch_size, rng, skip), total=steps_per_epoch - skip,
-                                                desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False, disable=None):
+            losses, epoch_started = [], time.perf_counter()
+            bar.set_description(f"epoch {epoch + 1}/{settings.epochs}", refresh=False)
+            for batch_data, batch_label in patches.batches(batch_size, rng, skip):
                 # Step: the same random flip/rotation of data and label, one update over all replicas.
                 if settings.augment:
                     batch_data, batch_label = random_dihedral(rng, batch_data, batch_label)
                 loss = step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label))
                 step = int(run.step)
+                bar.update()
+                if clock.step_done(step) == RunClock.TIMED_STEPS:
+                    tell(clock.expectation(steps_per_epoch, settings.epochs))
                 # Log: reading the loss costs a device-to-host copy, so only every log_every steps.
                 if step % settings.log_every == 0:
                     checkpointer.check_health()
                     losses.append(float(loss))
-                    _log_step(writers["train"], step, epoch, losses[-1], run.optimizer.learning_rate,
-                              time.perf_counter() - started)
+                    bar.set_postfix(loss=f"{losses[-1]:.6f}", refresh=False)
+                    _log_step(writers["train"], step, losses[-1], run.optimizer.learning_rate)
+                    if settings.print_steps:
+                        tell(f"Epoch: [{epoch + 1:2d}] step: [{step}] time: [{clock.seconds():.4f}] "
+                             f"loss: [{losses[-1]:.8f}]")
                 # Save: the kill-safe checkpoint.
                 if step % settings.save_every == 0:
                     checkpointer.save()
             # Validate: PSNR on the test images, one history row, and the best checkpoint.
             checkpointer.check_health()
             row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
-                           loss=float(np.mean(losses)) if losses else float(loss),
-                           seconds=time.perf_counter() - started)
+                           loss=float(np.mean(losses)) if losses else float(loss), seconds=clock.seconds())
             rows.append(row)
             if chief:
                 history.append(history_path, row)
-            say(f"epoch {epoch + 1}: loss {row['loss']:.6f}, validation PSNR {row['psnr']:.2f} dB "
-                f"(bicubic {row['bicubic_psnr']:.2f} dB), {row['seconds']:.0f} s")
+            tell(f"epoch {epoch + 1}/{settings.epochs}: loss {row['loss']:.6f}, validation PSNR {row['psnr']:.2f} dB "
+                 f"(bicubic {row['bicubic_psnr']:.2f} dB), {time.perf_counter() - epoch_started:.1f} s "
+                 f"({clock.progress(int(run.step))})")
             if row["psnr"] > best_psnr:
                 best_psnr = row["psnr"]
                 checkpointer.save(best=True)
     except KeyboardInterrupt:
         # Interrupt (Ctrl-C, or SIGTERM through step2_train): save, then stop.
+        bar.close()
         saved = checkpointer.save()
         say(f"Interrupted: saved {saved}; rerun to continue" if chief else "Interrupted; the chief saves")
         raise
     finally:
+        bar.close()
         for writer in writers.values():
             writer.flush()
     if int(run.step):
         checkpointer.save()
     return rows
+
+
+class RunClock:
+    """Time since this process started training, and what it says about the rest of the run.
+
+    Args:
+        first_step: the step the run (re)starts from.
+        total_steps: the step it ends at.
+    """
+
+    TIMED_STEPS = 10  # steps timed, after the first (which traces and compiles), for the expected time
+
+    def __init__(self, first_step, total_steps):
+        self.first_step, self.total_steps = first_step, total_steps
+        self.started = time.perf_counter()
+        self._first_done = None  # (time, step) when the first step of this process ended
+        self._step_seconds = None
+
+    def seconds(self):
+        return time.perf_counter() - self.started
+
+    def step_done(self, step):
+        """Records a finished step; returns how many have been timed so far (after the first)."""
+        if self._first_done is None:
+            self._first_done = (time.perf_counter(), step)
+            return 0
+        timed = step - self._first_done[1]
+        if timed == self.TIMED_STEPS:
+            self._step_seconds = (time.perf_counter() - self._first_done[0]) / timed
+        return timed
+
+    def expectation(self, steps_per_epoch, epochs):
+        """The line that says how long an epoch and the rest of the run should take here."""
+        left = self.total_steps - self._first_done[1]
+        return (f"Expected: {self._step_seconds * steps_per_epoch:.1f} s per epoch here (from {self.TIMED_STEPS} "
+                f"steps), about {duration(self._step_seconds * left)} for the "
+                f"{math.ceil(left / steps_per_epoch)} of {epochs} epochs to go")
+
+    def progress(self, step):
+        """'12.3 min in, about 4.1 min left', from the pace since the first step (which compiles)."""
+        first_time, first_step = self._first_done
+        done = step - first_step
+        left = (self.total_steps - step) * (time.perf_counter() - first_time) / done if done else math.nan
+        return f"{duration(self.seconds())} in, about {duration(left)} left" if step < self.total_steps else \
+            f"{duration(self.seconds())} in all"
+
+
+def duration(seconds):
+    """A duration as people say it: "45 s", "12.6 min", "1.4 h"."""
+    if not math.isfinite(seconds):
+        return "? s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def uses_xla(settings, strategy):
+    """Whether the training step is compiled with XLA: on one device in float32, where it runs
+    faster on the CPU; bfloat16 and split batches keep TensorFlow's own kernels."""
+    return strategy.num_replicas_in_sync == 1 and training_precision(settings.precision) == "float32" \
+        and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def describe_compute(settings, strategy):
+    """How the steps compute, for the start line: e.g. "float32 (auto: no native bfloat16 here), XLA"."""
+    precision = training_precision(settings.precision)
+    if settings.precision == "auto":
+        precision += f" (auto: {'no ' if precision == 'float32' else ''}native bfloat16 here)"
+    return precision + (", XLA" if uses_xla(settings, strategy) else "")
+
+
+CALIBRATION_STEPS = 20  # timed training steps (after one that compiles) for `epochs_for_minutes`
+
+
+def epochs_for_minutes(settings, patches, test_images, minutes, say=print, strategy=None):
+    """The number of epochs that train in `minutes` here, from a short measured trial.
+
+    The trial builds a throwaway copy of the run, times CALIBRATION_STEPS of its steps on
+    real batches and one validation, and spends its own time out of the budget. A run
+    that will continue from a checkpoint keeps the epochs its recipe.json records (the
+    learning-rate schedule spans them).
+
+    Raises:
+        UserError: as `train_on` for unusable settings or patches, or a budget too small for one epoch.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    started = time.perf_counter()
+    if not settings.fresh and checkpoints.newest_complete(settings.checkpoint_dir)[0]:
+        recorded = (checkpoints.read_recipe(os.path.join(settings.checkpoint_dir, checkpoints.RECIPE_FILE))
+                    or {}).get("epochs")
+        if isinstance(recorded, int) and recorded > 0:
+            say(f"--minutes {minutes:g}: continuing the run of {recorded} epochs that {settings.checkpoint_dir} "
+                "records (--minutes sizes new runs; --fresh starts one)")
+            return recorded
+    batch_size = _check_inputs(settings, patches, strategy)
+    run = build_run(settings, strategy, total_steps=1)
+    step_function = compile_train_step(run, strategy, jit_compile=uses_xla(settings, strategy))
+    rng, timings = np.random.default_rng([settings.seed, 0]), []
+    for batch_data, batch_label in patches.batches(batch_size, rng):
+        tick = time.perf_counter()
+        float(step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label)))
+        timings.append(time.perf_counter() - tick)
+        if len(timings) > CALIBRATION_STEPS:
+            break
+    step_seconds = float(np.median(timings[1:] or timings))
+    compile_seconds = timings[0] - step_seconds  # the real run's first step compiles again
+    tick = time.perf_counter()
+    evaluate_images(float32_model(run.model), test_images, settings.scale, padding="replicate")
+    validation_seconds = time.perf_counter() - tick
+    epoch_seconds = step_seconds * (patches.count // batch_size) + validation_seconds
+    budget = 60 * minutes - (time.perf_counter() - started) - compile_seconds
+    if budget < epoch_seconds:
+        raise UserError(f"--minutes {minutes:g}: one epoch takes about {duration(epoch_seconds)} here; "
+                        "give more minutes, or fewer patches")
+    epochs = int(budget // epoch_seconds)
+    say(f"--minutes {minutes:g}: {epochs} epochs fit ({epoch_seconds:.1f} s per epoch measured here: "
+        f"{patches.count // batch_size} steps of {1000 * step_seconds:.0f} ms and a validation of "
+        f"{validation_seconds:.1f} s)")
+    return epochs
+
+
+def float32_model(model):
+    """`model`, or a float32 copy of it if it computes in another precision (validation is float32)."""
+    if model.dtype_policy.compute_dtype == "float32":
+        return model
+    twin = SRCNN(model.arch)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def _start_run(settings, strategy, chief, steps_per_epoch, patch_count, say):
@@ -258,9 +412,10 @@ def _start_run(settings, strategy, chief, steps_per_epoch, patch_count, say):
     restored = checkpointer.restore(say)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _check_workers_agree(strategy, int(run.step), settings.checkpoint_dir)
-    say(f"Continuing from step {int(run.step)} ({restored})" if restored else
+    how = describe_compute(settings, strategy)
+    say(f"Continuing from step {int(run.step)} ({restored}), {how}" if restored else
         f"Starting a new {settings.arch} x{settings.scale} training: {patch_count} patches, "
-        f"{steps_per_epoch} steps per epoch, {settings.epochs} epochs")
+        f"{steps_per_epoch} steps per epoch, {settings.epochs} epochs, {how}")
     return run, checkpointer
 
 
@@ -309,9 +464,8 @@ def build_run(settings, strategy, total_steps):
         total_steps: the length of the whole run, for the learning-rate schedule.
     """
     keras.utils.set_random_seed(settings.seed)
-    initialization = "gaussian" if settings.optimizer == "sgd" else "he"
     with strategy.scope():
-        model = SRCNN(settings.arch, initialization=initialization, padding="valid",
+        model = SRCNN(settings.arch, initialization=resolved_initialization(settings), padding="valid",
                       dtype=training_precision(settings.precision))
         optimizer, multipliers = make_optimizer(settings, total_steps)
         optimizer.build(model.trainable_variables)  # slots must exist before a restore fills them
@@ -443,9 +597,8 @@ def _summary_writers(log_dir, chief):
             else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
 
 
-def _log_step(writer, step, epoch, loss, learning_rate, seconds):
-    """The progress line and the train/loss and learning_rate summaries of one step."""
-    tqdm.write(f"Epoch: [{epoch + 1:2d}] step: [{step}] time: [{seconds:.4f}] loss: [{loss:.8f}]")
+def _log_step(writer, step, loss, learning_rate):
+    """The train/loss and learning_rate summaries of one step."""
     with writer.as_default(step=step):
         tf.summary.scalar("loss", loss)
         tf.summary.scalar("learning_rate", float(learning_rate))
@@ -466,12 +619,8 @@ def validate(model, test_images, settings, writers, *, epoch, step, loss, second
     Returns:
         dict with `history.FIELDS` (PSNRs are NaN without test images).
     """
-    if model.dtype_policy.compute_dtype != "float32":
-        # A float32 copy, so the PSNR logged is the one step3_test.py gives the checkpoint.
-        twin = SRCNN(model.arch)
-        twin.set_weights(model.get_weights())
-        model = twin
-    results = evaluate_images(model, test_images, settings.scale, padding="replicate")
+    # In float32, so that the PSNR logged is the one step3_test.py gives the checkpoint.
+    results = evaluate_images(float32_model(model), test_images, settings.scale, padding="replicate")
     psnr = float(np.mean([row.psnr for row in results])) if results else math.nan
     bicubic_psnr = float(np.mean([row.bicubic_psnr for row in results])) if results else math.nan
     with writers["eval"].as_default(step=step):

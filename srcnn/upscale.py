@@ -47,9 +47,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from srcnn import imaging, video
+from srcnn import composed, imaging, video
 from srcnn.errors import UserError
 from srcnn.files import ensure_writable_folder
 from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, row_maps_kernel, sum_row_maps, valid_margin
@@ -130,6 +131,8 @@ class TiledSRCNN:
             raise ValueError(f"tile {tile} is not a positive number of pixels")
         self.padding, self.precision, self.tile = padding, precision, int(tile)
         self.margin = valid_margin(model.arch)
+        self.model = model
+        self._composed = {}  # scale -> `composed.ComposedSRCNN`, made on first use
         self._dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
         layers = (model.conv1, model.conv2, model.conv3)
         self._hidden = [(tf.cast(layer.kernel, self._dtype), tf.cast(layer.bias, self._dtype),
@@ -141,6 +144,15 @@ class TiledSRCNN:
         # skips tf.function's matching of the arguments to the signature.
         self._restore = None
         self._tile_functions = {}  # (scale, channels, with_bicubic) -> the traced `_upscale_tile`
+
+    def composed_network(self, scale, size):
+        """The `composed.ComposedSRCNN` that upscales a small image of `size` (height, width), or
+        None where the TensorFlow tiles do: bfloat16, a conv2 wider than 1 x 1, or a small image."""
+        if self.precision != "float32" or not composed.supported(self.model) or min(size) < composed.MIN_SIDE:
+            return None
+        if scale not in self._composed:
+            self._composed[scale] = composed.ComposedSRCNN(self.model, scale, self.padding)
+        return self._composed[scale]
 
     def _network(self, window, borders):
         """(1, h, w, 1) window -> (1, h', w', 1): each side shrinks by the margin unless a border."""
@@ -405,13 +417,26 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
     channels = plane_channels(pixels, alpha)
     sr = np.empty((height, width, channels), np.uint8)
     bicubic = np.empty((height, width, channels), np.uint8) if with_bicubic else None
+    engine = network.composed_network(scale, pixels.shape[:2])
+    if engine is None:
+        _upscale_in_tensorflow(network, pixels, scale, alpha, progress, sr, bicubic)
+    else:
+        _upscale_composed(engine, pixels, alpha, progress, sr, bicubic)
+    if channels == 1:
+        return sr[..., 0], None if bicubic is None else bicubic[..., 0]
+    return sr, bicubic
+
+
+def _upscale_in_tensorflow(network, pixels, scale, alpha, progress, sr, bicubic):
+    """`upscale` by `TiledSRCNN.upscale_tile`, into `sr` and `bicubic` (None: not wanted)."""
     tiles = network.upscale_tiles(*pixels.shape[:2], scale)
+    with_bicubic = bicubic is not None
 
     def one_tile(tile_and_band):
         tile, band = tile_and_band
         return network.upscale_tile(band, scale, tile, with_bicubic)
 
-    network.tile_function(scale, channels, with_bicubic)  # traced once, before the threads
+    network.tile_function(scale, sr.shape[-1], with_bicubic)  # traced once, before the threads
     with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
         results = _submitted_ahead(pool, one_tile, plane_bands(pixels, alpha, tiles, scale), TILES_AHEAD)
         for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, results), total=len(tiles), unit="tile",
@@ -419,9 +444,34 @@ def upscale(network, pixels, scale, alpha=None, progress=False, with_bicubic=Tru
             put_phases(sr, tile.box, sr_tile, scale)
             if with_bicubic:
                 put_phases(bicubic, tile.box, bicubic_tile, scale)
-    if channels == 1:
-        return sr[..., 0], None if bicubic is None else bicubic[..., 0]
-    return sr, bicubic
+
+
+def _upscale_composed(engine, pixels, alpha, progress, sr, bicubic):
+    """`upscale` by `composed.ComposedSRCNN`, into `sr` and `bicubic` (None: not wanted).
+
+    One tile per core at a time, with BLAS held to one thread per call: its own threads
+    would compete with the tiles'.
+    """
+    size, scale, step = pixels.shape[:2], engine.scale, composed.TILE_PIXELS
+    gains = np.float32(255.0) * imaging.y_gains(sr.shape[-1])
+    boxes = [(top, min(top + step, size[0]), left, min(left + step, size[1]))
+             for top in range(0, size[0], step) for left in range(0, size[1], step)]
+
+    def one_tile(box):
+        crop = engine.crop(box, size)
+        rows, columns = slice(crop[0], crop[1]), slice(crop[2], crop[3])
+        y, base = low_resolution_planes(pixels[rows, columns], None if alpha is None else alpha[rows, columns])
+        return engine.upscale_tile(y, base, box, size, gains, bicubic is not None)
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(cores) as pool:
+        results = _submitted_ahead(pool, one_tile, boxes, 2 * cores)
+        for box, (sr_tile, bicubic_tile) in tqdm(zip(boxes, results), total=len(boxes), unit="tile",
+                                                 leave=False, disable=None if progress else True):
+            output_box = tuple(scale * side for side in box)
+            put_phases(sr, output_box, sr_tile, scale)
+            if bicubic is not None:
+                put_phases(bicubic, output_box, bicubic_tile, scale)
 
 
 # The names `plan_jobs` gives outputs: never taken as inputs from a folder they are written to.

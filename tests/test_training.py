@@ -44,7 +44,8 @@ def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp
     model, config = checkpoints.load_model(prefix)
     assert all(variable.dtype == "float32" for variable in model.trainable_variables)
     # The recipe beside the newest and the best checkpoint, with the defaults resolved.
-    expected = {"scale": 3, "arch": "9-1-5", "optimizer": "adam", "learning_rate": 0.001, "epochs": 2,
+    expected = {"scale": 3, "arch": "9-1-5", "optimizer": "adam", "learning_rate": 0.001,
+                "initialization": "identity", "epochs": 2,
                 "batch_size": 32, "seed": 0, "augment": True, "precision": "mixed_bfloat16"}
     assert checkpoints.read_recipe(prefix) == expected
     assert checkpoints.read_recipe(checkpoints.resolve(str(tmp_path / "checkpoint" / "best"))) == expected

@@ -1,0 +1,363 @@
+"""Float32 upscaling on the small image's grid: conv1 composed with the bicubic enlargement.
+
+SRCNN's input is the bicubic enlargement of the small image's Y, and both the
+enlargement and conv1 are linear, so their composition is, for each output phase
+(p, q) (output pixel (s i + p, s j + q) of a `s` times enlargement), one filter over a
+window of the small image around (i, j). conv1 for the s * s phases of a small pixel
+is then one matrix product, (pixels, window taps) @ (window taps, s * s * 64); for x3
+a 7 x 7 window replaces the 9 x 9 taps of each output pixel. conv2 (1 x 1) works on
+those phases where they lie, (pixels * s * s, 64) @ (64, 32), and conv3 runs on the
+enlarged grid as (taps, 32) @ (32, pixels) and shifted sums. The products go to BLAS,
+which keeps the FMA units busier with these shapes than oneDNN's convolution with one
+input channel does.
+
+Near the image sides the enlargement renormalises its taps and each layer pads its
+input ("replicate" as the MATLAB demo, or "zero"), so the composition differs there:
+small pixels within a few rows or columns of a side get filters of their own, made
+from the same enlargement and padding (`AxisFilters`). The result is
+`model(bicubic, padding)` of `srcnn.model` to float rounding, as the TensorFlow tiles
+of `srcnn.upscale` give it.
+
+The colour planes (what Cb and Cr add to R, G and B; alpha) and, on request, the
+bicubic Y are enlarged with the enlargement's own filters in the same way, and merged
+with the restored Y in the phase layout that `srcnn.upscale.put_phases` writes.
+
+The three products and their ReLUs run in ONNX Runtime where it is installed (with
+onnx, which builds the graph; both come with `pip install srcnn[runtimes]` and
+requirements.txt): its kernels apply the ReLU as they write and keep these narrow
+shapes busier than numpy's BLAS, which is the fallback (`BACKENDS`).
+"""
+
+import math
+
+import numpy as np
+
+from srcnn import imaging
+from srcnn.model import parse_arch
+
+# Output tile side in small-image pixels: a tile's conv2 maps (tile^2 * s^2 * 32 floats)
+# stay within a core's share of the last-level cache.
+TILE_PIXELS = 128
+# Small pixels per call of the three products, by backend: numpy's chunk keeps its conv1
+# maps (chunk * s^2 * 64 floats) in a core's L2 cache between conv1, its ReLU and conv2;
+# ONNX Runtime applies the ReLU as it writes, and gains more from fewer calls.
+CHUNK_PIXELS = {"numpy": 256, "onnxruntime": 1024}
+BACKENDS = ("auto", "onnxruntime", "numpy")
+# Images whose smaller side (in small pixels) is below this go the TensorFlow way: the
+# side filters assume that the two sides of an axis are further apart than they reach.
+MIN_SIDE = 32
+
+
+def supported(model):
+    """True for networks this engine computes: conv2 must be 1 x 1 (9-1-5, not 9-5-5)."""
+    return parse_arch(model.arch)[1] == 1
+
+
+def enlargement_matrix(length, scale):
+    """(scale * length, length) float64: row y weighs the small pixels for enlarged pixel y,
+    as `imaging.enlarge_bicubic` does (Keys cubic, taps outside the image dropped and the
+    others renormalised)."""
+    position = (np.arange(scale * length) + 0.5) / scale - 0.5
+    weights = imaging.keys_cubic(np.arange(length)[None, :] - position[:, None])
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+class AxisFilters:
+    """The enlargement, then a padded filter of `size` taps, along one axis.
+
+    `weights[k, p, d, t]`: for a small pixel i of class k, how much small pixel
+    i + lo + t weighs in the enlarged and padded pixel s i + p + d - size // 2, which
+    tap d of phase p reads. Pixels far from both sides share one class, `interior`; each
+    of the `before` first and `after` last pixels of the axis has one of its own.
+    `enlarged[k, p, t]` is the enlargement alone (pixel s i + p) in the same window.
+
+    Args:
+        scale: the enlargement factor.
+        size: the filter's taps along the axis (odd).
+        padding: "replicate" (edge pixels repeated) or "zero", of the enlarged image.
+    """
+
+    def __init__(self, scale, size, padding):
+        half, length = size // 2, 4 * MIN_SIDE
+        enlarged = enlargement_matrix(length, scale)
+        rows = np.arange(-half, scale * length + half)
+        kept = (rows >= 0) & (rows < scale * length) | (padding == "replicate")
+        padded = enlarged[np.clip(rows, 0, scale * length - 1)] * kept[:, None]
+        # by_pixel[i, p, d, a]: padded row s i + p + d (from -half) weighs small pixel a
+        by_pixel = padded[scale * np.arange(length)[:, None, None] + np.arange(scale)[:, None] + np.arange(size)]
+        pixel, _, _, source = np.nonzero(by_pixel)
+        self.lo, self.hi = int((source - pixel).min()), int((source - pixel).max())
+        self.taps = self.hi - self.lo + 1
+        windows = np.zeros((length, scale, size, self.taps))
+        alone = np.zeros((length, scale, self.taps))
+        for i in range(length):
+            first, stop = max(0, i + self.lo), min(length, i + self.hi + 1)
+            window = slice(first - i - self.lo, stop - i - self.lo)
+            windows[i, ..., window] = by_pixel[i, ..., first:stop]
+            alone[i, :, window] = enlarged[scale * i:scale * (i + 1), first:stop]
+        middle = length // 2
+        differs = ~np.all(np.isclose(windows, windows[middle], rtol=0, atol=1e-12), axis=(1, 2, 3))
+        self.before = int(np.max(np.nonzero(differs[:middle])[0], initial=-1) + 1)
+        self.after = int(length - np.min(np.nonzero(differs[middle:])[0] + middle, initial=length))
+        if self.before + self.after + self.taps > MIN_SIDE:
+            raise ValueError(f"x{scale} with {size}-tap filters reaches too far from the image sides")
+        representatives = list(range(self.before)) + [middle] + list(range(length - self.after, length))
+        self.weights, self.enlarged = windows[representatives], alone[representatives]
+        self.interior = self.before
+
+    def classes(self, first, stop, length):
+        """The class of each small pixel first .. stop - 1 of an axis `length` pixels long."""
+        pixels = np.arange(first, stop)
+        last = self.interior + 1 + pixels - (length - self.after)
+        return np.where(pixels < self.before, pixels, np.where(pixels >= length - self.after, last, self.interior))
+
+
+class ComposedSRCNN:
+    """The float32 upscale of an f1-1-f3 network computed on the small image's grid.
+
+    Args:
+        model: a `srcnn.model.SRCNN` whose conv2 is 1 x 1 (see `supported`).
+        scale: the enlargement factor.
+        padding: "replicate" or "zero", as in `model(bicubic, padding)`.
+        backend: what runs the products: "onnxruntime", "numpy", or "auto" (the first
+            where onnxruntime and onnx import, else the second).
+    """
+
+    def __init__(self, model, scale, padding, backend="auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
+        if not supported(model):
+            raise ValueError(f"architecture {model.arch}: the composed network needs a 1 x 1 conv2")
+        self.scale, self.padding = int(scale), padding
+        layers = (model.conv1, model.conv2, model.conv3)
+        kernels = [layer.kernel.numpy().astype(np.float64) for layer in layers]
+        biases = [layer.bias.numpy().astype(np.float64) for layer in layers]
+        s = self.scale
+        self.maps1, self.maps2 = kernels[0].shape[-1], kernels[1].shape[-1]
+        # conv1 per (row class, column class): (window taps, s * s * maps1), outputs ordered (p, q, map).
+        self.axis = AxisFilters(s, kernels[0].shape[0], padding)
+        weights = self.axis.weights
+        conv1 = np.einsum("yxc,rpya,tqxb->rtabpqc", kernels[0][:, :, 0], weights, weights)
+        self.conv1 = conv1.reshape(len(weights), len(weights), self.axis.taps ** 2, s * s * self.maps1).astype(
+            np.float32)
+        self.bias1 = np.tile(biases[0], s * s).astype(np.float32)
+        self.conv2, self.bias2 = kernels[1][0, 0].astype(np.float32), biases[1].astype(np.float32)
+        # conv3 as one map per tap, (maps2, f3 * f3), summed shifted afterwards (`_conv3`).
+        self.last_size = kernels[2].shape[0]
+        self.conv3 = np.ascontiguousarray(kernels[2][..., 0].reshape(-1, self.maps2).T).astype(np.float32)
+        self.bias3 = np.float32(biases[2][0])
+        self.reach = math.ceil((self.last_size // 2) / s)  # small pixels of conv2 maps past a tile, for conv3
+        # The enlargement alone, for the colour planes: (s * s, window taps) per class.
+        self.colour_axis = AxisFilters(s, 1, padding)
+        alone = self.colour_axis.enlarged
+        self.enlarge = np.einsum("rpa,tqb->rtpqab", alone, alone).reshape(
+            len(alone), len(alone), s * s, self.colour_axis.taps ** 2).astype(np.float32)
+        self._session = None if backend == "numpy" else _tap_maps_session(self.bias1, self.conv2, self.bias2,
+                                                                          self.conv3)
+        if backend == "onnxruntime" and self._session is None:
+            raise ValueError("backend 'onnxruntime' needs onnxruntime and onnx: pip install onnxruntime onnx")
+        self.backend = "numpy" if self._session is None else "onnxruntime"
+
+    def crop(self, box, size):
+        """The small-image crop (top, bottom, left, right) that `upscale_tile` needs for `box`."""
+        (height, width), lo, hi = size, self.axis.lo, self.axis.hi
+        return (max(0, box[0] - self.reach + lo), min(height, box[1] + self.reach + hi),
+                max(0, box[2] - self.reach + lo), min(width, box[3] + self.reach + hi))
+
+    def upscale_tile(self, y, base, box, size, gains, with_bicubic):
+        """uint8 (sr, bicubic) phases of the small-image `box` (top, bottom, left, right).
+
+        Args:
+            y, base: float32 (h, w, 1) Y in [0, 1] and (h, w, C) base planes of
+                `srcnn.upscale.low_resolution_planes`, over `crop(box, size)`.
+            box: the small-image pixels whose s * s output pixels to compute.
+            size: (height, width) of the small image.
+            gains: float32 (C,) each output plane's gain on Y in 8-bit units (255 * `imaging.y_gains`).
+            with_bicubic: False gives None for bicubic.
+
+        Returns:
+            uint8 (box rows, box columns, s * s * C) in the layout of `srcnn.upscale.put_phases`.
+        """
+        crop = self.crop(box, size)
+        maps_box = (max(0, box[0] - self.reach), min(size[0], box[1] + self.reach),
+                    max(0, box[2] - self.reach), min(size[1], box[3] + self.reach))
+        taps = self._conv12(y, crop, maps_box, size)
+        restored = self._conv3(taps, maps_box, box, size)  # (s * s, box pixels)
+        planes = np.concatenate([base, y], axis=-1) if with_bicubic else base
+        phases = self._enlarge(planes, crop, box, size)  # (s * s, box pixels, planes)
+        rows, columns = box[1] - box[0], box[3] - box[2]
+        sr = _quantize(phases[..., :len(gains)] + restored[..., None] * gains, rows, columns)
+        if not with_bicubic:
+            return sr, None
+        return sr, _quantize(phases[..., :len(gains)] + phases[..., -1:] * gains, rows, columns)
+
+    def _conv12(self, y, crop, maps_box, size):
+        """conv3's tap maps of conv2's ReLU maps over `maps_box`: (s * s * f3 * f3, pixels),
+        rows ordered (p, q, tap). Every pixel goes through the interior filters, then the
+        pixels next to an image side again through their own."""
+        axis, s = self.axis, self.scale
+        padded = _zero_padded(y[..., 0], crop, (maps_box[0] + axis.lo, maps_box[1] + axis.hi,
+                                                maps_box[2] + axis.lo, maps_box[3] + axis.hi))
+        rows, columns = maps_box[1] - maps_box[0], maps_box[3] - maps_box[2]
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (axis.taps, axis.taps)).reshape(rows * columns, -1)
+        taps = np.empty((s * s * self.last_size ** 2, rows * columns), np.float32)
+        interior, step = axis.interior, CHUNK_PIXELS[self.backend]
+        for first in range(0, rows * columns, step):
+            chunk = slice(first, first + step)
+            taps[:, chunk] = self._tap_maps(windows[chunk], self.conv1[interior, interior])
+        row_classes = axis.classes(maps_box[0], maps_box[1], size[0])
+        column_classes = axis.classes(maps_box[2], maps_box[3], size[1])
+        for row_class, column_class, pixels in _side_pixels(row_classes, column_classes, interior):
+            taps[:, pixels] = self._tap_maps(windows[pixels], self.conv1[row_class, column_class])
+        return taps
+
+    def _tap_maps(self, windows, conv1):
+        """(pixels, window taps) windows -> (s * s * f3 * f3, pixels) conv3 tap maps."""
+        if self._session is not None:
+            return self._session.run(None, {"windows": windows, "conv1": conv1})[0]
+        features = windows @ conv1
+        features += self.bias1
+        np.maximum(features, 0, out=features)
+        maps = features.reshape(-1, self.maps1) @ self.conv2
+        maps += self.bias2
+        np.maximum(maps, 0, out=maps)
+        return (maps @ self.conv3).reshape(len(windows), -1).T
+
+    def _conv3(self, taps, maps_box, box, size):
+        """Restored Y phases in [0, 1], float32 (s * s, box pixels), from the tap maps over `maps_box`."""
+        s, half, size3 = self.scale, self.last_size // 2, self.last_size
+        rows, columns = maps_box[1] - maps_box[0], maps_box[3] - maps_box[2]
+        taps = taps.reshape(s, s, size3 * size3, rows, columns)
+        # Outside the image conv3's input is padded: each tap map is linear in conv2's maps,
+        # so they are padded alike, phase by phase (the edge phase, or zero).
+        pad = (self.reach * (maps_box[0] == 0), self.reach * (maps_box[1] == size[0]),
+               self.reach * (maps_box[2] == 0), self.reach * (maps_box[3] == size[1]))
+        if any(pad):
+            taps = _pad_phases(taps, pad, self.padding == "replicate")
+        top, left = box[0] - maps_box[0] + pad[0], box[2] - maps_box[2] + pad[2]
+        height, width = box[1] - box[0], box[3] - box[2]
+        restored = np.full((s, s, height, width), self.bias3, np.float32)
+        for p in range(s):
+            for q in range(s):
+                for tap in range(size3 * size3):
+                    rows_from, row_phase = divmod(p + tap // size3 - half, s)
+                    columns_from, column_phase = divmod(q + tap % size3 - half, s)
+                    restored[p, q] += taps[row_phase, column_phase, tap, top + rows_from:top + rows_from + height,
+                                           left + columns_from:left + columns_from + width]
+        np.clip(restored, 0.0, 1.0, out=restored)
+        return restored.reshape(s * s, -1)
+
+    def _enlarge(self, planes, crop, box, size):
+        """Bicubic phases of `planes` (over `crop`) for the small pixels of `box`: (s * s, pixels, planes)."""
+        axis, count, s = self.colour_axis, planes.shape[-1], self.scale
+        padded = _zero_padded(planes, crop, (box[0] + axis.lo, box[1] + axis.hi, box[2] + axis.lo, box[3] + axis.hi))
+        rows, columns = box[1] - box[0], box[3] - box[2]
+        windows = np.empty((axis.taps, axis.taps, rows, columns, count), np.float32)
+        for row in range(axis.taps):
+            for column in range(axis.taps):
+                windows[row, column] = padded[row:row + rows, column:column + columns]
+        windows = windows.reshape(axis.taps ** 2, rows * columns, count)
+        phases = (self.enlarge[axis.interior, axis.interior] @ windows.reshape(axis.taps ** 2, -1)).reshape(
+            s * s, rows * columns, count)
+        row_classes = axis.classes(box[0], box[1], size[0])
+        column_classes = axis.classes(box[2], box[3], size[1])
+        for row_class, column_class, pixels in _side_pixels(row_classes, column_classes, axis.interior):
+            side = windows[:, pixels].reshape(axis.taps ** 2, -1)
+            phases[:, pixels] = (self.enlarge[row_class, column_class] @ side).reshape(s * s, len(pixels), count)
+        return phases
+
+
+def _tap_maps_session(bias1, conv2, bias2, conv3):
+    """An ONNX Runtime session of `ComposedSRCNN._tap_maps` (inputs "windows", "conv1"; output
+    "taps"), one thread, or None where onnxruntime or onnx does not import.
+
+    Each product, its bias and ReLU are one fused Gemm after ONNX Runtime's optimisations.
+    """
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError:
+        return None
+    from onnx import TensorProto, helper, numpy_helper
+
+    maps1 = conv2.shape[0]
+    constants = {"bias1": bias1, "conv2": conv2, "bias2": bias2, "conv3": conv3,
+                 "by_map": np.array([-1, maps1], np.int64)}
+    nodes = [
+        helper.make_node("MatMul", ["windows", "conv1"], ["features_linear"]),
+        helper.make_node("Add", ["features_linear", "bias1"], ["features"]),
+        helper.make_node("Relu", ["features"], ["features_relu"]),
+        helper.make_node("Reshape", ["features_relu", "by_map"], ["by_phase"]),  # (pixels * s * s, maps1)
+        helper.make_node("MatMul", ["by_phase", "conv2"], ["maps_linear"]),
+        helper.make_node("Add", ["maps_linear", "bias2"], ["maps_biased"]),
+        helper.make_node("Relu", ["maps_biased"], ["maps"]),
+        helper.make_node("MatMul", ["maps", "conv3"], ["taps_by_phase"]),  # (pixels * s * s, f3 * f3)
+        helper.make_node("Shape", ["windows"], ["windows_shape"]),
+        helper.make_node("Slice", ["windows_shape", "zero", "one"], ["pixels"]),
+        helper.make_node("Concat", ["pixels", "minus_one"], ["by_pixel"], axis=0),
+        helper.make_node("Reshape", ["taps_by_phase", "by_pixel"], ["taps_by_pixel"]),
+        helper.make_node("Transpose", ["taps_by_pixel"], ["taps"], perm=[1, 0]),
+    ]
+    constants.update(zero=np.array([0], np.int64), one=np.array([1], np.int64), minus_one=np.array([-1], np.int64))
+    graph = helper.make_graph(
+        nodes, "srcnn_tap_maps",
+        [helper.make_tensor_value_info("windows", TensorProto.FLOAT, ["pixels", None]),
+         helper.make_tensor_value_info("conv1", TensorProto.FLOAT, [None, None])],
+        [helper.make_tensor_value_info("taps", TensorProto.FLOAT, [None, "pixels"])],
+        [numpy_helper.from_array(np.asarray(value), name) for name, value in constants.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = onnxruntime.SessionOptions()
+    # One thread per call: `srcnn.upscale` runs a tile per core.
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def _side_pixels(row_classes, column_classes, interior):
+    """(row class, column class, flat pixel indices) for each class pair other than the interior's."""
+    if np.all(row_classes == interior) and np.all(column_classes == interior):
+        return
+    width = int(max(row_classes.max(), column_classes.max())) + 1
+    classes = (row_classes[:, None] * width + column_classes[None, :]).ravel()
+    for which in np.unique(classes):
+        row_class, column_class = divmod(int(which), width)
+        if row_class != interior or column_class != interior:
+            yield row_class, column_class, np.flatnonzero(classes == which)
+
+
+def _pad_phases(taps, pad, replicate):
+    """(s, s, taps, rows, columns) phase maps padded by whole small pixels: pad (top, bottom,
+    left, right); each padded pixel's phases all take the nearest edge phase, or zero."""
+    s = taps.shape[0]
+    padded = np.pad(taps, [(0, 0), (0, 0), (0, 0), pad[:2], pad[2:]])
+    if not replicate:
+        return padded
+    columns = slice(pad[2], padded.shape[4] - pad[3])
+    if pad[0]:
+        padded[:, :, :, :pad[0], columns] = taps[:1, :, :, :1]
+    if pad[1]:
+        padded[:, :, :, -pad[1]:, columns] = taps[s - 1:, :, :, -1:]
+    if pad[2]:
+        padded[:, :, :, :, :pad[2]] = padded[:, :1, :, :, pad[2]:pad[2] + 1]
+    if pad[3]:
+        padded[:, :, :, :, -pad[3]:] = padded[:, s - 1:, :, :, -pad[3] - 1:-pad[3]]
+    return padded
+
+
+def _zero_padded(planes, crop, region):
+    """`planes` (over `crop`, the part of the image inside `region`) over `region` (top,
+    bottom, left, right), zero outside the image."""
+    top, bottom, left, right = region
+    padded = np.zeros((bottom - top, right - left) + planes.shape[2:], np.float32)
+    rows, columns = (max(top, crop[0]), min(bottom, crop[1])), (max(left, crop[2]), min(right, crop[3]))
+    padded[rows[0] - top:rows[1] - top, columns[0] - left:columns[1] - left] = \
+        planes[rows[0] - crop[0]:rows[1] - crop[0], columns[0] - crop[2]:columns[1] - crop[2]]
+    return padded
+
+
+def _quantize(values255, rows, columns):
+    """float (s * s, pixels, C) in 8-bit units -> uint8 (rows, columns, s * s * C), rounded half to even."""
+    np.rint(values255, out=values255)
+    np.clip(values255, 0, 255, out=values255)
+    phases = values255.astype(np.uint8).reshape(values255.shape[0], rows, columns, -1)
+    return phases.transpose(1, 2, 0, 3).reshape(rows, columns, -1)

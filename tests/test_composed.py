@@ -1,0 +1,103 @@
+"""The float32 upscale on the small image's grid (srcnn.composed) equals the whole-image network."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from srcnn import checkpoints, composed, imaging
+from srcnn.model import SRCNN
+from srcnn.upscale import TiledSRCNN, upscale
+
+
+def textured_grey(height, width, seed=0):
+    """uint8 greyscale with gradients, an edge and noise: every filter tap matters."""
+    rows, columns = np.mgrid[0:height, 0:width]
+    image = 30 + rows * 3 + columns * 2 + np.random.default_rng(seed).normal(0, 25, (height, width))
+    image[height // 3:height // 2, width // 4:] = 220
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def network_with(model, scale, padding, backend):
+    """A float32 TiledSRCNN whose upscale goes through a ComposedSRCNN with this backend."""
+    network = TiledSRCNN(model, padding, "float32")
+    network._composed[scale] = composed.ComposedSRCNN(model, scale, padding, backend)
+    return network
+
+
+def whole_image_reference(model, grey, scale, padding):
+    """uint8 (sr, bicubic): the network on the whole bicubic image (tf.image.resize) at once."""
+    bicubic = imaging.resize_bicubic(grey[..., None] / np.float32(255.0), grey.shape[0] * scale, grey.shape[1] * scale)
+    restored = np.clip(model(tf.constant(bicubic[None]), padding=padding)[0].numpy(), 0.0, 1.0)
+    return imaging.to_uint8(restored[..., 0]), imaging.to_uint8(bicubic[..., 0])
+
+
+def assert_same_to_rounding(actual, expected):
+    difference = np.abs(actual.astype(int) - expected.astype(int))
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.001
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("padding", ["replicate", "zero"])
+@pytest.mark.parametrize("backend", ["numpy", "onnxruntime"])
+def test_composed_upscale_equals_the_whole_image_network(monkeypatch, scale, padding, backend):
+    if backend == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+    # Tiles of 13 small pixels on a 41 x 37 image: tiles end next to the sides' own
+    # filters and inside them, and the last tiles are narrow.
+    monkeypatch.setattr(composed, "TILE_PIXELS", 13)
+    model, _ = checkpoints.load_model(checkpoints.pretrained_path(scale))
+    grey = textured_grey(41, 37, seed=scale)
+    sr, bicubic = upscale(network_with(model, scale, padding, backend), grey, scale)
+    expected_sr, expected_bicubic = whole_image_reference(model, grey, scale, padding)
+    assert sr.shape == expected_sr.shape == (41 * scale, 37 * scale)
+    assert_same_to_rounding(sr, expected_sr)
+    assert_same_to_rounding(bicubic, expected_bicubic)
+
+
+def test_the_sides_need_their_own_filters():
+    # Without them (every pixel filtered as the interior ones) the borders come out wrong:
+    # this is what the side classes are for.
+    model, _ = checkpoints.load_model(checkpoints.pretrained_path(3))
+    grey = textured_grey(40, 40)
+    engine = composed.ComposedSRCNN(model, 3, "replicate", "numpy")
+    network = TiledSRCNN(model, "replicate", "float32")
+    network._composed[3] = engine
+    interior = engine.axis.interior
+    engine.conv1[:] = engine.conv1[interior, interior]
+    sr, _ = upscale(network, grey, 3)
+    expected, _ = whole_image_reference(model, grey, 3, "replicate")
+    edges = np.abs(sr.astype(int) - expected)
+    assert edges[:6].max() > 1 and edges[10:-10, 10:-10].max() <= 1
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_the_enlargement_matrix_is_tensorflows_bicubic(scale):
+    length = 9
+    resized = imaging.resize_bicubic(np.eye(length, dtype=np.float32)[:, :, None], scale * length, length)
+    np.testing.assert_allclose(composed.enlargement_matrix(length, scale), resized[:, :, 0], atol=1e-6)
+
+
+def test_colour_and_alpha_equal_the_tensorflow_tiles(monkeypatch, smooth_rgb):
+    monkeypatch.setattr(composed, "TILE_PIXELS", 16)
+    model, _ = checkpoints.load_model(checkpoints.pretrained_path(2))
+    alpha = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (60, 1))
+    fast = TiledSRCNN(model, "replicate", "float32")
+    slow = TiledSRCNN(model, "replicate", "float32")
+    slow.composed_network = lambda scale, size: None
+    for pixels, extra in ((smooth_rgb, None), (smooth_rgb, alpha), (smooth_rgb[..., 0], alpha)):
+        assert fast.composed_network(2, pixels.shape[:2]) is not None
+        for ours, theirs in zip(upscale(fast, pixels, 2, extra), upscale(slow, pixels, 2, extra)):
+            assert ours.shape == theirs.shape
+            assert_same_to_rounding(ours, theirs)
+
+
+def test_what_goes_the_tensorflow_way():
+    tf.keras.utils.set_random_seed(0)
+    model = SRCNN("9-1-5")
+    network = TiledSRCNN(model, "replicate", "float32")
+    assert network.composed_network(3, (composed.MIN_SIDE, 500)) is not None
+    assert network.composed_network(3, (composed.MIN_SIDE - 1, 500)) is None  # small images
+    assert TiledSRCNN(model, "replicate", "bfloat16").composed_network(3, (500, 500)) is None
+    assert TiledSRCNN(SRCNN("9-5-5"), "replicate", "float32").composed_network(3, (500, 500)) is None
+    with pytest.raises(ValueError, match="backend"):
+        composed.ComposedSRCNN(model, 3, "replicate", backend="gpu")
