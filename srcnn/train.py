@@ -51,8 +51,8 @@ class TrainSettings:
     optimizer: str = "adam"
     learning_rate: float = None  # None: 1e-3 for adam, 1e-4 for sgd (the paper's)
     initialization: str = None  # None: "identity" for adam, "gaussian" for sgd (the paper's); see SRCNN
-    epochs: int = 300
-    batch_size: int = 128
+    epochs: int = 36
+    batch_size: int = 16
     seed: int = 0
     checkpoint_dir: str = "checkpoint/x3"
     log_dir: str = "logs/x3"
