@@ -1,6 +1,7 @@
 """Step 2: train the SRCNN network on the patches of step 1.
 
     python step2_train.py                       # h5/train.h5 -> checkpoint/x3/, logs/x3/
+    python step2_train.py --minutes 10          # as many epochs as train in 10 minutes here
     python step2_train.py --optimizer sgd       # the paper's recipe (much slower to converge)
     python step2_train.py --strategy mirrored   # the batch split over all local GPUs
     TF_CONFIG=... python step2_train.py --strategy multi-worker   # on each machine (see README)

@@ -6,8 +6,11 @@
 
 Methods, all on the same synthetic RGB photo enlarged to about --megapixels:
     ours whole       `srcnn.Upscaler.upscale`, the in-memory API: uint8 RGB in, uint8 RGB
-                     out (bicubic, the network on Y, colour), float32 and bfloat16
-    ours network     the tiled network alone on a bicubic Y (`TiledSRCNN.restore_y_in_tiles`)
+                     out (bicubic, the network on Y, colour), float32 (`srcnn.composed`, on
+                     the small image's grid) and bfloat16 (TensorFlow tiles)
+    ours network     TensorFlow's tiled network alone on a bicubic Y
+                     (`TiledSRCNN.restore_y_in_tiles`), the path the whole upscale took in
+                     float32 before `srcnn.composed`
     torch network    PyTorch running the same 9-1-5 weights with replicate padding on the
                      whole bicubic Y: float32 channels-last, and bfloat16 autocast
     opencv fsrcnn    OpenCV dnn_superres FSRCNN (FSRCNN_x{scale}.pb in --peers-dir) on the

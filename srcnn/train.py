@@ -278,32 +278,32 @@ class RunClock:
         total_steps: the step it ends at.
     """
 
-    TIMED_STEPS = 10  # steps timed, after the first (which traces and compiles), for the expected time
+    WARM_UP_STEPS = 10  # steps after the first (which traces and compiles) that still run slower
+    TIMED_STEPS = 50  # steps timed after those, for the expected time
 
     def __init__(self, first_step, total_steps):
         self.first_step, self.total_steps = first_step, total_steps
         self.started = time.perf_counter()
         self._first_done = None  # (time, step) when the first step of this process ended
-        self._step_seconds = None
+        self._warm = None  # (time, step) when the warm-up ended
 
     def seconds(self):
         return time.perf_counter() - self.started
 
     def step_done(self, step):
-        """Records a finished step; returns how many have been timed so far (after the first)."""
+        """Records a finished step; returns how many steps have been timed (after the warm-up)."""
         if self._first_done is None:
             self._first_done = (time.perf_counter(), step)
-            return 0
-        timed = step - self._first_done[1]
-        if timed == self.TIMED_STEPS:
-            self._step_seconds = (time.perf_counter() - self._first_done[0]) / timed
-        return timed
+        if step - self._first_done[1] == self.WARM_UP_STEPS:
+            self._warm = (time.perf_counter(), step)
+        return step - self._warm[1] if self._warm else 0
 
     def expectation(self, steps_per_epoch, epochs):
         """The line that says how long an epoch and the rest of the run should take here."""
+        step_seconds = (time.perf_counter() - self._warm[0]) / self.TIMED_STEPS
         left = self.total_steps - self._first_done[1]
-        return (f"Expected: {self._step_seconds * steps_per_epoch:.1f} s per epoch here (from {self.TIMED_STEPS} "
-                f"steps), about {duration(self._step_seconds * left)} for the "
+        return (f"Expected: {step_seconds * steps_per_epoch:.1f} s per epoch here (from {self.TIMED_STEPS} "
+                f"steps), about {duration(step_seconds * left)} for the "
                 f"{math.ceil(left / steps_per_epoch)} of {epochs} epochs to go")
 
     def progress(self, step):

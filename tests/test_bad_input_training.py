@@ -207,7 +207,7 @@ def test_mirrored_training_with_fewer_patches_than_a_batch(tmp_path):
     """Case 11: 67 patches and --batch-size 128 on 2 replicas was refused, asking for a multiple of 2."""
     train_h5, test_h5 = write_h5s(str(tmp_path / "h5"), count=67)
     code, output = Training("--train-h5", train_h5, "--test-h5", test_h5, "--strategy", "mirrored", "--replicas",
-                            "2", "--checkpoint-dir", tmp_path / "A", "--epochs", "1").finish()
+                            "2", "--checkpoint-dir", tmp_path / "A", "--epochs", "1", "--batch-size", "128").finish()
     assert code == 0, output
     assert "finished: epoch 1, step 1" in output
 

@@ -1,0 +1,87 @@
+"""What training tells the person watching it, and --minutes; the identity initialisation."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import step2_train
+from srcnn.model import SRCNN
+from srcnn.train import TrainSettings, describe_compute, duration, uses_xla
+
+from tiny_data import write_h5s
+
+
+@pytest.fixture(scope="module")
+def h5s(tmp_path_factory):
+    return write_h5s(str(tmp_path_factory.mktemp("h5")), count=256)
+
+
+def test_the_run_says_how_it_computes_what_to_expect_and_each_epochs_own_time(h5s, tmp_path, capsys):
+    train_h5, test_h5 = h5s
+    assert step2_train.main(["--train-h5", train_h5, "--test-h5", test_h5, "--epochs", "2", "--batch-size", "8",
+                             "--precision", "float32", "--checkpoint-dir", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "32 steps per epoch, 2 epochs, float32, XLA" in out
+    assert re.search(r"Expected: [\d.]+ s per epoch here \(from 50 steps\), about \d+ s for the 2 of 2 epochs to go",
+                     out)
+    first, second = re.findall(r"epoch (\d)/2: loss [\d.]+, validation PSNR [\d.]+ dB \(bicubic [\d.]+ dB\), "
+                               r"([\d.]+) s \((.*)\)", out)
+    assert "left" in first[2] and second[2].endswith("in all")
+    assert "step: [" not in out  # no loss lines unless --log-every asks for them
+
+
+def test_log_every_prints_loss_lines(h5s, tmp_path, capsys):
+    train_h5, test_h5 = h5s
+    assert step2_train.main(["--train-h5", train_h5, "--test-h5", test_h5, "--epochs", "1", "--batch-size", "32",
+                             "--log-every", "4", "--checkpoint-dir", str(tmp_path / "c")]) == 0
+    assert len(re.findall(r"step: \[\d+\] time: \[[\d.]+\] loss: \[", capsys.readouterr().out)) == 2
+
+
+def test_minutes_sizes_the_run_to_the_time_measured_here(h5s, tmp_path, capsys):
+    train_h5, test_h5 = h5s
+    flags = ["--train-h5", train_h5, "--test-h5", test_h5, "--batch-size", "32", "--checkpoint-dir", str(tmp_path / "c")]
+    assert step2_train.main([*flags, "--minutes", "0.25"]) == 0
+    out = capsys.readouterr().out
+    fitted = re.search(r"--minutes 0.25: (\d+) epochs fit \(([\d.]+) s per epoch measured here", out)
+    epochs, epoch_seconds = int(fitted.group(1)), float(fitted.group(2))
+    assert epochs >= 1 and epochs * epoch_seconds <= 15
+    assert f"finished: epoch {epochs}," in out
+    # A rerun keeps the run's own length (its schedule spans it), whatever the budget.
+    assert step2_train.main([*flags, "--minutes", "5"]) == 0
+    out = capsys.readouterr().out
+    assert f"continuing the run of {epochs} epochs" in out and "nothing to do" in out
+
+
+def test_minutes_too_short_for_one_epoch_and_with_epochs(h5s, tmp_path, capsys):
+    train_h5, test_h5 = h5s
+    flags = ["--train-h5", train_h5, "--test-h5", test_h5, "--checkpoint-dir", str(tmp_path / "c")]
+    assert step2_train.main([*flags, "--minutes", "0.0001"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "one epoch takes about" in error
+    with pytest.raises(SystemExit):
+        step2_train.main([*flags, "--minutes", "1", "--epochs", "3"])
+    assert "--epochs or --minutes, not both" in capsys.readouterr().err
+
+
+def test_xla_only_on_one_float32_device():
+    one = tf.distribute.get_strategy()
+    assert uses_xla(TrainSettings(precision="float32"), one)
+    assert not uses_xla(TrainSettings(precision="mixed_bfloat16"), one)
+    assert describe_compute(TrainSettings(precision="float32"), one) == "float32, XLA"
+
+
+def test_durations_read_as_people_say_them():
+    assert [duration(seconds) for seconds in (4.2, 300, 7200)] == ["4 s", "5.0 min", "2.0 h"]
+
+
+@pytest.mark.parametrize("arch", ["9-1-5", "9-5-5"])
+def test_the_identity_initialisation_gives_its_input_back(arch):
+    tf.keras.utils.set_random_seed(3)
+    model = SRCNN(arch, initialization="identity")
+    images = np.random.default_rng(0).random((2, 33, 33, 1), dtype=np.float32)
+    margin = (33 - model(images).shape[1]) // 2
+    np.testing.assert_array_equal(model(images).numpy(), images[:, margin:-margin, margin:-margin])
+    # Only one path is fixed: the other maps start as He's.
+    assert np.std(model.conv1.kernel.numpy()[..., 1:]) > 0.05
