@@ -449,8 +449,8 @@ def _upscale_in_tensorflow(network, pixels, scale, alpha, progress, sr, bicubic)
 def _upscale_composed(engine, pixels, alpha, progress, sr, bicubic):
     """`upscale` by `composed.ComposedSRCNN`, into `sr` and `bicubic` (None: not wanted).
 
-    One tile per core at a time, with BLAS held to one thread per call: its own threads
-    would compete with the tiles'.
+    A tile per thread, with BLAS held to one thread per call: its own threads would compete
+    with the tiles'.
     """
     size, scale, step = pixels.shape[:2], engine.scale, composed.TILE_PIXELS
     gains = np.float32(255.0) * imaging.y_gains(sr.shape[-1])
@@ -464,8 +464,11 @@ def _upscale_composed(engine, pixels, alpha, progress, sr, bicubic):
         return engine.upscale_tile(y, base, box, size, gains, bicubic is not None)
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(cores) as pool:
-        results = _submitted_ahead(pool, one_tile, boxes, 2 * cores)
+    # One tile more than cores: while a tile copies or sums (memory-bound), the products of
+    # the others keep the FMA units busy.
+    workers = cores + 1
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        results = _submitted_ahead(pool, one_tile, boxes, 2 * workers)
         for box, (sr_tile, bicubic_tile) in tqdm(zip(boxes, results), total=len(boxes), unit="tile",
                                                  leave=False, disable=None if progress else True):
             output_box = tuple(scale * side for side in box)
