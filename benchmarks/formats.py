@@ -117,8 +117,9 @@ def main(argv=None):
     output_megapixels = timed.shape[0] * timed.shape[1] * args.scale ** 2 / 1e6
     print(f"Set5 x{args.scale}: {len(images)} images; timing: {timed.shape[1]}x{timed.shape[0]} -> "
           f"{output_megapixels:.2f} MPix output, best of {args.repeats}; CPU: {os.cpu_count()} cores")
-    paths = {f"Upscaler {precision} (TensorFlow, tiled)": Upscaler.pretrained(args.scale, precision=precision).upscale
-             for precision in ("float32", "bfloat16")}
+    engines = {"float32": "srcnn.composed", "bfloat16": "TensorFlow, tiled"}
+    paths = {f"Upscaler {precision} ({engine})": Upscaler.pretrained(args.scale, precision=precision).upscale
+             for precision, engine in engines.items()}
     with tempfile.TemporaryDirectory() as folder:
         paths.update(exported_paths(folder, args.scale, args.threads))
         quality = {label: mean_psnr({name: run(lr) for name, (_, lr) in images.items()}, images, args.scale)

@@ -25,7 +25,7 @@ from benchmarks.upscale_speed import output_size, synthetic_photo  # noqa: E402
 from srcnn import checkpoints, composed, upscale  # noqa: E402
 
 STAGES = {"_tap_maps": "the three products (conv1, conv2, conv3's taps)",
-          "_conv12": "... with the windows and the tap maps' copies",
+          "_conv12": "the same with their windows and tap-map copies",
           "_conv3": "conv3's shifted sums", "_enlarge": "colour enlargement",
           "_quantize": "rounding to uint8", "low_resolution_planes": "colour conversion",
           "put_phases": "writing into the output"}
@@ -53,7 +53,7 @@ def main(argv=None):
     composed._quantize = timed("_quantize", composed._quantize, totals)
     for name in ("low_resolution_planes", "put_phases"):
         setattr(upscale, name, timed(name, getattr(upscale, name), totals))
-    upscale.os.sched_getaffinity = lambda pid: {0}  # one tile at a time
+    upscale.composed_threads = lambda: 1  # one tile at a time
 
     model, _ = checkpoints.load_model(checkpoints.pretrained_path(args.scale))
     network = upscale.TiledSRCNN(model, "replicate", "float32")

@@ -17,7 +17,7 @@ import sys
 
 from tqdm import tqdm
 
-from srcnn import __version__, checkpoints, export, upscale, video
+from srcnn import __version__, checkpoints, composed, export, upscale, video
 from srcnn.errors import UserError, exit_on_user_error
 from srcnn.flags import crf, positive_int
 from srcnn.imaging import DEFAULT_MAX_PIXELS
@@ -38,8 +38,9 @@ def add_upscaling_arguments(parser, input_required=False):
                         help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
                              "natively, else float32; bfloat16 is faster there for a little less PSNR (see README)")
     parser.add_argument("--tile", type=positive_int, default=upscale.DEFAULT_TILE,
-                        help=f"output tile side in pixels; memory grows with its square "
-                             f"(default {upscale.DEFAULT_TILE})")
+                        help=f"output tile side in pixels of the TensorFlow path (bfloat16, small images); "
+                             f"memory grows with its square (default {upscale.DEFAULT_TILE}); float32 runs its own "
+                             f"{composed.TILE_PIXELS}-pixel tiles of the small image")
     parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                         help=f"refuse larger input images (decompression bombs; default {DEFAULT_MAX_PIXELS:,})")
 

@@ -446,6 +446,13 @@ def _upscale_in_tensorflow(network, pixels, scale, alpha, progress, sr, bicubic)
                 put_phases(bicubic, tile.box, bicubic_tile, scale)
 
 
+def composed_threads():
+    """Tiles `composed.ComposedSRCNN` runs at once: one more than the cores, so that while a
+    tile copies or sums (memory-bound work), the others' products keep the FMA units busy."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
+
+
 def _upscale_composed(engine, pixels, alpha, progress, sr, bicubic):
     """`upscale` by `composed.ComposedSRCNN`, into `sr` and `bicubic` (None: not wanted).
 
@@ -463,10 +470,7 @@ def _upscale_composed(engine, pixels, alpha, progress, sr, bicubic):
         y, base = low_resolution_planes(pixels[rows, columns], None if alpha is None else alpha[rows, columns])
         return engine.upscale_tile(y, base, box, size, gains, bicubic is not None)
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    # One tile more than cores: while a tile copies or sums (memory-bound), the products of
-    # the others keep the FMA units busy.
-    workers = cores + 1
+    workers = composed_threads()
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
         results = _submitted_ahead(pool, one_tile, boxes, 2 * workers)
         for box, (sr_tile, bicubic_tile) in tqdm(zip(boxes, results), total=len(boxes), unit="tile",
