@@ -13,6 +13,7 @@ Modules, one job each:
     run_folders  a training's checkpoint and log folders: locked, owned, nothing in the way
     evaluate     test-set evaluation: sample PNGs, results table and CSV
     upscale      upscaling your own images: tiled inference, colour, alpha, bad input
+    composed     the float32 upscale on the small image's grid (conv1 composed with the bicubic)
     video        upscaling videos: frames streamed through ffmpeg, each as a still image, sound copied
     report       sample/index.html: the test images side by side, crops, figures, training curve
     startup      TensorFlow imported without its start-up messages
