@@ -54,8 +54,9 @@ def main(argv=None):
         ("tf.function, batch 32", dict(batch_size=32)),
         ("tf.function + XLA, batch 128", dict(batch_size=128, mode="xla")),
         ("tf.function + XLA, batch 64", dict(batch_size=64, mode="xla")),
-        ("tf.function + XLA, batch 32 (float32 default)", dict(batch_size=32, mode="xla")),
-        ("tf.function + XLA, batch 16", dict(batch_size=16, mode="xla")),
+        ("tf.function + XLA, batch 32", dict(batch_size=32, mode="xla")),
+        ("tf.function + XLA, batch 16 (the float32 default)", dict(batch_size=16, mode="xla")),
+        ("tf.function, batch 16", dict(batch_size=16)),
         ("tf.function, mixed_bfloat16, batch 32", dict(batch_size=32, precision="mixed_bfloat16")),
         ("tf.function, mixed_bfloat16, batch 128", dict(batch_size=128, precision="mixed_bfloat16")),
     ]
