@@ -35,9 +35,9 @@ import numpy as np
 from srcnn import imaging
 from srcnn.model import parse_arch
 
-# Output tile side in small-image pixels: a tile's conv2 maps (tile^2 * s^2 * 32 floats)
-# stay within a core's share of the last-level cache.
-TILE_PIXELS = 128
+# Output tile side in small-image pixels: the tap maps of every thread's tile (tile^2 *
+# s^2 * 25 floats each) stay in the last-level cache together.
+TILE_PIXELS = 96
 # Small pixels per call of the three products, by backend: numpy's chunk keeps its conv1
 # maps (chunk * s^2 * 64 floats) in a core's L2 cache between conv1, its ReLU and conv2;
 # ONNX Runtime applies the ReLU as it writes, and gains more from fewer calls.
