@@ -205,69 +205,102 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
         else math.inf
     step_function = compile_train_step(run, strategy, jit_compile=uses_xla(settings, strategy))
     writers = _summary_writers(settings.log_dir, chief)
-    rows, clock = [], RunClock(int(run.step), steps_per_epoch * settings.epochs)
-    bar = tqdm(total=clock.total_steps, initial=clock.first_step, unit="step", leave=False, disable=None,
-               dynamic_ncols=True)  # one bar for the whole run: its ETA is the run's
-
-    def tell(text):  # a line above the progress bar
-        with tqdm.external_write_mode():
-            say(text)
-
+    rows, progress = [], Progress(settings, int(run.step), steps_per_epoch, say)
     try:
         for epoch in range(int(run.step) // steps_per_epoch, settings.epochs):
             # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
             # it and skips the steps already taken.
             rng = np.random.default_rng([settings.seed, epoch])
             skip = int(run.step) - epoch * steps_per_epoch
-            losses, epoch_started = [], time.perf_counter()
-            bar.set_description(f"epoch {epoch + 1}/{settings.epochs}", refresh=False)
+            losses = []
+            progress.start_epoch(epoch)
             for batch_data, batch_label in patches.batches(batch_size, rng, skip):
                 # Step: the same random flip/rotation of data and label, one update over all replicas.
                 if settings.augment:
                     batch_data, batch_label = random_dihedral(rng, batch_data, batch_label)
                 loss = step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label))
                 step = int(run.step)
-                bar.update()
-                if clock.step_done(step) == RunClock.TIMED_STEPS:
-                    tell(clock.expectation(steps_per_epoch, settings.epochs))
+                progress.step_done(step)
                 # Log: reading the loss costs a device-to-host copy, so only every log_every steps.
                 if step % settings.log_every == 0:
                     checkpointer.check_health()
                     losses.append(float(loss))
-                    bar.set_postfix(loss=f"{losses[-1]:.6f}", refresh=False)
                     _log_step(writers["train"], step, losses[-1], run.optimizer.learning_rate)
-                    if settings.print_steps:
-                        tell(f"Epoch: [{epoch + 1:2d}] step: [{step}] time: [{clock.seconds():.4f}] "
-                             f"loss: [{losses[-1]:.8f}]")
+                    progress.loss(epoch, step, losses[-1])
                 # Save: the kill-safe checkpoint.
                 if step % settings.save_every == 0:
                     checkpointer.save()
             # Validate: PSNR on the test images, one history row, and the best checkpoint.
             checkpointer.check_health()
             row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
-                           loss=float(np.mean(losses)) if losses else float(loss), seconds=clock.seconds())
+                           loss=float(np.mean(losses)) if losses else float(loss), seconds=progress.clock.seconds())
             rows.append(row)
             if chief:
                 history.append(history_path, row)
-            tell(f"epoch {epoch + 1}/{settings.epochs}: loss {row['loss']:.6f}, validation PSNR {row['psnr']:.2f} dB "
-                 f"(bicubic {row['bicubic_psnr']:.2f} dB), {time.perf_counter() - epoch_started:.1f} s "
-                 f"({clock.progress(int(run.step))})")
+            progress.epoch_done(row)
             if row["psnr"] > best_psnr:
                 best_psnr = row["psnr"]
                 checkpointer.save(best=True)
     except KeyboardInterrupt:
         # Interrupt (Ctrl-C, or SIGTERM through step2_train): save, then stop.
-        bar.close()
+        progress.close()
         saved = checkpointer.save()
         say(f"Interrupted: saved {saved}; rerun to continue" if chief else "Interrupted; the chief saves")
         raise
     finally:
-        bar.close()
+        progress.close()
         for writer in writers.values():
             writer.flush()
     if int(run.step):
         checkpointer.save()
     return rows
+
+
+class Progress:
+    """What the person watching a training sees: one progress bar for the whole run (epoch,
+    loss, the run's ETA), the expected time once steps have been timed, an optional loss
+    line per logged step, and a line per epoch with its own time.
+
+    Args:
+        settings: the TrainSettings (epochs, print_steps).
+        first_step: the step the run (re)starts from.
+        steps_per_epoch: steps in an epoch.
+        say: where lines go.
+    """
+
+    def __init__(self, settings, first_step, steps_per_epoch, say):
+        self.settings, self.steps_per_epoch, self.say = settings, steps_per_epoch, say
+        self.clock = RunClock(first_step, steps_per_epoch * settings.epochs)
+        self.bar = tqdm(total=self.clock.total_steps, initial=first_step, unit="step", leave=False, disable=None,
+                        dynamic_ncols=True)
+        self.epoch_started = time.perf_counter()
+
+    def line(self, text):
+        """A line above the bar."""
+        with tqdm.external_write_mode():
+            self.say(text)
+
+    def start_epoch(self, epoch):
+        self.bar.set_description(f"epoch {epoch + 1}/{self.settings.epochs}", refresh=False)
+        self.epoch_started = time.perf_counter()
+
+    def step_done(self, step):
+        self.bar.update()
+        if self.clock.step_done(step) == RunClock.TIMED_STEPS:
+            self.line(self.clock.expectation(self.steps_per_epoch, self.settings.epochs))
+
+    def loss(self, epoch, step, loss):
+        self.bar.set_postfix(loss=f"{loss:.6f}", refresh=False)
+        if self.settings.print_steps:
+            self.line(f"Epoch: [{epoch + 1:2d}] step: [{step}] time: [{self.clock.seconds():.4f}] loss: [{loss:.8f}]")
+
+    def epoch_done(self, row):
+        self.line(f"epoch {row['epoch']}/{self.settings.epochs}: loss {row['loss']:.6f}, validation PSNR "
+                  f"{row['psnr']:.2f} dB (bicubic {row['bicubic_psnr']:.2f} dB), "
+                  f"{time.perf_counter() - self.epoch_started:.1f} s ({self.clock.progress(row['step'])})")
+
+    def close(self):
+        self.bar.close()
 
 
 class RunClock:
