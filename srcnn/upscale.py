@@ -6,6 +6,11 @@ Each image is enlarged `scale` times with the bicubic of `srcnn.imaging`; the ne
 restores Y, Cb and Cr stay bicubic (as in evaluation), and an alpha channel is enlarged
 bicubically and kept. Greyscale stays greyscale.
 
+In float32 a 9-1-5 network upscales images of at least `composed.MIN_SIDE` pixels a side
+on the small image's grid (`srcnn.composed`, `TiledSRCNN.composed_network`), with the
+same result to float rounding; what follows is the TensorFlow way, which bfloat16, small
+images and 9-5-5 networks take.
+
 Big images are done in tiles so that memory does not grow with the image: each output
 tile is computed from a window that reaches `valid_margin(arch)` pixels (6 for 9-1-5)
 further on every side inside the image. Window sides inside the image are filtered
