@@ -53,15 +53,6 @@ def supported(model):
     return parse_arch(model.arch)[1] == 1
 
 
-def enlargement_matrix(length, scale):
-    """(scale * length, length) float64: row y weighs the small pixels for enlarged pixel y,
-    as `imaging.enlarge_bicubic` does (Keys cubic, taps outside the image dropped and the
-    others renormalised)."""
-    position = (np.arange(scale * length) + 0.5) / scale - 0.5
-    weights = imaging.keys_cubic(np.arange(length)[None, :] - position[:, None])
-    return weights / weights.sum(axis=1, keepdims=True)
-
-
 class AxisFilters:
     """The enlargement, then a padded filter of `size` taps, along one axis.
 
@@ -69,7 +60,6 @@ class AxisFilters:
     i + lo + t weighs in the enlarged and padded pixel s i + p + d - size // 2, which
     tap d of phase p reads. Pixels far from both sides share one class, `interior`; each
     of the `before` first and `after` last pixels of the axis has one of its own.
-    `enlarged[k, p, t]` is the enlargement alone (pixel s i + p) in the same window.
 
     Args:
         scale: the enlargement factor.
@@ -79,7 +69,7 @@ class AxisFilters:
 
     def __init__(self, scale, size, padding):
         half, length = size // 2, 4 * MIN_SIDE
-        enlarged = enlargement_matrix(length, scale)
+        enlarged = imaging.enlargement_matrix(length, scale)
         rows = np.arange(-half, scale * length + half)
         kept = (rows >= 0) & (rows < scale * length) | (padding == "replicate")
         padded = enlarged[np.clip(rows, 0, scale * length - 1)] * kept[:, None]
@@ -89,12 +79,9 @@ class AxisFilters:
         self.lo, self.hi = int((source - pixel).min()), int((source - pixel).max())
         self.taps = self.hi - self.lo + 1
         windows = np.zeros((length, scale, size, self.taps))
-        alone = np.zeros((length, scale, self.taps))
         for i in range(length):
             first, stop = max(0, i + self.lo), min(length, i + self.hi + 1)
-            window = slice(first - i - self.lo, stop - i - self.lo)
-            windows[i, ..., window] = by_pixel[i, ..., first:stop]
-            alone[i, :, window] = enlarged[scale * i:scale * (i + 1), first:stop]
+            windows[i, ..., first - i - self.lo:stop - i - self.lo] = by_pixel[i, ..., first:stop]
         middle = length // 2
         differs = ~np.all(np.isclose(windows, windows[middle], rtol=0, atol=1e-12), axis=(1, 2, 3))
         self.before = int(np.max(np.nonzero(differs[:middle])[0], initial=-1) + 1)
@@ -102,7 +89,7 @@ class AxisFilters:
         if self.before + self.after + self.taps > MIN_SIDE:
             raise ValueError(f"x{scale} with {size}-tap filters reaches too far from the image sides")
         representatives = list(range(self.before)) + [middle] + list(range(length - self.after, length))
-        self.weights, self.enlarged = windows[representatives], alone[representatives]
+        self.weights = windows[representatives]
         self.interior = self.before
 
     def classes(self, first, stop, length):
@@ -147,9 +134,9 @@ class ComposedSRCNN:
         self.conv3 = np.ascontiguousarray(kernels[2][..., 0].reshape(-1, self.maps2).T).astype(np.float32)
         self.bias3 = np.float32(biases[2][0])
         self.reach = math.ceil((self.last_size // 2) / s)  # small pixels of conv2 maps past a tile, for conv3
-        # The enlargement alone, for the colour planes: (s * s, window taps) per class.
+        # The enlargement alone (a 1-tap filter), for the colour planes: (s * s, window taps) per class.
         self.colour_axis = AxisFilters(s, 1, padding)
-        alone = self.colour_axis.enlarged
+        alone = self.colour_axis.weights[:, :, 0]
         self.enlarge = np.einsum("rpa,tqb->rtpqab", alone, alone).reshape(
             len(alone), len(alone), s * s, self.colour_axis.taps ** 2).astype(np.float32)
         self._session = None if backend == "numpy" else _tap_maps_session(self.bias1, self.conv2, self.bias2,

@@ -135,7 +135,7 @@ def resize_bicubic(image, height, width):
     return resized.numpy()
 
 
-def keys_cubic(distance):
+def _keys_cubic(distance):
     """The Keys cubic kernel (a = -0.5) that `tf.image.resize(..., "bicubic")` uses."""
     x = np.abs(distance)
     return np.where(x < 1, (1.5 * x - 2.5) * x * x + 1, np.where(x < 2, ((-0.5 * x + 2.5) * x - 4) * x + 2, 0.0))
@@ -159,7 +159,7 @@ def _enlarge_kernel(scale, channels):
         float64 numpy (5, 5, C, scale * scale * C).
     """
     phase = np.arange(scale)[:, None]
-    taps = keys_cubic(np.arange(-BICUBIC_REACH, BICUBIC_REACH + 1)[None, :] + 0.5 - (phase + 0.5) / scale)
+    taps = _keys_cubic(np.arange(-BICUBIC_REACH, BICUBIC_REACH + 1)[None, :] + 0.5 - (phase + 0.5) / scale)
     kernel = np.zeros((_TAPS, _TAPS, channels, scale * scale * channels))
     for channel in range(channels):
         for p in range(scale):
@@ -173,6 +173,15 @@ def _cumulative_taps(kernel, axis):
     `axis` (1: rows, 2: columns), those along the other axis (which sum to one) included."""
     taps = kernel.sum(axis=(1, 2)) if axis == 1 else kernel.sum(axis=(0, 2))
     return tf.constant(np.concatenate([np.zeros((1, taps.shape[1])), np.cumsum(taps, axis=0)]), tf.float32)
+
+
+def enlargement_matrix(length, scale):
+    """(scale * length, length) float64: row y weighs the small pixels for enlarged pixel y,
+    as `enlarge_bicubic` does (Keys cubic, taps outside the image dropped and the
+    others renormalised)."""
+    position = (np.arange(scale * length) + 0.5) / scale - 0.5
+    weights = _keys_cubic(np.arange(length)[None, :] - position[:, None])
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def enlarge_bicubic(images, scale):

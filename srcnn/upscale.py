@@ -444,11 +444,7 @@ def _upscale_in_tensorflow(network, pixels, scale, alpha, progress, sr, bicubic)
     network.tile_function(scale, sr.shape[-1], with_bicubic)  # traced once, before the threads
     with ThreadPoolExecutor(TILES_IN_FLIGHT) as pool:
         results = _submitted_ahead(pool, one_tile, plane_bands(pixels, alpha, tiles, scale), TILES_AHEAD)
-        for tile, (sr_tile, bicubic_tile) in tqdm(zip(tiles, results), total=len(tiles), unit="tile",
-                                                  leave=False, disable=None if progress else True):
-            put_phases(sr, tile.box, sr_tile, scale)
-            if with_bicubic:
-                put_phases(bicubic, tile.box, bicubic_tile, scale)
+        _put_tiles([tile.box for tile in tiles], results, scale, sr, bicubic, progress)
 
 
 def composed_threads():
@@ -478,12 +474,16 @@ def _upscale_composed(engine, pixels, alpha, progress, sr, bicubic):
     workers = composed_threads()
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
         results = _submitted_ahead(pool, one_tile, boxes, 2 * workers)
-        for box, (sr_tile, bicubic_tile) in tqdm(zip(boxes, results), total=len(boxes), unit="tile",
-                                                 leave=False, disable=None if progress else True):
-            output_box = tuple(scale * side for side in box)
-            put_phases(sr, output_box, sr_tile, scale)
-            if bicubic is not None:
-                put_phases(bicubic, output_box, bicubic_tile, scale)
+        _put_tiles([tuple(scale * side for side in box) for box in boxes], results, scale, sr, bicubic, progress)
+
+
+def _put_tiles(boxes, results, scale, sr, bicubic, progress):
+    """Writes each (sr, bicubic) result of phases (`put_phases`) into its output box, as they come."""
+    for box, (sr_tile, bicubic_tile) in tqdm(zip(boxes, results), total=len(boxes), unit="tile", leave=False,
+                                             disable=None if progress else True):
+        put_phases(sr, box, sr_tile, scale)
+        if bicubic is not None:
+            put_phases(bicubic, box, bicubic_tile, scale)
 
 
 # The names `plan_jobs` gives outputs: never taken as inputs from a folder they are written to.

@@ -74,7 +74,7 @@ def test_the_sides_need_their_own_filters():
 def test_the_enlargement_matrix_is_tensorflows_bicubic(scale):
     length = 9
     resized = imaging.resize_bicubic(np.eye(length, dtype=np.float32)[:, :, None], scale * length, length)
-    np.testing.assert_allclose(composed.enlargement_matrix(length, scale), resized[:, :, 0], atol=1e-6)
+    np.testing.assert_allclose(imaging.enlargement_matrix(length, scale), resized[:, :, 0], atol=1e-6)
 
 
 def test_colour_and_alpha_equal_the_tensorflow_tiles(monkeypatch, smooth_rgb):
