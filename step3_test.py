@@ -7,11 +7,11 @@ Evaluation (the default): test images with ground truth -> PNGs and PSNR/SSIM.
     python step3_test.py --padding zero                # TF "SAME" padding instead of the MATLAB demo's replicate
 
 Upscaling (--input): an image, a video or a folder of both, no ground truth, enlarged --scale
-times -> <name>_srcnn_x3.png and <name>_bicubic_x3.png (for comparison) in --output; a video
--> <name>_srcnn_x3.mp4 (H.264, audio copied).
+times -> <name>_srcnn_x3.png in --output (and <name>_bicubic_x3.png with --bicubic); a video
+-> <name>_srcnn_x3.mp4 (H.264, audio copied). As `srcnn-upscale`, which takes the same flags.
 
-    python step3_test.py --input my_photo.jpg          # -> output/my_photo_srcnn_x3.png, output/my_photo_bicubic_x3.png
-    python step3_test.py --input photos/ --scale 2 --output bigger/ --overwrite
+    python step3_test.py --input my_photo.jpg          # -> output/my_photo_srcnn_x3.png
+    python step3_test.py --input photos/ --scale 2 --output bigger/ --bicubic
     python step3_test.py --input clip.mp4 --scale 2    # -> output/clip_srcnn_x2.mp4
 
 Weights: --checkpoint (a prefix or a folder), else the latest of checkpoint/x{scale}
@@ -45,9 +45,12 @@ def parse_args(argv):
                             help="training history.csv for the curve on sample/index.html (default: the one "
                                  "beside the weights, else logs/x{scale}/history.csv)")
     upscaling = parser.add_argument_group("upscaling your own images and videos (--input)")
+    upscaling.add_argument("--input", action="append", default=[], dest="inputs",
+                           help="an image, a video or a folder of them to upscale (no ground truth; repeatable)")
     cli.add_upscaling_arguments(upscaling)
     args = parser.parse_args(argv)
-    if args.input and args.test_dir:
+    cli.check_naming(parser, args)
+    if args.inputs and args.test_dir:
         parser.error("--input (upscale without ground truth) and --test-dir (evaluate) exclude each other")
     return args
 
@@ -92,17 +95,17 @@ def upscale_weights(args):
     return cli.weights_for(args.checkpoint or choose_weights(None, args.scale or 3), args.scale)
 
 
-def upscale_images(args):
-    """--input mode (see `srcnn.cli.upscale_images`); 1 if any file failed."""
+def upscale_files(args):
+    """--input mode (see `srcnn.cli.upscale_files`); 1 if any file failed."""
     prefix, scale = upscale_weights(args)
-    return cli.upscale_images(args, prefix, scale)
+    return cli.upscale_files(args, prefix, scale)
 
 
-@exit_on_user_error
+@exit_on_user_error(hints=cli.UPSCALE_HINTS)
 def main(argv=None):
     args = parse_args(argv)
-    if args.input:
-        return upscale_images(args)
+    if args.inputs:
+        return upscale_files(args)
     images, scale = load_test_images(args)
     prefix = choose_weights(args.checkpoint, scale)
     config = checkpoints.read_config(prefix)

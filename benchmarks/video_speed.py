@@ -56,11 +56,10 @@ def make_clip(path, size, frames, rate=25):
     return path
 
 
-def build_network(scale, precision):
-    from srcnn import checkpoints, upscale
-    model, _ = checkpoints.load_model(checkpoints.pretrained_path(scale))
-    precision = upscale.default_precision() if precision == "auto" else precision
-    return upscale.TiledSRCNN(model, "replicate", precision), precision
+def build_upscaler(scale, precision):
+    from srcnn import Upscaler
+    upscaler = Upscaler.pretrained(scale, precision=precision)
+    return upscaler, upscaler.precision
 
 
 def speed(args, folder):
@@ -70,8 +69,8 @@ def speed(args, folder):
     source = make_clip(os.path.join(folder, "speed.mp4"), args.size, args.frames)
     warmup = make_clip(os.path.join(folder, "warmup.mp4"), args.size, 3)
     for scale in args.scales:
-        network, precision = build_network(scale, args.precision)
-        upscale_frame = video.frame_upscaler(network, scale)
+        upscaler, precision = build_upscaler(scale, args.precision)
+        upscale_frame = upscaler.upscale
         network_seconds, count, kept = [0.0], [0], {}
 
         def timed(pixels):
@@ -122,7 +121,7 @@ def rss_with_children_mb():
 
 def memory_run(clip, output):
     """In a fresh process: upscale `clip` x2, print its peak RSS, alone and with its ffmpeg children."""
-    network, _ = build_network(2, "auto")
+    upscaler, _ = build_upscaler(2, "auto")
     peak, done = [0.0], threading.Event()
 
     def sample():
@@ -131,7 +130,7 @@ def memory_run(clip, output):
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    result = video.upscale_video(video.frame_upscaler(network, 2), 2, clip, output, overwrite=True)
+    result = upscaler.upscale_video(clip, output, overwrite=True)
     done.set()
     sampler.join()
     print(json.dumps({"frames": result.frames, "self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

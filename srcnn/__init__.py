@@ -1,7 +1,8 @@
 """SRCNN (Dong et al., ECCV 2014 / TPAMI 2016) on TensorFlow 2.
 
 Modules, one job each:
-    errors       UserError, the one-line failures a user can cause
+    choices      the choices and defaults the library and the commands share (no TensorFlow)
+    errors       the typed errors a user can cause, and the commands' one-line report of them
     files        folders checked for writing with a real write; atomic writes (temporary, then rename)
     flags        argparse types: numeric flags checked when parsed
     imaging      colour conversion (MATLAB rgb2ycbcr), modcrop, bicubic degradation, image files
@@ -12,12 +13,13 @@ Modules, one job each:
     train        the training loop: run builder, train step, validation, checkpointer, summaries
     run_folders  a training's checkpoint and log folders: locked, owned, nothing in the way
     evaluate     test-set evaluation: sample PNGs, results table and CSV
-    upscale      upscaling your own images: tiled inference, colour, alpha, bad input
+    upscale      the upscale engine: an image array, tiled inference, colour, alpha
     composed     the float32 upscale on the small image's grid (conv1 composed with the bicubic)
     video        upscaling videos: frames streamed through ffmpeg, each as a still image, sound copied
+    jobs         files and folders to upscale, and the names of the files they become
     report       sample/index.html: the test images side by side, crops, figures, training curve
     startup      TensorFlow imported without its start-up messages
-    upscaler     the Python API: `Upscaler` (numpy or PIL in, the same out)
+    upscaler     the Python API and front door: `Upscaler` (arrays, PIL images, files, videos)
     export       self-contained SavedModel / TFLite / ONNX models of the whole upscale
     cli          the console scripts srcnn-upscale and srcnn-export
 
@@ -25,19 +27,17 @@ Modules, one job each:
     sr = Upscaler.pretrained(scale=3).upscale(pixels)
 """
 
-from srcnn.startup import import_tensorflow_quietly
-
-# TensorFlow's C++ start-up chatter (oneDNN, CUDA probes) would bury the scripts' output;
-# every script imports srcnn before tensorflow, so this is the one place it is silenced.
-import_tensorflow_quietly()
-
 __version__ = "1.0.0"
+
+# Importing srcnn loads nothing heavy: TensorFlow comes with the first module that
+# computes (srcnn.startup imports it quietly), so a command's --help answers at once.
+_LAZY = {"Upscaler": "srcnn.upscaler", "SRCNNError": "srcnn.errors"}
 
 
 def __getattr__(name):
-    # `from srcnn import Upscaler`, imported on first use: srcnn.upscaler imports the package
-    if name == "Upscaler":
-        from srcnn.upscaler import Upscaler
+    # `from srcnn import Upscaler`, imported on first use
+    if name in _LAZY:
+        import importlib
 
-        return Upscaler
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'srcnn' has no attribute {name!r}")

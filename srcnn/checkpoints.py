@@ -24,9 +24,9 @@ import json
 import os
 import re
 
-import tensorflow as tf
+from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
-from srcnn.errors import UserError
+from srcnn.errors import CheckpointError, UserError
 from srcnn.files import atomic_path
 from srcnn.model import DEFAULT_PADDING, SRCNN
 
@@ -126,7 +126,7 @@ def resolve(path):
     """A checkpoint prefix from a prefix, or from a folder (its newest complete checkpoint).
 
     Raises:
-        UserError: nothing loadable there.
+        CheckpointError: nothing loadable there.
     """
     if os.path.exists(path + ".index"):
         return path
@@ -135,23 +135,22 @@ def resolve(path):
         if newest:
             return newest
         if skipped:
-            raise UserError(f"{path}: no complete checkpoint there ({skipped[0][0]}: {skipped[0][1]}); "
-                            "retrain with step2_train.py or pass --checkpoint PREFIX")
-    raise UserError(f"{path}: no checkpoint there; train with step2_train.py or pass --checkpoint PREFIX")
+            raise CheckpointError(f"{path}: no complete checkpoint there ({skipped[0][0]}: {skipped[0][1]})")
+    raise CheckpointError(f"{path}: no checkpoint there (a checkpoint prefix, or a folder of them, from step2_train.py)")
 
 
 def read_config(prefix):
     """{"scale": int, "arch": str} stored in a checkpoint.
 
     Raises:
-        UserError: unreadable, or not an SRCNN bundle.
+        CheckpointError: unreadable, or not an SRCNN bundle.
     """
     try:
         reader = tf.train.load_checkpoint(prefix)
         scale = reader.get_tensor("config/scale/.ATTRIBUTES/VARIABLE_VALUE")
         arch = reader.get_tensor("config/arch/.ATTRIBUTES/VARIABLE_VALUE")
     except READ_ERRORS:
-        raise UserError(f"{prefix}: not a readable SRCNN checkpoint (no scale/arch config, or damaged)") from None
+        raise CheckpointError(f"{prefix}: not a readable SRCNN checkpoint (no scale/arch config, or damaged)") from None
     return {"scale": int(scale), "arch": arch.decode() if isinstance(arch, bytes) else str(arch)}
 
 
@@ -193,12 +192,12 @@ def load_model(prefix, padding=DEFAULT_PADDING):
     checkpoint = tf.train.Checkpoint(model=model)
     damage = why_unreadable(prefix)
     if damage:
-        raise UserError(f"{prefix}: incomplete or damaged ({damage}); pass another --checkpoint, or retrain")
+        raise CheckpointError(f"{prefix}: incomplete or damaged ({damage})")
     try:
         checkpoint.read(prefix).expect_partial().assert_existing_objects_matched()
     except (AssertionError, *READ_ERRORS) as error:
         reason = str(error).splitlines()[0]
-        raise UserError(f"{prefix}: weights do not fit a {config['arch']} network ({reason})") from None
+        raise CheckpointError(f"{prefix}: weights do not fit a {config['arch']} network ({reason})") from None
     return model, config
 
 

@@ -1,53 +1,118 @@
 """The console scripts that `pip install` puts on the PATH.
 
-    srcnn-upscale --input my_photo.jpg                 # -> output/my_photo_srcnn_x3.png (+ _bicubic_x3.png)
-    srcnn-upscale --input photos/ --scale 2 --output bigger/ --overwrite
-    srcnn-upscale --input clip.mp4 --scale 2           # -> output/clip_srcnn_x2.mp4 (sound copied)
+    srcnn-upscale photo.jpg                          # -> output/photo_srcnn_x3.png
+    srcnn-upscale photos/ clip.mp4 -s 2 -o bigger/   # folders, videos (sound copied), several inputs
+    srcnn-upscale photo.jpg --ext same --suffix _big --bicubic
     srcnn-export --scale 3 --format onnx --output srcnn_x3.onnx
-    srcnn-export --checkpoint checkpoint/x3 --format tflite --output srcnn_x3.tflite
 
-srcnn-upscale is `step3_test.py --input` (the flags and the loop live here, for both); its
-weights are --checkpoint (a prefix or folder), else the shipped ones for --scale (default 3),
-where step3_test.py first looks for your own training in checkpoint/x{scale}.
+A rerun skips the outputs that are already there and exits 0 (--overwrite redoes them).
+The weights are --checkpoint (a prefix or folder), else the shipped ones for --scale
+(default 3); `step3_test.py --input` takes the same flags, and first looks for your own
+training in checkpoint/x{scale}.
+
+Only the parser and the file names are made before TensorFlow loads: --help and a bad
+flag answer at once. The library raises typed errors (`srcnn.errors`); the hints below
+add the flag that fixes each.
 """
 
 import argparse
 import os
 import sys
 
-from tqdm import tqdm
-
-from srcnn import __version__, checkpoints, composed, export, upscale, video
-from srcnn.errors import UserError, exit_on_user_error
+from srcnn import __version__, jobs
+from srcnn.choices import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION, DEFAULT_SCALE, DEFAULT_TILE,
+                           EXPORT_FORMATS, OUTPUT_EXTENSIONS, PADDINGS, PRECISIONS, SCALES)
+from srcnn.errors import (CheckpointError, ImageTooLarge, MissingDependency, OutputError, OutputExistsError, SRCNNError,
+                          UserError, exit_on_user_error, with_hint)
 from srcnn.flags import crf, positive_int
-from srcnn.imaging import DEFAULT_MAX_PIXELS
-from srcnn.model import PADDINGS
-from srcnn.upscaler import PRECISIONS, Upscaler
+
+# What to do, in the commands' words, per kind of error (srcnn.errors).
+UPSCALE_HINTS = {
+    ImageTooLarge: "raise --max-pixels if you trust it",
+    CheckpointError: "pass another --checkpoint (a checkpoint prefix or folder)",
+    OutputExistsError: "pass --overwrite to replace it, or another --output",
+    OutputError: "free some space or pass another --output",
+}
+EXPORT_HINTS = {
+    CheckpointError: "pass another --checkpoint (a checkpoint prefix or folder)",
+    OutputExistsError: "pass --overwrite to replace it, or another --output",
+    OutputError: "pass another --output",
+    MissingDependency: "or pick another --format",
+}
 
 
-def add_upscaling_arguments(parser, input_required=False):
-    """The flags of upscaling with --input, shared by srcnn-upscale and step3_test.py."""
-    parser.add_argument("--input", default=None, required=input_required,
-                        help="an image, a video or a folder of them to upscale (no ground truth)")
-    parser.add_argument("--output", default="output", help="where the PNGs/MP4s are written (default: output/)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--crf", type=crf, default=video.DEFAULT_CRF,
+def add_upscaling_arguments(parser):
+    """The flags of upscaling files, shared by srcnn-upscale and step3_test.py --input."""
+    parser.add_argument("-o", "--output", default="output", help="the folder outputs are written to (default: output/)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo outputs that are already there (default: skip them)")
+    parser.add_argument("--bicubic", action="store_true",
+                        help="also write the plain bicubic enlargement, <name>_bicubic_x<scale>, for comparison")
+    parser.add_argument("--ext", default=DEFAULT_OUTPUT_EXTENSION, choices=OUTPUT_EXTENSIONS,
+                        help="file type of upscaled images (default png; same: the input's own, where writable; "
+                             "jpg leaves out an alpha channel)")
+    parser.add_argument("--suffix", default="_srcnn_x{scale}",
+                        help="added to each output's name; {scale} stands for the factor (default _srcnn_x{scale})")
+    parser.add_argument("--crf", type=crf, default=DEFAULT_CRF,
                         help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
-                             f"(default {video.DEFAULT_CRF})")
+                             f"(default {DEFAULT_CRF})")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
                              "natively, else float32; bfloat16 is faster there for a little less PSNR (see README)")
-    parser.add_argument("--tile", type=positive_int, default=upscale.DEFAULT_TILE,
+    parser.add_argument("--tile", type=positive_int, default=DEFAULT_TILE,
                         help=f"output tile side in pixels of the TensorFlow path (bfloat16, small images); "
-                             f"memory grows with its square (default {upscale.DEFAULT_TILE}); float32 runs its own "
-                             f"{composed.TILE_PIXELS}-pixel tiles of the small image")
+                             f"memory grows with its square (default {DEFAULT_TILE}); float32 runs its own "
+                             "tiles of the small image")
     parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                         help=f"refuse larger input images (decompression bombs; default {DEFAULT_MAX_PIXELS:,})")
 
 
+def add_weights_arguments(parser, scale_help="default: the checkpoint's, else 3"):
+    parser.add_argument("-s", "--scale", type=int, default=None, choices=SCALES, help=scale_help)
+    parser.add_argument("--checkpoint", default=None,
+                        help="checkpoint prefix or folder (default: the shipped weights for --scale)")
+
+
+def parse_upscale_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="srcnn-upscale", description="Upscale images and videos with SRCNN.",
+        epilog="Outputs: <name>_srcnn_x<scale>.png per image (--ext, --suffix), <name>_srcnn_x<scale>.mp4 per video, "
+               "in the same subfolders as below a folder input. Reruns skip outputs that are there.")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="images, videos or folders of them")
+    parser.add_argument("-i", "--input", action="append", default=[], dest="more_inputs", metavar="INPUT",
+                        help="an input, as a flag (repeatable)")
+    add_weights_arguments(parser)
+    parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
+                        help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
+    add_upscaling_arguments(parser)
+    parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
+    args = parser.parse_args(argv)
+    args.inputs = args.inputs + args.more_inputs
+    if not args.inputs:
+        parser.error("pass at least one image, video or folder to upscale")
+    check_naming(parser, args)
+    return args
+
+
+def check_naming(parser, args):
+    """A --suffix that cannot name files is a usage error (exit 2), before anything loads."""
+    try:
+        naming_for(args, DEFAULT_SCALE)
+    except ValueError as error:
+        parser.error(f"--suffix: {error}")
+
+
+def naming_for(args, scale):
+    """The `srcnn.jobs.Naming` of these flags."""
+    return jobs.Naming(scale, args.suffix, args.ext, args.bicubic)
+
+
 def weights_for(checkpoint, scale):
-    """The checkpoint prefix and its scale: --checkpoint, else the shipped weights for `scale` (3)."""
-    prefix = checkpoints.resolve(checkpoint) if checkpoint else checkpoints.pretrained_path(scale or 3)
+    """(checkpoint prefix, its scale): --checkpoint, else the shipped weights for `scale` (3),
+    resolved once; its scale is checked against --scale."""
+    from srcnn import checkpoints
+
+    prefix = checkpoints.resolve(checkpoint) if checkpoint else checkpoints.pretrained_path(scale or DEFAULT_SCALE)
     trained = checkpoints.read_config(prefix)["scale"]
     if scale and scale != trained:
         raise UserError(f"{prefix}: trained for x{trained}, but --scale is {scale}; "
@@ -55,69 +120,56 @@ def weights_for(checkpoint, scale):
     return prefix, trained
 
 
-def parse_upscale_args(argv):
-    parser = argparse.ArgumentParser(prog="srcnn-upscale", description="Upscale images and videos with SRCNN.")
-    parser.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
-                        help="default: the checkpoint's, else 3")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder (default: the shipped weights)")
-    parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
-                        help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
-    add_upscaling_arguments(parser, input_required=True)
-    parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
-    return parser.parse_args(argv)
+def upscale_files(args, prefix, scale):
+    """Upscales --input's files; a rerun skips what is done. Reports bad files and carries on; 1 if any failed."""
+    from tqdm import tqdm
 
+    from srcnn import checkpoints
 
-def upscale_job(args, upscaler, job):
-    """Upscales one image or video of --input; returns the line that reports it."""
-    if not video.is_video(job.source):
-        upscale.upscale_file(upscaler.network, upscaler.scale, job, args.overwrite, args.max_pixels, progress=True)
-        return f"{job.source} -> {job.sr_path} (bicubic: {job.bicubic_path})"
-    result = upscaler.upscale_video(job.source, job.sr_path, args.crf, args.overwrite, progress=True)
-    return f"{job.source} -> {job.sr_path} ({result.summary()})"
-
-
-def upscale_images(args, prefix, scale):
-    """--input mode: upscales each image and video, reports bad ones and carries on; 1 if any failed."""
-    jobs, clashes = upscale.plan_jobs(args.input, args.output, scale)
-    upscale.prepare_output(args.output)
-    upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
-    print(f"weights: {prefix} ({upscaler.arch}, x{scale}), padding: {args.padding}, "
-          f"precision: {upscaler.precision}, tile: {args.tile}, "
-          f"recipe: {checkpoints.describe_recipe(prefix)}")
+    planned, clashes = jobs.plan_jobs(args.inputs, args.output, naming_for(args, scale))
     for message in clashes:
         print(f"error: {message}", file=sys.stderr)
+    todo = [job for job in planned if args.overwrite or not job.done()]
+    skipped = len(planned) - len(todo)
+    if todo:  # the weights are loaded only when there is work
+        from srcnn.upscaler import Upscaler
+
+        jobs.prepare_output(args.output)
+        upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
+        print(upscaler.describe() + f", tile: {args.tile}, recipe: {checkpoints.describe_recipe(prefix)}")
     failed = len(clashes)
-    kind = "files" if any(video.is_video(job.source) for job in jobs) else "images"
-    for job in tqdm(jobs, desc=kind, unit=kind[:-1], disable=None):
+    kind = "files" if any(jobs.video.is_video(job.source) for job in planned) else "images"
+    for job in tqdm(todo, desc=kind, unit=kind[:-1], disable=None):
         try:
-            tqdm.write(upscale_job(args, upscaler, job))
-        except UserError as error:
+            tqdm.write(jobs.run_job(upscaler, job, args.overwrite, args.crf, args.max_pixels, progress=True))
+        except SRCNNError as error:
             failed += 1
-            tqdm.write(f"error: {error}", file=sys.stderr)
-    total = len(jobs) + len(clashes)
-    print(f"upscaled {total - failed} of {total} {kind} x{scale} into {args.output}/"
+            tqdm.write(f"error: {with_hint(error, UPSCALE_HINTS)}", file=sys.stderr)
+    total = len(planned) + len(clashes)
+    print(f"upscaled {len(todo) - (failed - len(clashes))} of {total} {kind} x{scale} into {args.output}/"
+          + (f"; skipped {skipped} already there (--overwrite redoes them)" if skipped else "")
           + (f"; {failed} failed (errors above)" if failed else ""))
     return 1 if failed else 0
 
 
-@exit_on_user_error
+@exit_on_user_error(hints=UPSCALE_HINTS)
 def upscale_main(argv=None):
-    """srcnn-upscale: the --input mode of step3_test.py, with the shipped weights by default."""
+    """srcnn-upscale: files, folders and videos, with the shipped weights by default."""
     args = parse_upscale_args(argv)
     prefix, scale = weights_for(args.checkpoint, args.scale)
-    return upscale_images(args, prefix, scale)
+    return upscale_files(args, prefix, scale)
 
 
 def parse_export_args(argv):
     parser = argparse.ArgumentParser(
         prog="srcnn-export", description="Write SRCNN as a self-contained model: uint8 RGB (1, H, W, 3) in, "
                                          "uint8 RGB (1, scale*H, scale*W, 3) out.")
-    parser.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
-                        help="default: the checkpoint's, else 3")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder (default: the shipped weights)")
-    parser.add_argument("--format", required=True, choices=export.FORMATS, dest="model_format",
+    add_weights_arguments(parser)
+    parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="model_format",
                         help="savedmodel (a folder), tflite or onnx (needs pip install srcnn[export])")
-    parser.add_argument("--output", default=None, help="default: srcnn_x{scale}.onnx / .tflite / _savedmodel/")
+    parser.add_argument("-o", "--output", default=None, help="default: srcnn_x{scale}.onnx / .tflite / _savedmodel/")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing model of that format (never a folder holding anything else)")
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
     return parser.parse_args(argv)
 
@@ -128,19 +180,17 @@ def _size(path):
     return os.path.getsize(path)
 
 
-@exit_on_user_error
+@exit_on_user_error(hints=EXPORT_HINTS)
 def export_main(argv=None):
     """srcnn-export: writes one format of the chosen weights."""
     args = parse_export_args(argv)
+    from srcnn import export
+    from srcnn.upscaler import Upscaler
+
     prefix, scale = weights_for(args.checkpoint, args.scale)
-    if args.model_format == "onnx":
-        try:
-            import tf2onnx  # noqa: F401
-        except ImportError:
-            raise UserError("--format onnx needs tf2onnx: pip install 'srcnn[export]' (or pip install tf2onnx)") from None
     output = args.output or export.default_output(scale, args.model_format)
     upscaler = Upscaler.from_checkpoint(prefix, precision="float32")
-    upscaler.export(output, args.model_format)
+    upscaler.export(output, args.model_format, overwrite=args.overwrite)
     print(f"{prefix} (x{scale}) -> {output} ({args.model_format}, {_size(output) / 1024:.0f} KB); "
           "input 'rgb' uint8 (1, H, W, 3), output 'sr' uint8 (1, {0}H, {0}W, 3)".format(scale))
     return 0

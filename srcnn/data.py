@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 import skimage
-import tensorflow as tf
+from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
 from srcnn import imaging
 from srcnn.errors import UserError

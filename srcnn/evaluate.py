@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
+from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
 from srcnn import imaging, metrics
 from srcnn.errors import UserError

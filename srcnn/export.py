@@ -27,14 +27,15 @@ import os
 import shutil
 
 import numpy as np
-import tensorflow as tf
+from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
 from srcnn import imaging
-from srcnn.errors import UserError
+from srcnn.choices import EXPORT_FORMATS
+from srcnn.errors import MissingDependency, OutputError, OutputExistsError
 from srcnn.files import atomic_path
 from srcnn.model import pad_edges, row_maps_kernel, sum_row_maps
 
-FORMATS = ("savedmodel", "tflite", "onnx")
+FORMATS = EXPORT_FORMATS
 SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
 ONNX_OPSET = 17
 
@@ -109,32 +110,80 @@ def onnx_bytes(module):
     return model_proto.SerializeToString()
 
 
-def export(module, model_format, path):
+# What a SavedModel folder holds: `export` replaces a folder only if it holds nothing else.
+SAVEDMODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
+
+
+def _replaceable(path, model_format):
+    """Why the existing `path` is not a model of `model_format` that `export` may replace, or None."""
+    if model_format == "savedmodel":
+        if not os.path.isdir(path):
+            return "it is a file, not a SavedModel folder"
+        entries = set(os.listdir(path))
+        if "saved_model.pb" not in entries or entries - SAVEDMODEL_ENTRIES:
+            return "the folder holds other files than a SavedModel"
+        return None
+    return "it is a folder" if os.path.isdir(path) else None
+
+
+def export(module, model_format, path, overwrite=False):
     """Writes `module` in `model_format` ("savedmodel", "tflite" or "onnx") to `path`.
 
-    A SavedModel is a folder; the others are one file. Files are written under a
-    temporary name and renamed when complete.
+    A SavedModel is a folder; the others are one file. Both are written under a
+    temporary name beside `path` and renamed when complete; on any error or interrupt the
+    temporary is removed and `path` left as it was. An existing `path` is replaced only
+    with `overwrite`, and only if it is a model of that format: never a folder that holds
+    anything else.
 
     Raises:
-        UserError: unknown format, or `path` cannot be written.
+        ValueError: unknown format.
+        OutputExistsError: `path` exists (and not `overwrite`).
+        OutputError: `path` is something else than such a model, or cannot be written.
+        MissingDependency: onnx without tf2onnx.
     """
     if model_format not in FORMATS:
-        raise UserError(f"format {model_format!r} is not one of {', '.join(FORMATS)}")
-    folder = os.path.dirname(os.path.abspath(path))
+        raise ValueError(f"format {model_format!r} is not one of {', '.join(FORMATS)}")
+    path = str(path).rstrip(os.sep) or os.sep
+    if os.path.lexists(path):
+        if not overwrite:
+            raise OutputExistsError(f"{path}: already exists")
+        reason = _replaceable(path, model_format)
+        if reason:
+            raise OutputError(f"{path}: not replaced: {reason}")
+    if model_format == "onnx":
+        try:
+            import tf2onnx  # noqa: F401
+        except ImportError:
+            raise MissingDependency("ONNX export needs tf2onnx: pip install 'srcnn[export]' "
+                                    "(or pip install tf2onnx)") from None
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         if model_format == "savedmodel":
-            temporary = path.rstrip(os.sep) + ".partial"
-            shutil.rmtree(temporary, ignore_errors=True)
-            save_savedmodel(module, temporary)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            os.replace(temporary, path)
+            _write_savedmodel(module, path)
             return path
         data = tflite_bytes(module) if model_format == "tflite" else onnx_bytes(module)
         with atomic_path(path) as temporary:
             with open(temporary, "wb") as handle:
                 handle.write(data)
     except OSError as error:
-        raise UserError(f"{path}: cannot write the model ({error.strerror or error}); pass another --output") from None
+        raise OutputError(f"{path}: cannot write the model ({error.strerror or error})") from None
     return path
+
+
+def _write_savedmodel(module, path):
+    """`save_savedmodel` into a temporary folder beside `path`, then swapped in (the old one removed)."""
+    temporary, old = f"{path}.tmp-{os.getpid()}", f"{path}.old-{os.getpid()}"
+    try:
+        save_savedmodel(module, temporary)
+        replacing = os.path.isdir(path)
+        if replacing:
+            os.replace(path, old)
+        try:
+            os.replace(temporary, path)
+        except BaseException:
+            if replacing:
+                os.replace(old, path)  # the old model back, as it was
+            raise
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)

@@ -5,10 +5,10 @@ import contextlib
 import os
 import tempfile
 
-from srcnn.errors import UserError
+from srcnn.errors import OutputError, UserError
 
 
-def ensure_writable_folder(path, what, flag):
+def ensure_writable_folder(path, what, flag=None):
     """Creates the folder `path` if needed and checks that files can be written in it.
 
     The check writes (and removes) a temporary file: `os.access` says yes to root even on
@@ -17,21 +17,22 @@ def ensure_writable_folder(path, what, flag):
     Args:
         path: the folder.
         what: what it holds, for the message ("checkpoint", "output").
-        flag: the flag that chose it, for the message ("--checkpoint-dir", "--output").
+        flag: the flag that chose it, for a command's message ("--checkpoint-dir"); None
+            (the library) leaves what to do to the caller.
 
     Raises:
-        UserError: it cannot be created or written.
+        UserError (with `flag`) or OutputError: it cannot be created or written.
     """
+    error_type, advice = (UserError, f"; pass another {flag}") if flag else (OutputError, "")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{path}: cannot create the {what} folder ({why_not_a_folder(path, error)}); "
-                        f"pass another {flag}") from None
+        raise error_type(f"{path}: cannot create the {what} folder ({why_not_a_folder(path, error)}){advice}") from None
     try:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as error:
-        raise UserError(f"{path}: the {what} folder is not writable ({error.strerror}); pass another {flag}") from None
+        raise error_type(f"{path}: the {what} folder is not writable ({error.strerror}){advice}") from None
 
 
 @contextlib.contextmanager
@@ -41,13 +42,37 @@ def atomic_path(path):
     On any exception (or KeyboardInterrupt) the temporary file is removed and `path` is
     left as it was.
     """
-    temporary = f"{path}.tmp-{os.getpid()}"
-    try:
+    with atomic_paths([path]) as (temporary,):
         yield temporary
-        os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def atomic_paths(paths, failed=None):
+    """`atomic_path` for several files: yields their temporary paths, all renamed once the
+    block completes, and all removed on any exception. Should a rename fail, those made
+    before it are removed too: the files appear together or not at all.
+
+    Args:
+        failed: a list that gets the path being written or renamed when an exception
+            leaves the block (for messages that name the right file).
+    """
+    temporaries = [f"{path}.tmp-{os.getpid()}" for path in paths]
+    renamed = []
+    try:
+        yield temporaries
+        for path, temporary in zip(paths, temporaries):
+            if failed is not None:
+                failed[:] = [path]
+            os.replace(temporary, path)
+            renamed.append(path)
+    except BaseException:
+        for path in renamed:
+            os.remove(path)
+        raise
     finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        for temporary in temporaries:
+            if os.path.exists(temporary):
+                os.remove(temporary)
 
 
 def why_not_a_folder(path, error):

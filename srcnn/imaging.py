@@ -8,6 +8,10 @@ antialias=True)` matches MATLAB `imresize` (Set5 bicubic x2/x3/x4 = 33.66/30.39/
 
 Images are float32 arrays in [0, 1] (value / 255) unless a name says otherwise:
 `hr` ground truth, `lr` the shrunk image, `bicubic` the re-enlarged input, `sr` output.
+
+The functions that build TensorFlow graphs (the bicubic enlargement, `degrade`) import it
+when called: reading, converting and writing images does not load it, so commands can
+plan their files before it loads.
 """
 
 import os
@@ -15,10 +19,10 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image, ImageOps
 
-from srcnn.errors import UserError
+from srcnn.choices import DEFAULT_MAX_PIXELS  # Pillow's decompression-bomb threshold, as a hard limit
+from srcnn.errors import ImageTooLarge, InputError, OutputError
 from srcnn.files import atomic_path
 
 # Still-image files that folders are searched for: the common ones this Pillow can read
@@ -118,6 +122,8 @@ def to_uint8(image01):
 
 def quantize_uint8(values255):
     """`to_uint8(values255 / 255)` in one TensorFlow op: float in [0, 255] -> uint8, rounded half to even, clipped."""
+    from srcnn.startup import tf
+
     quantized = tf.raw_ops.QuantizeV2(input=values255, min_range=0.0, max_range=255.0, T=tf.quint8, mode="SCALED",
                                       round_mode="HALF_TO_EVEN", ensure_minimum_range=0.0).output
     return tf.bitcast(quantized, tf.uint8)
@@ -131,6 +137,8 @@ def modcrop(image, scale):
 
 def resize_bicubic(image, height, width):
     """Bicubic resize of a float (H, W, C) image as MATLAB `imresize` does it."""
+    from srcnn.startup import tf
+
     resized = tf.image.resize(image, (height, width), method="bicubic", antialias=True)
     return resized.numpy()
 
@@ -171,6 +179,8 @@ def _enlarge_kernel(scale, channels):
 def _cumulative_taps(kernel, axis):
     """(5 + 1, outputs) float32: row t sums the first t taps of each output's filter along
     `axis` (1: rows, 2: columns), those along the other axis (which sum to one) included."""
+    from srcnn.startup import tf
+
     taps = kernel.sum(axis=(1, 2)) if axis == 1 else kernel.sum(axis=(0, 2))
     return tf.constant(np.concatenate([np.zeros((1, taps.shape[1])), np.cumsum(taps, axis=0)]), tf.float32)
 
@@ -199,6 +209,8 @@ def enlarge_bicubic(images, scale):
     Returns:
         float32 (B, scale * H, scale * W, C).
     """
+    from srcnn.startup import tf
+
     return tf.nn.depth_to_space(enlarge_phases(images, scale, (1, 1, 1, 1)), scale)
 
 
@@ -222,6 +234,8 @@ def enlarge_phases(images, scale, image_sides):
         them), with H' = H - 2 BICUBIC_REACH (1 - top) - 2 BICUBIC_REACH (1 - bottom) and W'
         likewise.
     """
+    from srcnn.startup import tf
+
     channels = images.shape[-1]
     taps = _enlarge_kernel(int(scale), channels)
     kernel = tf.constant(taps, tf.float32)  # one 2-D pass: faster than rows, then columns
@@ -277,6 +291,8 @@ def phases_to_image(phases, scale):
     `tf.nn.depth_to_space` as a reshape and a transpose, which oneDNN runs several times
     faster than TensorFlow's DepthToSpace kernel on the CPU.
     """
+    from srcnn.startup import tf
+
     size = tf.shape(phases)
     blocks = tf.reshape(phases, tf.stack([size[1], size[2], scale, scale]))
     return tf.reshape(tf.transpose(blocks, (0, 2, 1, 3)), tf.stack([1, size[1] * scale, size[2] * scale, 1]))
@@ -284,6 +300,8 @@ def phases_to_image(phases, scale):
 
 def image_to_phases(image, scale):
     """Inverse of `phases_to_image`: (1, scale * H, scale * W, 1) -> (1, H, W, scale * scale)."""
+    from srcnn.startup import tf
+
     size = tf.shape(image)
     height, width = size[1] // scale, size[2] // scale
     blocks = tf.reshape(image, tf.stack([height, scale, width, scale]))
@@ -332,9 +350,6 @@ def list_images(directory, recursive=True, exclude=()):
     return list_files(directory, lambda name: name.lower().endswith(IMAGE_EXTENSIONS), recursive, exclude)
 
 
-# Pillow's decompression-bomb threshold (89,478,485 pixels), applied as a hard limit.
-DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
-
 # Pillow modes of 16-bit greyscale (16-bit PNG and TIFF).
 _GREY16_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
@@ -368,32 +383,32 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
         max_pixels: larger images are refused before they are decoded.
 
     Raises:
-        UserError: missing, empty, not an image, truncated or damaged, over `max_pixels`,
+        InputError: missing, empty, not an image, truncated or damaged, over `max_pixels`,
             an animation or several pages, or a colour mode that cannot be converted.
     """
     if not os.path.isfile(path):
-        raise UserError(f"{path}: no such file")
+        raise InputError(f"{path}: no such file")
     if os.path.getsize(path) == 0:
-        raise UserError(f"{path}: empty file, not an image")
+        raise InputError(f"{path}: empty file, not an image")
     limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # Pillow's own check would refuse other limits; ours is below.
     try:
         with Image.open(path) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise UserError(f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of "
-                                f"{max_pixels:,} (a decompression bomb?); raise --max-pixels if you trust it")
+                raise ImageTooLarge(f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of "
+                                     f"{max_pixels:,} (a decompression bomb?)")
             frames = getattr(image, "n_frames", 1)
             if frames > 1 and image.format != "MPO":  # MPO: a photo and its previews or depth map
-                raise UserError(f"{path}: {'an animation' if image.format != 'TIFF' else 'a multi-page file'} of "
-                                f"{frames} frames; only still images are read, save the frame you want as "
+                raise InputError(f"{path}: {'an animation' if image.format != 'TIFF' else 'a multi-page file'} of "
+                                 f"{frames} frames; only still images are read, save the frame you want as "
                                 "an image of its own")
             return convert_pil_image(ImageOps.exif_transpose(image), path)
     except Image.UnidentifiedImageError:
-        raise UserError(f"{path}: not an image (or a format Pillow cannot read)") from None
+        raise InputError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
         reason = " ".join(str(error).split()) or type(error).__name__
-        raise UserError(f"{path}: truncated or damaged image ({reason})") from None
+        raise InputError(f"{path}: truncated or damaged image ({reason})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = limit
 
@@ -406,8 +421,8 @@ def convert_pil_image(image, path="image"):
         array = np.asarray(image, dtype=np.float64)
         return LoadedImage(to_uint8(array / _white_level(image, array)), None, icc_profile)
     if mode not in _CONVERTIBLE_MODES:
-        raise UserError(f"{path}: colour mode {mode} cannot be converted to RGB or greyscale; save it as 8-bit "
-                        "RGB or greyscale")
+        raise InputError(f"{path}: colour mode {mode} cannot be converted to RGB or greyscale; save it as 8-bit "
+                         "RGB or greyscale")
     if mode in ("1", "L"):
         return LoadedImage(np.asarray(image.convert("L"), dtype=np.uint8).copy(), None, icc_profile)
     if mode in ("LA", "La"):
@@ -446,7 +461,7 @@ def load_image(path):
     Alpha is dropped; see `read_image` for the conversions and the pixel limit.
 
     Raises:
-        UserError: the file cannot be read as an image.
+        InputError: the file cannot be read as an image.
     """
     return read_image(path).pixels
 
@@ -470,8 +485,56 @@ def save_png(path, image, icc_profile=None, compress_level=6):
     interrupted run never leaves a half-written PNG. `compress_level` is zlib's (0-9);
     Pillow's default 6 is ~3.5x slower than 1 on photographs for ~7 % smaller files.
     """
+    save_image(path, image, icc_profile, compress_level=compress_level)
+
+
+# How `save_image` writes each kind of file, by extension (upscaled images are big):
+# PNG at zlib level 1, several times faster than Pillow's 6 for files a little bigger;
+# JPEG and WebP at quality 95, JPEG without chroma subsampling; TIFF uncompressed.
+SAVE_OPTIONS = {
+    ".png": ("PNG", {"compress_level": 1}),
+    ".jpg": ("JPEG", {"quality": 95, "subsampling": 0}),
+    ".jpeg": ("JPEG", {"quality": 95, "subsampling": 0}),
+    ".webp": ("WEBP", {"quality": 95}),
+    ".tif": ("TIFF", {}),
+    ".tiff": ("TIFF", {}),
+}
+# Formats without an alpha channel: `save_image` writes their colour alone.
+_NO_ALPHA = ("JPEG",)
+
+
+def save_image(path, image, icc_profile=None, **options):
+    """Writes a uint8 (H, W), (H, W, 1), (H, W, 2) grey+alpha, (H, W, 3) or (H, W, 4) image,
+    in the format its extension names (`write_image`), under a temporary name renamed to
+    `path` when complete.
+
+    Raises:
+        ValueError: an extension not in `SAVE_OPTIONS`.
+        OSError: the file cannot be written.
+    """
+    extension = os.path.splitext(path)[1]
+    _image_format(extension, path)  # before anything is written
+    with atomic_path(path) as temporary:
+        write_image(temporary, image, extension, icc_profile, **options)
+
+
+def _image_format(extension, path):
+    if extension.lower() not in SAVE_OPTIONS:
+        raise ValueError(f"{path}: cannot write {extension or 'a file without extension'}; "
+                         f"name it {', '.join(SAVE_OPTIONS)}")
+    return SAVE_OPTIONS[extension.lower()]
+
+
+def write_image(target, image, extension, icc_profile=None, **options):
+    """Writes `image` (as `save_image` takes it) to the path or file `target`, in the format
+    of `extension` (".png", ".jpg"...: `SAVE_OPTIONS`, which `options` override).
+
+    JPEG has no alpha: an alpha channel is left out of it.
+    """
+    image_format, defaults = _image_format(extension, target)
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
-    with atomic_path(path) as temporary:
-        Image.fromarray(image).save(temporary, format="PNG", icc_profile=icc_profile, compress_level=compress_level)
+    if image_format in _NO_ALPHA and image.ndim == 3 and image.shape[-1] in (2, 4):
+        image = image[..., :-1] if image.shape[-1] == 4 else image[..., 0]
+    Image.fromarray(image).save(target, format=image_format, icc_profile=icc_profile, **{**defaults, **options})

@@ -6,7 +6,7 @@ the scale and the border is decided here, once.
 """
 
 import numpy as np
-import tensorflow as tf
+from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
 from srcnn.imaging import to_uint8
 

@@ -14,15 +14,15 @@ testing:
     "zero"       TF's "SAME" zero padding; same size, but borders come out darker
 """
 
-import keras
-import tensorflow as tf
+from srcnn.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
+
+import keras  # noqa: E402
+
+from srcnn.choices import DEFAULT_PADDING, PADDINGS  # noqa: E402,F401  (model.PADDINGS: their home for readers)
 
 FILTERS = (64, 32, 1)
 # bfloat16 is only fast with hardware support; elsewhere it is emulated and slower than float32.
 _BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-PADDINGS = ("valid", "replicate", "zero")
-# Test-time padding: replicate is what the paper's figures assume (zero costs > 1 dB).
-DEFAULT_PADDING = "replicate"
 INITIALIZATIONS = ("he", "gaussian", "identity")
 
 

@@ -11,6 +11,11 @@ into a temporary file, and afterwards everything in it is written back to stderr
 the known start-up lines below: errors and warnings nobody expected still show.
 
 Set TF_CPP_MIN_LOG_LEVEL to 0 or 1 to see every line.
+
+`import srcnn` does not load TensorFlow (a command's --help answers at once); each module
+that computes with it imports it from here, first:
+
+    from srcnn.startup import tf
 """
 
 import os
@@ -41,16 +46,16 @@ def without_startup_noise(text):
 
 
 def import_tensorflow_quietly():
-    """Imports tensorflow with its start-up noise filtered out of stderr (see the module docstring)."""
+    """The tensorflow module, imported with its start-up noise filtered out of stderr (see the module docstring)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("0", "1"):
-        import tensorflow  # noqa: F401  (already loaded, or the user asked for every line)
-        return
+        import tensorflow  # already loaded, or the user asked for every line
+        return tensorflow
     try:
         saved_stderr = os.dup(2)
     except OSError:  # no stderr to filter
-        import tensorflow  # noqa: F401
-        return
+        import tensorflow
+        return tensorflow
     with tempfile.TemporaryFile() as captured:
         sys.stderr.flush()
         os.dup2(captured.fileno(), 2)
@@ -67,3 +72,11 @@ def import_tensorflow_quietly():
             kept = without_startup_noise(captured.read().decode("utf-8", "replace"))
             if kept:
                 os.write(2, kept.encode("utf-8"))
+    return tensorflow
+
+
+def __getattr__(name):
+    # `from srcnn.startup import tf`: TensorFlow, imported quietly on that first use
+    if name == "tf":
+        return import_tensorflow_quietly()
+    raise AttributeError(f"module 'srcnn.startup' has no attribute {name!r}")

@@ -26,9 +26,10 @@ import shutil
 import time
 from dataclasses import dataclass
 
-import keras
+from srcnn.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
+
+import keras  # noqa: E402
 import numpy as np
-import tensorflow as tf
 from tqdm import tqdm
 
 from srcnn import checkpoints, history, run_folders

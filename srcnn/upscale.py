@@ -1,6 +1,9 @@
-"""Upscaling your own images (no ground truth): bicubic, then SRCNN on Y, in tiles.
+"""The upscale engine: an image array enlarged, bicubic then SRCNN on Y, in tiles.
 
-    python step3_test.py --input my_photo.jpg     # -> output/my_photo_srcnn_x3.png, output/my_photo_bicubic_x3.png
+    sr, _ = upscale(TiledSRCNN(model), pixels, scale=3, with_bicubic=False)
+
+`srcnn.Upscaler` is its front door (arrays, PIL images, files, videos); `srcnn.jobs`
+names and runs the files of the command line.
 
 Each image is enlarged `scale` times with the bicubic of `srcnn.imaging`; the network
 restores Y, Cb and Cr stay bicubic (as in evaluation), and an alpha channel is enlarged
@@ -46,26 +49,18 @@ slow, hence `default_precision`.
 
 import collections
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
+from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from srcnn import composed, imaging, video
-from srcnn.errors import UserError
-from srcnn.files import ensure_writable_folder
+from srcnn import composed, imaging
+from srcnn.choices import DEFAULT_TILE, INFERENCE_PRECISIONS
 from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, row_maps_kernel, sum_row_maps, valid_margin
 
-# Inference precisions of the tiled network (training has its own, `srcnn.train.PRECISIONS`).
-INFERENCE_PRECISIONS = ("float32", "bfloat16")
-DEFAULT_TILE = 512  # output pixels per tile side: little recomputed overlap, activations well under 1 GB
-# zlib level of the output PNGs: Pillow's default 6 encodes big photos several times
-# slower for files only a little smaller.
-PNG_COMPRESS_LEVEL = 1
 # Tiles computed at once by `upscale` (threads; TensorFlow releases the GIL): each tile's
 # copies and element-wise work overlap the others' convolutions. On 2 cores 4 ran faster
 # than 2, and peak memory barely grew (TensorFlow reuses the buffers).
@@ -484,94 +479,3 @@ def _put_tiles(boxes, results, scale, sr, bicubic, progress):
         put_phases(sr, box, sr_tile, scale)
         if bicubic is not None:
             put_phases(bicubic, box, bicubic_tile, scale)
-
-
-# The names `plan_jobs` gives outputs: never taken as inputs from a folder they are written to.
-OUTPUT_NAME = re.compile(r"_(srcnn|bicubic)_x\d+\.(png|mp4)$", re.IGNORECASE)
-
-
-@dataclass
-class Job:
-    """One image to upscale and the two PNGs it becomes; a video becomes one MP4 (no bicubic)."""
-
-    source: str
-    sr_path: str
-    bicubic_path: str
-
-
-def plan_jobs(input_path, output_dir, scale):
-    """The images and videos under `input_path` (a file or a folder) and their outputs.
-
-    Outputs are `<stem>_srcnn_x{scale}.png` and `<stem>_bicubic_x{scale}.png` in
-    `output_dir`, in the same subfolder as the image below a folder input; a video
-    (`video.is_video`) gives `<stem>_srcnn_x{scale}.mp4` alone. Outputs are never read
-    back: an `output_dir` inside the input folder is left out of it, and one that is the
-    input folder leaves out the files named like outputs.
-
-    Returns:
-        (jobs, clashes): `Job`s, and one message per image whose outputs another image
-        of the list already takes (e.g. photo.jpg and photo.png).
-
-    Raises:
-        UserError: `input_path` is missing or a folder without images.
-    """
-    if os.path.isdir(input_path):
-        same_folder = os.path.realpath(output_dir) == os.path.realpath(input_path)
-        exclude = () if same_folder else (output_dir,)
-        sources = [source for source in imaging.list_images(input_path, exclude=exclude)
-                   + video.list_videos(input_path, exclude=exclude)
-                   if not (same_folder and OUTPUT_NAME.search(os.path.basename(source)))]
-        if not sources:
-            raise UserError(f"{input_path}: no images or videos in this folder or its subfolders (besides earlier "
-                            "outputs); pass an image, a video or another folder")
-        folders = [os.path.relpath(os.path.dirname(source), input_path) for source in sources]
-    elif os.path.exists(input_path):
-        sources, folders = [input_path], [os.curdir]
-    else:
-        raise UserError(f"{input_path}: no such file or folder; pass an image or a folder of images with --input")
-    jobs, clashes, taken = [], [], {}
-    for source, folder in zip(sources, folders):
-        stem = os.path.join(output_dir, folder, os.path.splitext(os.path.basename(source))[0])
-        if video.is_video(source):
-            job = Job(source, os.path.normpath(f"{stem}_srcnn_x{scale}.mp4"), None)
-        else:
-            job = Job(source, os.path.normpath(f"{stem}_srcnn_x{scale}.png"),
-                      os.path.normpath(f"{stem}_bicubic_x{scale}.png"))
-        if job.sr_path in taken:
-            clashes.append(f"{source}: its output {job.sr_path} is also {taken[job.sr_path]}'s; "
-                           "rename one of them or upscale them separately")
-            continue
-        taken[job.sr_path] = source
-        jobs.append(job)
-    return jobs, clashes
-
-
-def prepare_output(output_dir):
-    """Creates the output folder and checks that it can be written.
-
-    Raises:
-        UserError: it cannot be created or written.
-    """
-    ensure_writable_folder(output_dir, "output", "--output")
-
-
-def upscale_file(network, scale, job, overwrite=False, max_pixels=imaging.DEFAULT_MAX_PIXELS, progress=False):
-    """Reads `job.source`, upscales it and writes `job.sr_path` and `job.bicubic_path`.
-
-    Raises:
-        UserError: an output exists (and not `overwrite`), the image cannot be read, or
-            the PNGs cannot be written.
-    """
-    if not overwrite:
-        for path in (job.sr_path, job.bicubic_path):
-            if os.path.exists(path):
-                raise UserError(f"{path}: already exists; pass --overwrite to replace it, or another --output")
-    image = imaging.read_image(job.source, max_pixels)
-    sr, bicubic = upscale(network, image.pixels, scale, image.alpha, progress)
-    try:
-        os.makedirs(os.path.dirname(job.sr_path) or os.curdir, exist_ok=True)
-        imaging.save_png(job.sr_path, sr, image.icc_profile, PNG_COMPRESS_LEVEL)
-        imaging.save_png(job.bicubic_path, bicubic, image.icc_profile, PNG_COMPRESS_LEVEL)
-    except OSError as error:
-        raise UserError(f"{job.sr_path}: cannot write ({error.strerror or error}); "
-                        "free some space or pass another --output") from None

@@ -6,11 +6,12 @@
     big = upscaler.upscale(pixels)                      # numpy in, numpy out (or PIL in, PIL out)
     upscaler = Upscaler.from_checkpoint("checkpoint/x3", precision="float32", tile=256)
     upscaler.export("srcnn_x3.onnx", "onnx")            # a model that runs without this project
+    upscaler.upscale_file("photo.jpg", "photo_x3.png")  # any image file Pillow reads; PNG, JPEG, WebP, TIFF out
     upscaler.upscale_video("clip.mp4", "clip_x3.mp4")   # frame by frame, sound copied (srcnn.video)
 
-It is the path `step3_test.py --input` and `srcnn-upscale` use: bicubic enlargement,
-SRCNN on Y, bicubic Cb/Cr, alpha enlarged bicubically, greyscale kept greyscale, done
-in tiles (`srcnn.upscale`).
+It is the one front door: `srcnn-upscale`, `step3_test.py --input` and batch jobs
+(`srcnn.jobs`) upscale through it. Bicubic enlargement, SRCNN on Y, bicubic Cb/Cr, alpha
+enlarged bicubically, greyscale kept greyscale, done in tiles (`srcnn.upscale`).
 
 Accepted images:
     uint8 numpy arrays (H, W) or (H, W, C), C = 1 (grey), 2 (grey + alpha), 3 (RGB), 4 (RGBA);
@@ -22,7 +23,8 @@ Accepted images:
         converted as `imaging.read_image` does); the result is an "L", "LA", "RGB" or
         "RGBA" image carrying the input's colour profile.
 Anything else raises one TypeError (wrong type or dtype) or ValueError (wrong shape,
-empty, values out of range) that names the problem.
+empty, values out of range) that names the problem. Files, folders and checkpoints raise
+the `srcnn.errors` types (InputError, OutputExistsError, OutputError, CheckpointError).
 """
 
 import os
@@ -31,9 +33,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from srcnn import checkpoints, imaging, upscale as tiled, video
+from srcnn.choices import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS,
+                           SCALES)
+from srcnn.errors import CheckpointError, OutputError, OutputExistsError
 from srcnn.export import DeployableSRCNN, export as export_module
+from srcnn.files import atomic_paths
 
-PRECISIONS = ("auto",) + tiled.INFERENCE_PRECISIONS
 _CHANNEL_MEANING = "1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)"
 _PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -51,7 +56,7 @@ class Upscaler:
         checkpoint: where the weights came from (for messages), or None.
     """
 
-    def __init__(self, model, scale, padding="replicate", precision="auto", tile=tiled.DEFAULT_TILE,
+    def __init__(self, model, scale, padding=DEFAULT_PADDING, precision="auto", tile=DEFAULT_TILE,
                  checkpoint=None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
@@ -60,23 +65,41 @@ class Upscaler:
         self.network = tiled.TiledSRCNN(model, padding, self.precision, tile)
 
     @classmethod
-    def pretrained(cls, scale=3, **options):
+    def pretrained(cls, scale=DEFAULT_SCALE, **options):
         """The shipped weights for `scale` (2, 3 or 4); `options` as for the constructor."""
-        prefix = checkpoints.pretrained_path(scale)
-        if not os.path.exists(prefix + ".index"):
+        if scale not in SCALES:
             raise ValueError(f"no shipped weights for scale {scale!r}: there are x2, x3 and x4")
-        return cls.from_checkpoint(prefix, **options)
+        return cls.from_checkpoint(checkpoints.pretrained_path(scale), **options)
 
     @classmethod
-    def from_checkpoint(cls, path, padding="replicate", **options):
+    def from_checkpoint(cls, path, padding=DEFAULT_PADDING, scale=None, **options):
         """Weights from a checkpoint prefix or folder (its newest complete checkpoint).
 
+        Args:
+            scale: the factor expected of the weights, or None for theirs.
+
         Raises:
-            srcnn.errors.UserError: nothing loadable at `path`.
+            srcnn.errors.CheckpointError: nothing loadable at `path`, or weights for
+                another `scale`.
         """
-        prefix = checkpoints.resolve(str(path))
+        prefix = checkpoints.resolve(os.fspath(path))
+        trained = checkpoints.read_config(prefix)["scale"]
+        if scale is not None and scale != trained:
+            raise CheckpointError(f"{prefix}: trained for x{trained}, not x{scale}")
         model, config = checkpoints.load_model(prefix, padding=padding)
         return cls(model, config["scale"], padding=padding, checkpoint=prefix, **options)
+
+    @property
+    def shipped(self):
+        """Whether the weights are the ones shipped with srcnn."""
+        return bool(self.checkpoint) and checkpoints.is_pretrained_location(self.checkpoint)
+
+    def describe(self):
+        """One line: which weights, and how they compute."""
+        weights = f"the shipped x{self.scale} weights" if self.shipped else f"{self.checkpoint or 'in memory'}"
+        return (f"weights: {weights} ({self.arch}, x{self.scale}"
+                + (f", {self.checkpoint}" if self.shipped else "")
+                + f"), padding: {self.padding}, precision: {self.precision}")
 
     @property
     def arch(self):
@@ -136,7 +159,43 @@ class Upscaler:
             result.info["icc_profile"] = loaded.icc_profile
         return result
 
-    def upscale_video(self, source, destination, crf=video.DEFAULT_CRF, overwrite=False, progress=False):
+    def upscale_file(self, source, destination, bicubic_destination=None, overwrite=False,
+                     max_pixels=DEFAULT_MAX_PIXELS, progress=False):
+        """Reads the image file `source`, upscales it and writes `destination` (and the
+        bicubic enlargement to `bicubic_destination`, if given; either may be None).
+
+        The format follows the extension (`imaging.SAVE_OPTIONS`: PNG, JPEG, WebP, TIFF),
+        the colour profile is kept, and the files are renamed into place only once all are
+        written: an error or interrupt leaves none of them.
+
+        Raises:
+            srcnn.errors.InputError: `source` is not a readable image, or over `max_pixels`.
+            srcnn.errors.OutputExistsError: an output exists (and not `overwrite`).
+            srcnn.errors.OutputError: an output cannot be written.
+        """
+        wanted = [(os.fspath(path), kind) for path, kind in ((destination, "sr"), (bicubic_destination, "bicubic"))
+                  if path is not None]
+        if not wanted:
+            raise ValueError("pass a destination, a bicubic_destination or both")
+        for path, _ in wanted:
+            if os.path.splitext(path)[1].lower() not in imaging.SAVE_OPTIONS:
+                raise ValueError(f"{path}: name the output {', '.join(imaging.SAVE_OPTIONS)}")
+            if not overwrite and os.path.lexists(path):
+                raise OutputExistsError(f"{path}: already exists")
+        image = imaging.read_image(os.fspath(source), max_pixels)
+        sr, bicubic = tiled.upscale(self.network, image.pixels, self.scale, image.alpha, progress,
+                                    with_bicubic=bicubic_destination is not None)
+        pixels, failed = {"sr": sr, "bicubic": bicubic}, []
+        try:
+            with atomic_paths([path for path, _ in wanted], failed) as temporaries:  # all written, then all renamed
+                for (path, kind), temporary in zip(wanted, temporaries):
+                    failed[:] = [path]
+                    os.makedirs(os.path.dirname(path) or os.curdir, exist_ok=True)
+                    imaging.write_image(temporary, pixels[kind], os.path.splitext(path)[1], image.icc_profile)
+        except OSError as error:
+            raise OutputError(f"{failed[0]}: cannot write ({error.strerror or error})") from None
+
+    def upscale_video(self, source, destination, crf=DEFAULT_CRF, overwrite=False, progress=False):
         """Upscales the video file `source` into the MP4 `destination`, each frame as `upscale` does.
 
         Streams through ffmpeg with the audio copied; see `srcnn.video.upscale_video` for
@@ -149,15 +208,16 @@ class Upscaler:
             srcnn.errors.UserError: `source` is not a usable video, or `destination`
                 exists (and not `overwrite`) or cannot be written.
         """
-        return video.upscale_video(video.frame_upscaler(self.network, self.scale), self.scale, str(source),
-                                   str(destination), crf, overwrite=overwrite, progress=progress)
+        return video.upscale_video(self.upscale, self.scale, os.fspath(source), os.fspath(destination),
+                                   crf, overwrite=overwrite, progress=progress)
 
-    def export(self, path, model_format):
+    def export(self, path, model_format, overwrite=False):
         """Writes this upscaler as a self-contained model (see `srcnn.export`); returns `path`.
 
-        The model always computes in float32 with replicate padding.
+        The model always computes in float32 with replicate padding. An existing `path` is
+        replaced only with `overwrite`, and only if it is a model of that format.
         """
-        return export_module(DeployableSRCNN(self.model, self.scale), model_format, str(path))
+        return export_module(DeployableSRCNN(self.model, self.scale), model_format, os.fspath(path), overwrite)
 
 
 def _to_uint8(image, value_range):

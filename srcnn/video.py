@@ -1,6 +1,6 @@
 """Upscaling videos: frames streamed through ffmpeg, each upscaled exactly as a still image.
 
-    python step3_test.py --input clip.mp4 --scale 2      # -> output/clip_srcnn_x2.mp4
+    srcnn-upscale clip.mp4 -s 2      # -> output/clip_srcnn_x2.mp4
 
 Three processes run side by side, connected by pipes, so nothing but one frame at a time
 is held in memory and no frame ever touches the disk:
@@ -12,9 +12,9 @@ is held in memory and no frame ever touches the disk:
   (ffmpeg's `tbr`). A variable-frame-rate video (average rate != `tbr`) is written at
   that constant rate instead: frames the source shows longer are repeated, none are
   dropped, so it plays in step with its sound; the count then differs from the source's.
-- Each decoded frame goes through `upscale_frame` (e.g. `frame_upscaler(network, scale)`,
-  the still-image path `srcnn.upscale.upscale`), unchanged except that an odd output
-  width or height loses its last column or row (4:2:0 H.264 needs even sides).
+- Each decoded frame goes through `upscale_frame` (`srcnn.Upscaler` passes its still-image
+  path), unchanged except that an odd output width or height loses its last column or
+  row (4:2:0 H.264 needs even sides).
 - Encoding: H.264 (libx264), yuv420p, `crf` (18 by default: visually lossless; lower is
   better and bigger), BT.709 tagged, `+faststart` MP4. Audio streams are copied unchanged
   into the same file in the same ffmpeg run; codecs MP4 cannot hold (e.g. PCM, Vorbis)
@@ -38,12 +38,12 @@ import numpy as np
 from tqdm import tqdm
 
 from srcnn import imaging
-from srcnn.errors import UserError
+from srcnn.choices import DEFAULT_CRF
+from srcnn.errors import InputError, MissingDependency, OutputError, OutputExistsError
 from srcnn.files import atomic_path
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".3gp")
-DEFAULT_CRF = 18  # the "visually lossless" end of x264's scale; README gives the PSNR it keeps
 DEFAULT_PRESET = "medium"
 # Audio codecs an MP4 takes by stream copy; others are re-encoded to AAC.
 MP4_AUDIO_CODECS = ("aac", "mp3", "mp2", "ac3", "eac3", "opus", "flac", "alac")
@@ -55,12 +55,12 @@ def ffmpeg_path():
     """The ffmpeg binary that imageio-ffmpeg ships.
 
     Raises:
-        UserError: imageio-ffmpeg is not installed.
+        MissingDependency: imageio-ffmpeg is not installed.
     """
     try:
         import imageio_ffmpeg
     except ImportError:
-        raise UserError("videos need ffmpeg: pip install imageio-ffmpeg (see requirements.txt)") from None
+        raise MissingDependency("videos need ffmpeg: pip install imageio-ffmpeg (see requirements.txt)") from None
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -68,12 +68,12 @@ def _start_ffmpeg(command, **pipes):
     """subprocess.Popen of an ffmpeg command line.
 
     Raises:
-        UserError: the ffmpeg binary cannot be started (damaged or not executable).
+        MissingDependency: the ffmpeg binary cannot be started (damaged or not executable).
     """
     try:
         return subprocess.Popen(command, **pipes)
     except OSError as error:
-        raise UserError(f"{command[0]}: ffmpeg cannot start ({error.strerror or error}); "
+        raise MissingDependency(f"{command[0]}: ffmpeg cannot start ({error.strerror or error}); "
                         "reinstall it: pip install --force-reinstall imageio-ffmpeg") from None
 
 
@@ -171,11 +171,11 @@ def probe(path):
     """Reads a video's header and decodes its first frame, with ffmpeg.
 
     Raises:
-        UserError: the file is missing, is not a video ffmpeg can read, has no video
+        InputError: the file is missing, is not a video ffmpeg can read, has no video
             stream, or its video codec cannot be decoded.
     """
     if not os.path.isfile(path):
-        raise UserError(f"{path}: no such file; pass a video or image file, or a folder, with --input")
+        raise InputError(f"{path}: no such file")
     # One frame decoded to y4m: its header carries the decoded (rotated) size and the exact
     # constant rate ffmpeg will decode at, which its log only prints rounded.
     command = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", path, "-map", "0:V:0", "-frames:v", "1",
@@ -188,20 +188,20 @@ def probe(path):
     videos = [(codec, rest) for kind, codec, rest in streams if kind == "Video" and "(attached pic)" not in rest]
     audio_codecs = [codec.rstrip(",") for kind, codec, _ in streams if kind == "Audio"]
     if "Error opening input" in log or "Input #0" not in header:
-        raise UserError(f"{path}: not a video ffmpeg can read, or truncated ({_last_error(log.splitlines())}); "
-                        "pass a video file, e.g. .mp4, .mov, .mkv")
+        raise InputError(f"{path}: not a video ffmpeg can read, or truncated ({_last_error(log.splitlines())}); "
+                         "pass a video file, e.g. .mp4, .mov, .mkv")
     if not videos:
-        raise UserError(f"{path}: has no video stream (audio only?); pass a video file")
+        raise InputError(f"{path}: has no video stream (audio only?); pass a video file")
     codec, rest = videos[0][0].rstrip(","), videos[0][1]
     y4m = stdout.split(b"\n", 1)[0].decode("ascii", "replace")
     if process.returncode != 0 or not y4m.startswith("YUV4MPEG2"):
         if codec == "none" or "no decoder found" in log or "Decoder" in log and "not found" in log:
             fourcc = re.search(r"\(([^/()]+) / 0x", rest)
             name = fourcc.group(1).strip() if fourcc else codec
-            raise UserError(f"{path}: its video codec ({name}) is not supported by ffmpeg; "
-                            "convert it first, e.g. to H.264")
-        raise UserError(f"{path}: cannot decode its video ({_last_error(log.splitlines())}); "
-                        "the file may be damaged or truncated")
+            raise InputError(f"{path}: its video codec ({name}) is not supported by ffmpeg; "
+                             "convert it first, e.g. to H.264")
+        raise InputError(f"{path}: cannot decode its video ({_last_error(log.splitlines())}); "
+                         "the file may be damaged or truncated")
     fields = dict((item[0], item[1:]) for item in y4m.split()[1:] if item)
     numerator, denominator = (int(part) for part in fields["F"].split(":"))
     average = re.search(r"([\d.]+k?) fps", rest)
@@ -228,7 +228,7 @@ def decoded_frames(path, info):
     """Yields the frames of `path` as uint8 (height, width, 3) RGB arrays, one at a time.
 
     Raises:
-        UserError: ffmpeg reports the stream damaged or truncated, or decodes no frame.
+        InputError: ffmpeg reports the stream damaged or truncated, or decodes no frame.
     """
     # Every frame once for a constant rate (ffmpeg's own cfr mode may repeat one over a
     # timestamp quirk, e.g. in AVI); a variable rate is resampled to the constant one.
@@ -251,27 +251,12 @@ def decoded_frames(path, info):
         # A decodable but damaged file (cut short, broken packets) decodes with error
         # messages: refuse it rather than write a video with frames missing or smeared.
         if process.returncode != 0 or messages or len(buffer):
-            raise UserError(f"{path}: damaged or truncated video (ffmpeg, after {count} frames: "
-                            f"{_last_error(messages)}); repair or re-export it")
+            raise InputError(f"{path}: damaged or truncated video (ffmpeg, after {count} frames: "
+                             f"{_last_error(messages)}); repair or re-export it")
         if count == 0:
-            raise UserError(f"{path}: no frame could be decoded; pass another video")
+            raise InputError(f"{path}: no frame could be decoded; pass another video")
     finally:
         _kill(process)
-
-
-def frame_upscaler(network, scale):
-    """The still-image path as a frame function: uint8 RGB (h, w, 3) -> SRCNN (h*scale, w*scale, 3).
-
-    Args:
-        network: a `srcnn.upscale.TiledSRCNN`.
-        scale: its integer factor.
-    """
-    from srcnn import upscale
-
-    def upscale_frame(pixels):
-        return upscale.upscale(network, pixels, scale, with_bicubic=False)[0]
-
-    return upscale_frame
 
 
 def upscaled_frames(source, upscale_frame, scale, info=None):
@@ -340,7 +325,7 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
 
     Args:
         upscale_frame: uint8 RGB (h, w, 3) -> uint8 RGB (h * scale, w * scale, 3), e.g.
-            `frame_upscaler(network, scale)`.
+            an `srcnn.Upscaler`'s.
         scale: the integer factor of `upscale_frame`.
         source: a video file ffmpeg reads.
         destination: the MP4 to write (replaced only if `overwrite`).
@@ -352,11 +337,12 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
         A `VideoResult`.
 
     Raises:
-        UserError: `destination` exists (and not `overwrite`) or cannot be written, or
-            `source` is not a usable video (see `probe` and `decoded_frames`).
+        OutputExistsError: `destination` exists (and not `overwrite`).
+        OutputError: it cannot be written.
+        InputError: `source` is not a usable video (see `probe` and `decoded_frames`).
     """
     if os.path.exists(destination) and not overwrite:
-        raise UserError(f"{destination}: already exists; pass --overwrite to replace it, or another --output")
+        raise OutputExistsError(f"{destination}: already exists")
     info = probe(source)
     height, width = output_size(info.height, info.width, scale)
     notes = []
@@ -373,8 +359,7 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
             count = _encode(upscaled_frames(source, upscale_frame, scale, info), source, info, height, width,
                             temporary, crf, preset, progress)
     except OSError as error:
-        raise UserError(f"{destination}: cannot write ({error.strerror or error}); "
-                        "free some space or pass another --output") from None
+        raise OutputError(f"{destination}: cannot write ({error.strerror or error})") from None
     return VideoResult(count, width, height, info.frame_rate, audio, notes)
 
 
@@ -400,8 +385,7 @@ def _encode(frames, source, info, height, width, destination, crf, preset, progr
             pass
         process.wait()
         if process.returncode != 0:
-            raise UserError(f"{destination}: the encoder failed ({_last_error(errors.join())}); "
-                            "free some space or pass another --output")
+            raise OutputError(f"{destination}: the encoder failed ({_last_error(errors.join())})")
     finally:
         bar.close()
         frames.close()  # stops the decoder now, also on error or Ctrl-C

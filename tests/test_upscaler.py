@@ -1,4 +1,4 @@
-"""srcnn.Upscaler: the kinds of image it takes and gives back, its options, its errors, srcnn-upscale."""
+"""srcnn.Upscaler: the kinds of image it takes and gives back, its options, its errors (the CLI: test_cli.py)."""
 
 import io
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn import Upscaler, checkpoints, cli, upscale
+from srcnn import Upscaler, checkpoints, upscale
 from srcnn.model import SRCNN
 
 SCALE = 3
@@ -140,13 +140,3 @@ def test_from_checkpoint_reads_a_folder(tmp_path, model):
     assert upscaler.scale == 4 and upscaler.checkpoint == str(tmp_path / "mine" / "srcnn")
 
 
-def test_srcnn_upscale_writes_the_outputs(tmp_path, smooth_rgb, capsys):
-    Image.fromarray(smooth_rgb).save(tmp_path / "photo.png")
-    assert cli.upscale_main(["--input", str(tmp_path / "photo.png"), "--output", str(tmp_path / "out"),
-                             "--scale", "2", "--precision", "float32"]) == 0
-    assert Image.open(tmp_path / "out" / "photo_srcnn_x2.png").size == (96, 120)
-    assert (tmp_path / "out" / "photo_bicubic_x2.png").exists()
-    assert f"weights: {checkpoints.pretrained_path(2)}" in capsys.readouterr().out
-    assert cli.upscale_main(["--input", str(tmp_path / "photo.png"), "--output", str(tmp_path / "out"),
-                             "--scale", "2"]) == 1  # exists, no --overwrite
-    assert "already exists" in capsys.readouterr().err

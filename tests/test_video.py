@@ -18,8 +18,9 @@ import pytest
 import step3_test
 from srcnn import checkpoints, imaging, metrics, video
 from tiny_data import CTRL_C_RESTORED
-from srcnn.errors import UserError
-from srcnn.upscale import TiledSRCNN, plan_jobs, upscale
+from srcnn.errors import OutputExistsError, UserError
+from srcnn.jobs import Naming, plan_jobs
+from srcnn.upscale import TiledSRCNN, upscale
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,7 +128,7 @@ def test_frame_40_matches_the_still_image_path_after_encoding(done_clip, network
 
 def test_frames_before_encoding_are_exactly_the_still_image_path(tmp_path, network):
     source = make_clip(tmp_path / "clip.mp4", size="48x32", seconds=0.4, audio=False)
-    frames = list(video.upscaled_frames(source, video.frame_upscaler(network, 2), 2))
+    frames = list(video.upscaled_frames(source, lambda frame: upscale(network, frame, 2)[0], 2))
     decoded = read_frames(source)
     assert len(frames) == len(decoded) == 10
     for frame, pixels in zip(frames, decoded):
@@ -305,7 +306,7 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path):
     source = make_clip(tmp_path / "clip.mp4", seconds=0.2)
     destination = tmp_path / "clip_x2.mp4"
     destination.write_bytes(b"mine")
-    with pytest.raises(UserError, match="already exists; pass --overwrite"):
+    with pytest.raises(OutputExistsError, match="clip_x2.mp4: already exists"):
         video.upscale_video(nearest(2), 2, source, str(destination))
     assert destination.read_bytes() == b"mine"
     result = video.upscale_video(nearest(2), 2, source, str(destination), overwrite=True)
@@ -328,7 +329,7 @@ def test_a_folder_mixing_images_and_videos_plans_pngs_and_mp4s(tmp_path):
     (tmp_path / "in" / "sub").mkdir(parents=True)
     (tmp_path / "in" / "photo.png").write_bytes(b"")
     (tmp_path / "in" / "sub" / "clip.MOV").write_bytes(b"")
-    jobs, clashes = plan_jobs(str(tmp_path / "in"), str(tmp_path / "out"), 2)
+    jobs, clashes = plan_jobs(str(tmp_path / "in"), str(tmp_path / "out"), Naming(2, bicubic=True))
     outputs = sorted((os.path.relpath(job.sr_path, tmp_path / "out"), job.bicubic_path is None) for job in jobs)
     assert outputs == [("photo_srcnn_x2.png", False), (os.path.join("sub", "clip_srcnn_x2.mp4"), True)]
     assert clashes == []
