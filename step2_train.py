@@ -4,7 +4,7 @@
     python step2_train.py --minutes 10          # as many epochs as train in 10 minutes here
     python step2_train.py --optimizer sgd       # the paper's recipe (much slower to converge)
     python step2_train.py --strategy mirrored   # the batch split over all local GPUs
-    TF_CONFIG=... python step2_train.py --strategy multi-worker   # on each machine (see README)
+    TF_CONFIG=... python step2_train.py --strategy multi-worker   # on each machine (see docs/training.md)
     python step2_train.py --stream              # read h5/train.h5 in chunks, not whole
     tensorboard --logdir logs
 
@@ -65,7 +65,7 @@ def parse_args(argv):
                              "bfloat16 natively, else float32; mixed_bfloat16 computes in bfloat16 with "
                              "float32 weights")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
-                        help="random flip/rotation of each batch (default on; its effect is measured in the README)")
+                        help="random flip/rotation of each batch (default on; its effect is measured in docs/results.md)")
     parser.add_argument("--fresh", action="store_true",
                         help="delete earlier checkpoints, history.csv and TensorBoard events, start over")
     parser.add_argument("--strategy", default="default", choices=STRATEGIES,

@@ -58,7 +58,7 @@ def add_upscaling_arguments(parser):
                              f"(default {DEFAULT_CRF})")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
-                             "natively, else float32; bfloat16 is faster there for a little less PSNR (see README)")
+                             "natively, else float32; bfloat16 is faster there for a little less PSNR (docs/upscaling.md)")
     parser.add_argument("--tile", type=positive_int, default=DEFAULT_TILE,
                         help=f"output tile side in pixels of the TensorFlow path (bfloat16, small images); "
                              f"memory grows with its square (default {DEFAULT_TILE}); float32 runs its own "

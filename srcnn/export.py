@@ -33,7 +33,7 @@ from srcnn import imaging
 from srcnn.choices import EXPORT_FORMATS
 from srcnn.errors import MissingDependency, OutputError, OutputExistsError
 from srcnn.files import atomic_path
-from srcnn.model import pad_edges, row_maps_kernel, sum_row_maps
+from srcnn.model import InferenceLayers, restore_y
 
 FORMATS = EXPORT_FORMATS
 SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
@@ -53,21 +53,12 @@ class DeployableSRCNN(tf.Module):
         self.scale = int(scale)
         # numpy, not tensors: traced into the graph as constants (tf2onnx takes captured
         # tensors for extra inputs)
-        self._layers = [(layer.kernel.numpy(), layer.bias.numpy(), layer.kernel_size[0] // 2)
-                        for layer in (model.conv1, model.conv2, model.conv3)]
+        self._layers = InferenceLayers(model, lambda weights: weights.numpy())
+        self._layers.last_bias = self._layers.last_bias.numpy()
         # MATLAB rgb2ycbcr and its inverse as 1x1 convolutions, RGB and YCbCr in [0, 255]
         self._to_ycbcr = (imaging.YCBCR_MATRIX.T / 255.0)[None, None].astype(np.float32)
         self._ycbcr_offset = imaging.YCBCR_OFFSET.astype(np.float32)
         self._to_rgb = (imaging.RGB_MATRIX.T * 255.0)[None, None].astype(np.float32)
-
-    def _network(self, y):
-        """(1, H, W, 1) bicubic Y -> (1, H, W, 1) restored Y, replicate padding per layer."""
-        features = y
-        for kernel, bias, half in self._layers[:2]:
-            features = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(pad_edges(features, half), kernel, 1, "VALID"), bias))
-        kernel, bias, half = self._layers[2]  # as upscale.TiledSRCNN computes it
-        rows = tf.nn.conv2d(pad_edges(features, half), row_maps_kernel(kernel), 1, "VALID")
-        return sum_row_maps(rows, bias[0])  # (1, H, W, 1)
 
     @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.uint8, name="rgb")])
     def __call__(self, rgb):
@@ -76,7 +67,7 @@ class DeployableSRCNN(tf.Module):
         # Y rounded to 8 bits as MATLAB rgb2ycbcr gives it for uint8 input; Cb, Cr not.
         ycbcr = tf.concat([tf.round(ycbcr[..., :1]), ycbcr[..., 1:]], axis=-1) / 255.0
         bicubic = imaging.enlarge_bicubic(ycbcr, self.scale)
-        sr_y = tf.clip_by_value(self._network(bicubic[..., :1]), 0.0, 1.0)
+        sr_y = tf.clip_by_value(restore_y(bicubic[..., :1], self._layers), 0.0, 1.0)
         sr_ycbcr = tf.concat([sr_y, bicubic[..., 1:]], axis=-1) * 255.0 - self._ycbcr_offset
         sr_rgb = tf.nn.conv2d(sr_ycbcr, self._to_rgb, 1, "VALID")
         sr = tf.cast(tf.clip_by_value(tf.round(sr_rgb), 0.0, 255.0), tf.uint8)

@@ -121,6 +121,68 @@ def sum_row_maps(rows, bias):
     return restored
 
 
+class InferenceLayers:
+    """A network's weights as the inference graphs take them (`restore_y`).
+
+    Args:
+        model: an `SRCNN` (its current weights are taken).
+        convert: applied to each kernel and bias of the hidden layers and to the last
+            layer's row-maps kernel, e.g. a cast to bfloat16, or `.numpy()` for graphs
+            that capture them as constants.
+
+    Attributes:
+        hidden: [(kernel, bias, half width)] of conv1 and conv2.
+        last_kernel: conv3 as `row_maps_kernel`; last_bias: its bias (float32 scalar);
+        last_half: its half width.
+    """
+
+    def __init__(self, model, convert=lambda weights: weights):
+        layers = (model.conv1, model.conv2, model.conv3)
+        self.hidden = [(convert(layer.kernel), convert(layer.bias), layer.kernel_size[0] // 2)
+                       for layer in layers[:2]]
+        self.last_kernel = convert(row_maps_kernel(layers[2].kernel))
+        self.last_bias = layers[2].bias[0]
+        self.last_half = layers[2].kernel_size[0] // 2
+
+
+def _per_side(half, borders, sides):
+    """Padding per side (top, bottom, left, right): `half` where `borders` and `sides` are 1.
+
+    Python ints for a tuple of borders (graphs without conditionals), else an int32 tensor.
+    """
+    if isinstance(borders, (tuple, list)):
+        return tuple(half * border * side for border, side in zip(borders, sides))
+    return half * borders * list(sides)
+
+
+def restore_y(window, layers, borders=(1, 1, 1, 1), padding=DEFAULT_PADDING, dtype=tf.float32):
+    """The network at inference, written once for the upscale's tiles and the exported models.
+
+    Args:
+        window: (1, h, w, 1) bicubic Y.
+        layers: `InferenceLayers`, their weights already in `dtype`.
+        borders: (top, bottom, left, right), 1 where the window side is the image's: that
+            side is padded layer by layer as `padding` says, the others filtered VALID (they
+            shrink by the layers' half widths). Python ints, or an int32 tensor (tiles).
+        padding: "replicate" or "zero".
+        dtype: what the layers compute in; the last layer's row maps are added in float32.
+
+    Returns:
+        float32 (1, h', w', 1) restored Y, not clipped.
+    """
+    features = tf.cast(window, dtype)
+    for kernel, bias, half in layers.hidden:
+        if half:
+            features = pad_edges(features, _per_side(half, borders, (1, 1, 1, 1)), padding)
+        features = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, kernel, 1, "VALID"), bias))
+    # The last layer's row maps are added in float32: its output is the image. Padding
+    # columns before the 1 x f conv and rows after it is the same as padding its input.
+    half = layers.last_half
+    features = pad_edges(features, _per_side(half, borders, (0, 0, 1, 1)), padding)
+    rows = tf.cast(tf.nn.conv2d(features, layers.last_kernel, 1, "VALID"), tf.float32)
+    return sum_row_maps(pad_edges(rows, _per_side(half, borders, (1, 1, 0, 0)), padding), layers.last_bias)
+
+
 class SRCNN(keras.Model):
     """The three-layer network; layers are attributes conv1..conv3 (checkpoint names).
 
@@ -186,7 +248,11 @@ class SRCNN(keras.Model):
         self.built = True
 
     def call(self, images, padding=None):
-        """(B, H, W, 1) -> (B, H', W', 1); H' = H - 2 * margin for "valid", else H."""
+        """(B, H, W, 1) -> (B, H', W', 1); H' = H - 2 * margin for "valid", else H.
+
+        The Keras path, which training and evaluation take (gradients, mixed precision);
+        upscaling and the exported models take `restore_y`, equal to float rounding.
+        """
         padding = padding or self.padding
         features = images
         for layer in (self.conv1, self.conv2, self.conv3):

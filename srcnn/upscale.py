@@ -51,6 +51,7 @@ import collections
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
@@ -59,7 +60,7 @@ from tqdm import tqdm
 
 from srcnn import composed, imaging
 from srcnn.choices import DEFAULT_TILE, INFERENCE_PRECISIONS
-from srcnn.model import DEFAULT_PADDING, bfloat16_is_native, pad_edges, row_maps_kernel, sum_row_maps, valid_margin
+from srcnn.model import DEFAULT_PADDING, InferenceLayers, bfloat16_is_native, restore_y, valid_margin
 
 # Tiles computed at once by `upscale` (threads; TensorFlow releases the GIL): each tile's
 # copies and element-wise work overlap the others' convolutions. On 2 cores 4 ran faster
@@ -106,6 +107,24 @@ def plan_tiles(height, width, tile, margin):
     return tiles
 
 
+class TileGeometry(NamedTuple):
+    """Where one tile of `TiledSRCNN.upscale_tile` lies, in each frame it is computed in.
+
+    Each field is (top, bottom, left, right); boxes are bottom/right exclusive, sides 1
+    where that side is the whole image's.
+    """
+
+    y_crop: tuple  # the crop of the small image's Y, in rows of the band and columns of the image
+    base_crop: tuple  # the crop of the base planes, likewise
+    y_sides: tuple  # which sides of the Y crop are the image's
+    base_sides: tuple  # which sides of the base crop are the image's
+    window: tuple  # the network's window, in pixels of the Y crop's enlargement
+    box: tuple  # the tile, in pixels of the Y crop's enlargement
+    box_in_base: tuple  # the tile, in small pixels of the base crop's enlargement (phase layout)
+    borders: tuple  # which sides of the window are the image's (padded, not filtered VALID)
+    box_in_output: tuple  # the tile, in pixels of the network's output on the window
+
+
 def _shift(box, rows, columns):
     """A (top, bottom, left, right) box moved up by `rows` and left by `columns`."""
     return (box[0] - rows, box[1] - rows, box[2] - columns, box[3] - columns)
@@ -134,12 +153,7 @@ class TiledSRCNN:
         self.model = model
         self._composed = {}  # scale -> `composed.ComposedSRCNN`, made on first use
         self._dtype = tf.bfloat16 if precision == "bfloat16" else tf.float32
-        layers = (model.conv1, model.conv2, model.conv3)
-        self._hidden = [(tf.cast(layer.kernel, self._dtype), tf.cast(layer.bias, self._dtype),
-                         layer.kernel_size[0] // 2) for layer in layers[:2]]
-        self._last_kernel = tf.cast(row_maps_kernel(layers[2].kernel), self._dtype)
-        self._last_bias = layers[2].bias[0]
-        self._last_half = layers[2].kernel_size[0] // 2
+        self._layers = InferenceLayers(model, lambda weights: tf.cast(weights, self._dtype))
         # Concrete functions, traced on first use (`restore_tile`, `tile_function`): a call
         # skips tf.function's matching of the arguments to the signature.
         self._restore = None
@@ -154,28 +168,11 @@ class TiledSRCNN:
             self._composed[scale] = composed.ComposedSRCNN(self.model, scale, self.padding)
         return self._composed[scale]
 
-    def _network(self, window, borders):
-        """(1, h, w, 1) window -> (1, h', w', 1): each side shrinks by the margin unless a border."""
-        features = tf.cast(window, self._dtype)
-        for kernel, bias, half in self._hidden:
-            if half:
-                features = pad_edges(features, half * borders, self.padding)
-            features = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, kernel, 1, "VALID"), bias))
-        # The last layer's row maps are added in float32: its output is the image. Padding
-        # columns before the 1 x f conv and rows after it is the same as padding its input.
-        half = self._last_half
-        features = pad_edges(features, half * borders * [0, 0, 1, 1], self.padding)
-        rows = tf.cast(tf.nn.conv2d(features, self._last_kernel, 1, "VALID"), tf.float32)
-        return sum_row_maps(pad_edges(rows, half * borders * [1, 1, 0, 0], self.padding), self._last_bias)
-
-    def _restored_box(self, window, geometry):
-        """Restored Y, clipped to [0, 1], of box geometry[1] of the network's output on `window`.
-
-        geometry[0] holds the window's `borders`, geometry[1] the box (top, bottom, left,
-        right) relative to the network's output (see `_box_in_output`).
-        """
-        restored = self._network(window, geometry[0])
-        box = geometry[1]
+    def _restored_box(self, window, borders, box_in_output):
+        """Restored Y, clipped to [0, 1], of `box_in_output` (top, bottom, left, right) of the
+        network's output on `window`, whose sides `borders` says (see `_box_in_output`)."""
+        restored = restore_y(window, self._layers, borders, self.padding, self._dtype)
+        box = box_in_output
         return tf.clip_by_value(restored[:, box[0]:box[1], box[2]:box[3]], 0.0, 1.0)
 
     def _box_in_output(self, tile):
@@ -198,11 +195,12 @@ class TiledSRCNN:
         Returns:
             float32 (tile height, tile width, 1).
         """
-        geometry = tf.constant([tile.borders, self._box_in_output(tile)], tf.int32)
+        side = tf.TensorSpec((4,), tf.int32)
         if self._restore is None:
             self._restore = tf.function(self._restored_box, input_signature=[
-                tf.TensorSpec((1, None, None, 1), tf.float32), tf.TensorSpec((2, 4), tf.int32)]).get_concrete_function()
-        return self._restore(tf.convert_to_tensor(window_y[None], tf.float32), geometry)[0].numpy()
+                tf.TensorSpec((1, None, None, 1), tf.float32), side, side]).get_concrete_function()
+        return self._restore(tf.convert_to_tensor(window_y[None], tf.float32), tf.constant(tile.borders, tf.int32),
+                             tf.constant(self._box_in_output(tile), tf.int32))[0].numpy()
 
     def restore_y_in_tiles(self, bicubic, progress=False):
         """Restored Y of a whole (H, W, 1) bicubic Y image, clipped to [0, 1], tile by tile."""
@@ -221,25 +219,23 @@ class TiledSRCNN:
         The output planes are base + gain * Y (`imaging.y_gains`), added up in the
         enlargement's phase layout (`imaging.enlarge_phases`) over the box, which the base
         crop's enlargement covers; only Y is enlarged into pixels, for the network.
-        bicubic is an empty tensor unless `with_bicubic`. geometry rows (see
-        `upscale_tile`): the Y crop and the base crop (in input pixels of the band), their
-        image sides, the window and the box in the Y crop's enlargement, the box in the
-        base crop's enlargement in input pixels, the window's borders, the box relative to
-        the network's output.
+        bicubic is an empty tensor unless `with_bicubic`. `geometry` is a `TileGeometry`.
         """
-        y_crop, base_crop, window, box, base_box = geometry[0], geometry[1], geometry[4], geometry[5], geometry[6]
+        y_crop, base_crop, window, box = geometry.y_crop, geometry.base_crop, geometry.window, geometry.box
         y = y[:, y_crop[0]:y_crop[1], y_crop[2]:y_crop[3]]
-        y_phases = imaging.enlarge_phases(y, scale, geometry[2])
+        y_phases = imaging.enlarge_phases(y, scale, geometry.y_sides)
         # The network casts its input to its precision anyway: casting the phases first
         # moves half the bytes through the depth-to-space in bfloat16.
         network_y = y_phases if with_bicubic else tf.cast(y_phases, self._dtype)
         enlarged_y = imaging.phases_to_image(network_y, scale)
-        restored = self._restored_box(enlarged_y[:, window[0]:window[1], window[2]:window[3]], geometry[7:])
+        restored = self._restored_box(enlarged_y[:, window[0]:window[1], window[2]:window[3]], geometry.borders,
+                                      geometry.box_in_output)
         # The base crop enlarges to the box, or past it where the crop reaches an image side
         # that the box stops short of (within 2 input pixels): cut to the box.
         base = base[:, base_crop[0]:base_crop[1], base_crop[2]:base_crop[3]]
-        base_phases = imaging.enlarge_phases(base, scale, geometry[3])[:, base_box[0]:base_box[1],
-                                                                       base_box[2]:base_box[3]]
+        base_box = geometry.box_in_base
+        base_phases = imaging.enlarge_phases(base, scale, geometry.base_sides)[:, base_box[0]:base_box[1],
+                                                                               base_box[2]:base_box[3]]
         gains = self._gain_matrix(scale, base.shape[-1])
 
         def planes(y01):  # uint8 phases of the output planes for this Y (in [0, 1]) over the box
@@ -264,7 +260,8 @@ class TiledSRCNN:
                 lambda y, base, geometry: self._upscale_tile(y, base, geometry, scale, with_bicubic),
                 input_signature=[tf.TensorSpec((1, None, None, 1), tf.float32),
                                  tf.TensorSpec((1, None, None, channels), tf.float32),
-                                 tf.TensorSpec((9, 4), tf.int32)]).get_concrete_function()
+                                 TileGeometry(*[tf.TensorSpec((4,), tf.int32)] * len(TileGeometry._fields))]
+            ).get_concrete_function()
         return self._tile_functions[key]
 
     def upscale_tiles(self, height, width, scale):
@@ -292,10 +289,11 @@ class TiledSRCNN:
                              f"hold rows {y_crop[0]}-{y_crop[1] - 1} that tile {tile.box} needs")
         base_crop, base_sides, base_first = _input_crop(tile.box, scale, band.image_size)
         box_in_base = np.array(_shift(tile.box, *base_first)) // scale
-        geometry = np.array([_shift(y_crop, band.first_row, 0), _shift(base_crop, band.first_row, 0), y_sides,
-                             base_sides, _shift(tile.window, *y_first), _shift(tile.box, *y_first), box_in_base,
-                             tile.borders, self._box_in_output(tile)], np.int32)
-        sr, bicubic = upscale_crop(band.y, band.base, tf.constant(geometry))
+        geometry = TileGeometry(
+            y_crop=_shift(y_crop, band.first_row, 0), base_crop=_shift(base_crop, band.first_row, 0), y_sides=y_sides,
+            base_sides=base_sides, window=_shift(tile.window, *y_first), box=_shift(tile.box, *y_first),
+            box_in_base=box_in_base, borders=tile.borders, box_in_output=self._box_in_output(tile))
+        sr, bicubic = upscale_crop(band.y, band.base, TileGeometry(*(tf.constant(side, tf.int32) for side in geometry)))
         return sr.numpy(), bicubic.numpy() if with_bicubic else None
 
 

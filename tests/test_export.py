@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from srcnn import Upscaler, cli, imaging
 from srcnn.metrics import psnr
@@ -141,3 +142,19 @@ def test_runner_reports_an_input_that_is_not_one_rgb_image_in_one_line(tmp_path,
                                    str(tmp_path / "out.npz")], capture_output=True, text=True, timeout=300)
         assert finished.returncode != 0 and f"array '{name}' is" in finished.stderr
         assert "Traceback" not in finished.stderr and len(finished.stderr.strip().splitlines()) == 1
+
+
+def test_runner_takes_an_image_and_writes_one(exported, upscaled, set5_x3):
+    name, lr = next(iter(inputs(set5_x3).items()))
+    Image.fromarray(lr).save(exported / "photo.png")
+    (exported / "notes.png").write_text("not an image")
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    for source, code in (("photo.png", 0), ("notes.png", 1)):
+        finished = subprocess.run([sys.executable, "-I", str(RUNNER), str(exported / OUTPUTS["onnx"]),
+                                   str(exported / source), str(exported / "big.png")], cwd=exported,
+                                  env=environment, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == code, finished.stderr[-2000:]
+    assert "notes.png: not an image Pillow can read" in finished.stderr and "Traceback" not in finished.stderr
+    with Image.open(exported / "big.png") as image:
+        difference = np.abs(np.asarray(image).astype(int) - upscaled["float32"][name])
+    assert difference.max() <= 2 and np.mean(difference > 0) < 0.01

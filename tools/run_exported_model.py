@@ -1,5 +1,6 @@
 """Runs a model written by `srcnn-export` with its own runtime only, as a consumer would.
 
+    python tools/run_exported_model.py srcnn_x3.onnx photo.png photo_x3.png   # an image (needs Pillow)
     python tools/run_exported_model.py srcnn_x3.onnx inputs.npz outputs.npz
     python tools/run_exported_model.py srcnn_x3.tflite inputs.npz outputs.npz --repeat 3
 
@@ -10,7 +11,8 @@ the `srcnn` package (both are blocked from importing here, so a model that neede
 
 `inputs.npz` holds uint8 (H, W, 3) RGB arrays; `outputs.npz` gets the upscaled uint8 arrays
 under the same names, plus `names` (their order) and `seconds` (per image, the fastest of
-`--repeat` runs, leaving out the first, which plans the shape, when `--repeat` > 1).
+`--repeat` runs, leaving out the first, which plans the shape, when `--repeat` > 1). Any other
+input is read as an image with Pillow (converted to RGB) and the result written as an image.
 """
 
 import argparse
@@ -78,19 +80,49 @@ def onnx_runner(path, threads):
     return lambda rgb: session.run([output_name], {input_name: rgb})[0]
 
 
+def read_inputs(path, np):
+    """{name: uint8 (H, W, 3)} from an .npz, else from an image file read with Pillow."""
+    if path.lower().endswith(".npz"):
+        try:
+            with np.load(path) as inputs:
+                return {name: inputs[name] for name in inputs.files}
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"{path}: not a readable .npz ({error})") from None
+    try:
+        from PIL import Image
+    except ImportError:
+        raise SystemExit(f"{path}: reading images needs Pillow (pip install pillow), or pass an .npz") from None
+    try:
+        with Image.open(path) as image:
+            return {"image": np.asarray(image.convert("RGB"))}
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"{path}: not an image Pillow can read ({error})") from None
+
+
+def write_image(path, rgb):
+    from PIL import Image
+
+    try:
+        Image.fromarray(rgb).save(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"{path}: cannot write the image ({error}); name it .png, .jpg, .webp or .tif") from None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", help="SavedModel folder, .tflite or .onnx file")
-    parser.add_argument("inputs", help=".npz of uint8 (H, W, 3) RGB arrays")
-    parser.add_argument("outputs", help=".npz to write the upscaled arrays to")
+    parser.add_argument("inputs", help=".npz of uint8 (H, W, 3) RGB arrays, or an image file")
+    parser.add_argument("outputs", help=".npz to write the upscaled arrays to, or an image file")
     parser.add_argument("--repeat", type=int, default=1, help="runs per image; the fastest is reported")
     parser.add_argument("--threads", type=int, default=None, help="runtime threads (default: the runtime's)")
     args = parser.parse_args(argv)
     kind = model_format(args.model)
     if not os.path.isfile(args.inputs):
-        raise SystemExit(f"{args.inputs}: no such file; pass an .npz of uint8 (H, W, 3) RGB arrays")
+        raise SystemExit(f"{args.inputs}: no such file; pass an image or an .npz of uint8 (H, W, 3) RGB arrays")
     block_imports(BLOCKED[kind])
     import numpy as np
+
+    images = read_inputs(args.inputs, np)
 
     if kind == "savedmodel":
         run = savedmodel_runner(args.model)
@@ -99,20 +131,22 @@ def main(argv=None):
     else:
         run = onnx_runner(args.model, args.threads)
     results, seconds = {}, {}
-    with np.load(args.inputs) as inputs:
-        for name in inputs.files:
-            if inputs[name].dtype != np.uint8 or inputs[name].ndim != 3 or inputs[name].shape[2] != 3:
-                raise SystemExit(f"{args.inputs}: array {name!r} is {inputs[name].dtype} {inputs[name].shape}; "
-                                 "each must be uint8 (H, W, 3) RGB, one image without a batch axis")
-            rgb = np.ascontiguousarray(inputs[name][None])
-            times = []
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                results[name] = run(rgb)[0]
-                times.append(time.perf_counter() - start)
-            seconds[name] = min(times[1:] or times)
-    np.savez(args.outputs, **results, seconds=np.array([seconds[name] for name in results]),
-             names=np.array(list(results)))
+    for name, pixels in images.items():
+        if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+            raise SystemExit(f"{args.inputs}: array {name!r} is {pixels.dtype} {pixels.shape}; "
+                             "each must be uint8 (H, W, 3) RGB, one image without a batch axis")
+        rgb = np.ascontiguousarray(pixels[None])
+        times = []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            results[name] = run(rgb)[0]
+            times.append(time.perf_counter() - start)
+        seconds[name] = min(times[1:] or times)
+    if args.inputs.lower().endswith(".npz"):
+        np.savez(args.outputs, **results, seconds=np.array([seconds[name] for name in results]),
+                 names=np.array(list(results)))
+    else:
+        write_image(args.outputs, results["image"])
     print(f"{kind}: {len(results)} images, {sum(seconds.values()):.3f} s")
     return 0
 
