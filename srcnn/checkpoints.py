@@ -123,11 +123,15 @@ def newest_complete(directory):
 
 
 def resolve(path):
-    """A checkpoint prefix from a prefix, or from a folder (its newest complete checkpoint).
+    """A checkpoint prefix from a prefix, one of its files (`.index`, `.data-…`), or a folder
+    (its newest complete checkpoint).
 
     Raises:
         CheckpointError: nothing loadable there.
     """
+    own_file = re.fullmatch(r"(.+)\.(index|data-\d{5}-of-\d{5})", path)
+    if own_file and os.path.exists(own_file.group(1) + ".index"):
+        path = own_file.group(1)  # what a file browser or tab completion gives
     if os.path.exists(path + ".index"):
         return path
     if os.path.isdir(path):

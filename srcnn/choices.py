@@ -19,6 +19,7 @@ DEFAULT_TILE = 512  # output pixels per tile side: little recomputed overlap, ac
 DEFAULT_MAX_PIXELS = 89_478_485
 # srcnn.video: x264's constant rate factor; 18 is the "visually lossless" end of its scale.
 DEFAULT_CRF = 18
+CRF_RANGE = (0, 51)  # 0 is lossless
 # srcnn.export: the model formats.
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 # srcnn.jobs: the file types upscaled images are written as ("same": the input's, where writable).

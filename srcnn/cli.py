@@ -31,7 +31,7 @@ UPSCALE_HINTS = {
     ImageTooLarge: "raise --max-pixels if you trust it",
     CheckpointError: "pass another --checkpoint (a checkpoint prefix or folder)",
     OutputExistsError: "pass --overwrite to replace it, or another --output",
-    OutputError: "free some space or pass another --output",
+    OutputError: "pass another --output",  # the message says why (no space, permission, name too long)
 }
 EXPORT_HINTS = {
     CheckpointError: "pass another --checkpoint (a checkpoint prefix or folder)",

@@ -34,7 +34,7 @@ class CheckpointError(SRCNNError):
     """Nothing loadable at a checkpoint path, or weights made for another setting."""
 
 
-class InputError(SRCNNError):
+class InputError(SRCNNError, ValueError):
     """An image or video that cannot be read, or that this tool cannot use."""
 
 

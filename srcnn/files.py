@@ -75,6 +75,16 @@ def atomic_paths(paths, failed=None):
                 os.remove(temporary)
 
 
+def same_file(path, other):
+    """Whether two paths name one file (the same path, or links to it)."""
+    if os.path.realpath(path) == os.path.realpath(other):
+        return True
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # one of them is not there
+        return False
+
+
 def why_not_a_folder(path, error):
     """Why making or using the folder `path` failed, for a one-line message.
 

@@ -3,6 +3,8 @@
 import argparse
 import math
 
+from srcnn.choices import CRF_RANGE
+
 
 def positive_int(text):
     """An integer >= 1 (sizes, counts, steps)."""
@@ -22,9 +24,17 @@ def positive_float(text):
 
 def crf(text):
     """An x264 constant rate factor: an integer from 0 (lossless) to 51."""
-    value = _number(text, int, "an integer")
-    if not 0 <= value <= 51:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 (lossless) and 51")
+    try:
+        return check_crf(_number(text, int, "an integer"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def check_crf(value):
+    """`value` if it is an x264 constant rate factor (the flag and the API check it here), else ValueError."""
+    low, high = CRF_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"crf {value!r} is not an integer from {low} (lossless) to {high}")
     return value
 
 

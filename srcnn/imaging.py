@@ -406,7 +406,11 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
             return convert_pil_image(ImageOps.exif_transpose(image), path)
     except Image.UnidentifiedImageError:
         raise InputError(f"{path}: not an image (or a format Pillow cannot read)") from None
-    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
+    except OSError as error:
+        if error.errno is None:  # Pillow's decoding errors carry no errno; the system's (permission...) do
+            raise InputError(f"{path}: truncated or damaged image ({' '.join(str(error).split())})") from None
+        raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
+    except (ValueError, SyntaxError, EOFError, struct.error) as error:
         reason = " ".join(str(error).split()) or type(error).__name__
         raise InputError(f"{path}: truncated or damaged image ({reason})") from None
     finally:
@@ -419,6 +423,11 @@ def convert_pil_image(image, path="image"):
     mode = image.mode
     if mode in _GREY16_MODES or mode in ("I", "F"):
         array = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(array).all():
+            raise InputError(f"{path}: has NaN or infinite pixel values; save it without them")
+        if array.size and array.min() < 0:
+            raise InputError(f"{path}: has negative pixel values (down to {array.min():g}); only images in "
+                             "[0, 1] or [0, 255] or unsigned integers can be read")
         return LoadedImage(to_uint8(array / _white_level(image, array)), None, icc_profile)
     if mode not in _CONVERTIBLE_MODES:
         raise InputError(f"{path}: colour mode {mode} cannot be converted to RGB or greyscale; save it as 8-bit "

@@ -35,9 +35,9 @@ from PIL import Image, ImageOps
 from srcnn import checkpoints, imaging, upscale as tiled, video
 from srcnn.choices import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS,
                            SCALES)
-from srcnn.errors import CheckpointError, OutputError, OutputExistsError
+from srcnn.errors import CheckpointError, InputError, OutputError, OutputExistsError
 from srcnn.export import DeployableSRCNN, export as export_module
-from srcnn.files import atomic_paths
+from srcnn.files import atomic_paths, same_file
 
 _CHANNEL_MEANING = "1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)"
 _PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -67,7 +67,7 @@ class Upscaler:
     @classmethod
     def pretrained(cls, scale=DEFAULT_SCALE, **options):
         """The shipped weights for `scale` (2, 3 or 4); `options` as for the constructor."""
-        if scale not in SCALES:
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale not in SCALES:
             raise ValueError(f"no shipped weights for scale {scale!r}: there are x2, x3 and x4")
         return cls.from_checkpoint(checkpoints.pretrained_path(scale), **options)
 
@@ -83,10 +83,9 @@ class Upscaler:
                 another `scale`.
         """
         prefix = checkpoints.resolve(os.fspath(path))
-        trained = checkpoints.read_config(prefix)["scale"]
-        if scale is not None and scale != trained:
-            raise CheckpointError(f"{prefix}: trained for x{trained}, not x{scale}")
         model, config = checkpoints.load_model(prefix, padding=padding)
+        if scale is not None and scale != config["scale"]:
+            raise CheckpointError(f"{prefix}: trained for x{config['scale']}, not x{scale}")
         return cls(model, config["scale"], padding=padding, checkpoint=prefix, **options)
 
     @property
@@ -152,7 +151,14 @@ class Upscaler:
     def _upscale_pil(self, image, progress):
         if image.width == 0 or image.height == 0:
             raise ValueError(f"image is {image.width}x{image.height} pixels; it needs at least one pixel")
-        loaded = imaging.convert_pil_image(ImageOps.exif_transpose(image))
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1 and image.format != "MPO":  # as imaging.read_image: never cut to one frame
+            raise ValueError(f"image is an animation or multi-page file of {frames} frames; pass one frame "
+                             "(image.seek(i), then image.copy())")
+        try:
+            loaded = imaging.convert_pil_image(ImageOps.exif_transpose(image))
+        except OSError as error:  # the pixels are decoded only now
+            raise InputError(f"image: truncated or damaged ({' '.join(str(error).split())})") from None
         sr, _ = tiled.upscale(self.network, loaded.pixels, self.scale, loaded.alpha, progress, with_bicubic=False)
         result = Image.fromarray(sr, _PIL_MODES[1 if sr.ndim == 2 else sr.shape[2]])
         if loaded.icc_profile:
@@ -180,6 +186,8 @@ class Upscaler:
         for path, _ in wanted:
             if os.path.splitext(path)[1].lower() not in imaging.SAVE_OPTIONS:
                 raise ValueError(f"{path}: name the output {', '.join(imaging.SAVE_OPTIONS)}")
+            if same_file(source, path):
+                raise OutputError(f"{path}: is the image being upscaled; it would be replaced")
             if not overwrite and os.path.lexists(path):
                 raise OutputExistsError(f"{path}: already exists")
         image = imaging.read_image(os.fspath(source), max_pixels)

@@ -40,11 +40,13 @@ from tqdm import tqdm
 from srcnn import imaging
 from srcnn.choices import DEFAULT_CRF
 from srcnn.errors import InputError, MissingDependency, OutputError, OutputExistsError
-from srcnn.files import atomic_path
+from srcnn.files import atomic_path, same_file
+from srcnn.flags import check_crf
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".3gp")
 DEFAULT_PRESET = "medium"
+MP4_EXTENSIONS = (".mp4", ".m4v")  # the container written (-f mp4)
 # Audio codecs an MP4 takes by stream copy; others are re-encoded to AAC.
 MP4_AUDIO_CODECS = ("aac", "mp3", "mp2", "ac3", "eac3", "opus", "flac", "alac")
 AAC_BITRATE = "192k"
@@ -329,7 +331,7 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
         scale: the integer factor of `upscale_frame`.
         source: a video file ffmpeg reads.
         destination: the MP4 to write (replaced only if `overwrite`).
-        crf: x264 constant rate factor, 0 (lossless) to 51.
+        crf: x264 constant rate factor, an integer from 0 (lossless) to 51.
         preset: x264 preset (speed against file size).
         progress: show a progress bar (frames, frames/s, ETA).
 
@@ -337,10 +339,16 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
         A `VideoResult`.
 
     Raises:
+        ValueError: `crf` out of range, or a `destination` not named .mp4 or .m4v.
         OutputExistsError: `destination` exists (and not `overwrite`).
-        OutputError: it cannot be written.
+        OutputError: it cannot be written, or is `source`.
         InputError: `source` is not a usable video (see `probe` and `decoded_frames`).
     """
+    check_crf(crf)
+    if not destination.lower().endswith(MP4_EXTENSIONS):
+        raise ValueError(f"{destination}: the video is written as MP4; name it {' or '.join(MP4_EXTENSIONS)}")
+    if same_file(source, destination):
+        raise OutputError(f"{destination}: is the video being upscaled; it would be replaced")
     if os.path.exists(destination) and not overwrite:
         raise OutputExistsError(f"{destination}: already exists")
     info = probe(source)

@@ -1,0 +1,167 @@
+"""Issue 18's upscaling side, rule by rule: values checked where they enter (the API and the
+flags alike), nothing written that the command does not own, messages that say the true cause."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srcnn import Upscaler, checkpoints, cli, imaging
+from srcnn.errors import CheckpointError, InputError, OutputError
+from srcnn.model import SRCNN
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    prefix = str(tmp_path_factory.mktemp("weights") / "x2" / "srcnn")
+    checkpoints.export_weights(SRCNN("9-1-5"), 2, prefix)
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def upscaler(weights):
+    return Upscaler.from_checkpoint(weights, precision="float32")
+
+
+# --- values are checked where they enter: the API and the flags share one check ------------
+
+@pytest.mark.parametrize("crf", [99, -1, 18.5, "18", True, None])
+def test_crf_out_of_range_is_refused_by_the_api(upscaler, tmp_path, crf):
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    with pytest.raises(ValueError, match="crf"):
+        upscaler.upscale_video(tmp_path / "clip.mp4", tmp_path / "out.mp4", crf=crf)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("crf", ["99", "-1", "18.5", "x"])
+def test_crf_out_of_range_is_a_usage_error(crf, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.upscale_main(["clip.mp4", "--crf", crf])
+    assert stop.value.code == 2 and "--crf" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", ["3/../x2", 3.0, True, 5, "3", None])
+def test_pretrained_takes_only_the_shipped_scales(scale):
+    with pytest.raises(ValueError, match="no shipped weights"):
+        Upscaler.pretrained(scale)
+
+
+def float_image(values):
+    return Image.fromarray(np.asarray(values, np.float32))
+
+
+def animated_gif():
+    buffer = io.BytesIO()
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ("red", "blue", "green")]
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    buffer.seek(0)
+    return Image.open(buffer)
+
+
+def truncated_png(smooth_rgb):
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)).save(buffer, format="PNG")
+    return Image.open(io.BytesIO(buffer.getvalue()[:2000]))  # opened lazily: the pixels are read on use
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda rgb: float_image([[0.5, np.nan], [0.2, 0.1]]), "NaN or infinite"),
+    (lambda rgb: float_image([[0.5, np.inf], [0.2, 0.1]]), "NaN or infinite"),
+    (lambda rgb: float_image([[0.5, -0.25], [0.2, 0.1]]), "negative pixel values"),
+    (lambda rgb: animated_gif(), "animation or multi-page file of 3 frames"),
+    (truncated_png, "truncated or damaged"),
+])
+def test_pil_images_that_cannot_be_upscaled_faithfully(upscaler, smooth_rgb, make, message):
+    with pytest.raises(ValueError, match=message) as error:
+        upscaler.upscale(make(smooth_rgb))
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("values, message", [
+    ([[0.5, np.nan], [0.2, 0.1]], "NaN or infinite"),
+    ([[0.5, -3.0], [0.2, 0.1]], "negative pixel values (down to -3)"),
+])
+def test_float_tiff_files_with_nan_or_negative_values_are_refused(tmp_path, weights, capsys, values, message):
+    float_image(values).save(tmp_path / "scan.tif")
+    assert cli.upscale_main([str(tmp_path / "scan.tif"), "-o", str(tmp_path / "out"), "--checkpoint", weights]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and message in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "out" / "scan_srcnn_x2.png").exists()
+
+
+def test_checkpoint_files_name_their_checkpoint(weights, tmp_path, smooth_rgb):
+    Image.fromarray(smooth_rgb).save(tmp_path / "photo.png")
+    for path in (weights + ".index", weights + ".data-00000-of-00001"):
+        assert Upscaler.from_checkpoint(path).checkpoint == weights
+        assert cli.upscale_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--checkpoint", path,
+                                 "--overwrite"]) == 0
+    with pytest.raises(CheckpointError):
+        Upscaler.from_checkpoint(os.path.join(os.path.dirname(tmp_path), "nowhere", "srcnn.index"))
+
+
+# --- a command writes only what it names and owns ---------------------------------------------
+
+def test_an_image_is_never_written_over_itself(upscaler, tmp_path, smooth_rgb):
+    Image.fromarray(smooth_rgb).save(tmp_path / "photo.png")
+    before = (tmp_path / "photo.png").read_bytes()
+    os.symlink(tmp_path / "photo.png", tmp_path / "link.png")
+    for destination in ("photo.png", "link.png"):
+        with pytest.raises(OutputError, match="is the image being upscaled"):
+            upscaler.upscale_file(tmp_path / "photo.png", tmp_path / destination, overwrite=True)
+    assert (tmp_path / "photo.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("destination, error, message", [
+    ("clip.mp4", OutputError, "is the video being upscaled"),
+    ("clip.avi", ValueError, "name it .mp4 or .m4v"),
+])
+def test_a_video_is_never_written_over_itself_nor_as_mp4_named_otherwise(upscaler, tmp_path, destination, error,
+                                                                         message):
+    (tmp_path / "clip.mp4").write_bytes(b"my holiday")
+    with pytest.raises(error, match=message):
+        upscaler.upscale_video(tmp_path / "clip.mp4", tmp_path / destination, overwrite=True)
+    assert (tmp_path / "clip.mp4").read_bytes() == b"my holiday" and not (tmp_path / "clip.avi").exists()
+
+
+@pytest.mark.parametrize("model_format, existing, message", [
+    ("tflite", "file", "already exists"),
+    ("tflite", "folder", "it is a folder"),
+    ("savedmodel", "file", "it is a file"),
+    ("savedmodel", "folder", "holds other files than a SavedModel"),
+])
+def test_export_replaces_only_a_model_of_its_format(tmp_path, model_format, existing, message):
+    from srcnn import export
+
+    target = tmp_path / "model"
+    if existing == "file":
+        target.write_bytes(b"mine")
+    else:
+        target.mkdir()
+        (target / "notes.txt").write_text("mine")
+    overwrite = message != "already exists"
+    with pytest.raises((OutputError, FileExistsError), match=message):
+        export.export(None, model_format, str(target), overwrite=overwrite)  # refused before anything is built
+    assert (target.read_bytes() if existing == "file" else (target / "notes.txt").read_text().encode()) == b"mine"
+
+
+# --- messages say the true cause ------------------------------------------------------------
+
+def test_an_unreadable_image_is_not_called_damaged(tmp_path, smooth_rgb, monkeypatch):
+    Image.fromarray(smooth_rgb).save(tmp_path / "photo.png")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(imaging.Image, "open", refused)
+    with pytest.raises(InputError, match=r"photo.png: cannot read \(Permission denied\)"):
+        imaging.read_image(str(tmp_path / "photo.png"))
+
+
+def test_a_name_too_long_is_not_a_full_disk(tmp_path, weights, smooth_rgb, capsys):
+    Image.fromarray(smooth_rgb).save(tmp_path / "photo.png")
+    assert cli.upscale_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--checkpoint", weights,
+                             "--suffix", "_" + "x" * 300]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "File name too long" in error and "space" not in error and error.endswith("pass another --output")
