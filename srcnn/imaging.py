@@ -404,6 +404,8 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
                                  f"{frames} frames; only still images are read, save the frame you want as "
                                 "an image of its own")
             return convert_pil_image(ImageOps.exif_transpose(image), path)
+    except InputError:
+        raise  # ours, above (it is a ValueError too)
     except Image.UnidentifiedImageError:
         raise InputError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except OSError as error:
