@@ -1,7 +1,7 @@
 """srcnn-upscale-batch: upscale many images with an Apache Beam pipeline (pip install "srcnn[beam]").
 
-    srcnn-upscale-batch photos/ -o bigger/ -s 2                  # local: one worker process per core
-    srcnn-upscale-batch "scans/*.tif" -o out/ --workers 2 --failures bad.csv
+    srcnn-upscale-batch photos/ -o bigger/ -s 2                  # local runner, in this process
+    srcnn-upscale-batch "scans/*.tif" -o out/ --workers 4 --failures bad.csv   # 4 worker processes
     srcnn-upscale-batch /mnt/archive/ -o /mnt/out/ --runner FlinkRunner --flink_master host:8081
 
 Outputs have srcnn-upscale's names (`srcnn.jobs`): the same inputs give the same files,
@@ -39,11 +39,6 @@ NAMESPACE = "srcnn"  # of the Beam metrics: done, skipped, failed
 VIDEO_REASON = "a video: srcnn-upscale-batch upscales images; upscale videos with srcnn-upscale"
 
 
-def default_workers():
-    """The cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def parse_args(argv):
     """(srcnn's flags, the rest: Beam pipeline options)."""
     parser = argparse.ArgumentParser(
@@ -56,8 +51,9 @@ def parse_args(argv):
     cli.add_weights_arguments(parser)
     cli.add_padding_argument(parser)
     cli.add_upscaling_arguments(parser, videos=False)
-    parser.add_argument("--workers", type=positive_int, default=default_workers(),
-                        help="local worker processes (default: one per core)")
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="local worker processes (default 1, in this process: an image's tiles already run on "
+                             "every core, and each further process starts TensorFlow anew; see docs/batch.md)")
     parser.add_argument("--failures", default=None, metavar="PATH",
                         help="CSV of the files that failed and why (default: <output>/failures.csv)")
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
