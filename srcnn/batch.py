@@ -42,8 +42,8 @@ VIDEO_REASON = "a video: srcnn-upscale-batch upscales images; upscale videos wit
 def parse_args(argv):
     """(srcnn's flags, the rest: Beam pipeline options)."""
     parser = argparse.ArgumentParser(
-        prog="srcnn-upscale-batch", description="Upscale many images with SRCNN on Apache Beam: locally with a "
-                                                "worker per core, or on Dataflow, Flink or Spark.",
+        prog="srcnn-upscale-batch", description="Upscale many images with SRCNN on Apache Beam: locally (in this "
+                                                "process, or --workers processes), or on Dataflow, Flink or Spark.",
         epilog="Outputs are named as srcnn-upscale names them; reruns skip outputs that are there. Other flags "
                "are Beam pipeline options, e.g. --runner DataflowRunner --project P --region R "
                "--temp_location gs://B/tmp (see docs/batch.md).")
@@ -95,7 +95,7 @@ def reason_of(error, source):
 def plan(args, scale):
     """(jobs to run, [(source, reason)] refused before the pipeline: clashes and videos)."""
     planned, clashes = jobs.plan_jobs(expand(args.inputs), args.output, cli.naming_for(args, scale))
-    refused = [(message.split(": ", 1)[0], message.split(": ", 1)[1]) for message in clashes]
+    refused = [tuple(message.split(": ", 1)) for message in clashes]  # "<source>: <why>"
     refused += [(job.source, VIDEO_REASON) for job in planned if jobs.video.is_video(job.source)]
     return [job for job in planned if not jobs.video.is_video(job.source)], refused
 

@@ -84,12 +84,15 @@ def test_outputs_equal_srcnn_upscale_bad_files_are_listed_and_a_rerun_skips(albu
     assert not [name for name in os.listdir(out) if name.startswith(".")]  # no listing or temporaries left
 
 
-def test_videos_are_left_to_srcnn_upscale(album, tmp_path):
+def test_videos_and_clashing_names_are_refused_before_the_pipeline(album, tmp_path):
     (album / "clip.mp4").write_bytes(b"")
-    args, _ = batch.parse_args([str(album / "clip.mp4"), str(album / "image01.png"), "-o", str(tmp_path / "out")])
+    (album / "image01.webp").write_bytes(b"")  # image01_srcnn_x2.png is image01.png's
+    args, _ = batch.parse_args([str(album / "clip.mp4"), str(album / "image01.png"), str(album / "image01.webp"),
+                                "-o", str(tmp_path / "out")])
     planned, refused = batch.plan(args, 2)
     assert [job.source for job in planned] == [str(album / "image01.png")]
-    assert refused == [(str(album / "clip.mp4"), batch.VIDEO_REASON)]
+    assert refused[0][0] == str(album / "image01.webp") and "also" in refused[0][1]
+    assert refused[1:] == [(str(album / "clip.mp4"), batch.VIDEO_REASON)]
 
 
 def test_patterns_are_expanded_and_beam_options_pass_through(album, tmp_path):
