@@ -41,8 +41,9 @@ EXPORT_HINTS = {
 }
 
 
-def add_upscaling_arguments(parser):
-    """The flags of upscaling files, shared by srcnn-upscale and step3_test.py --input."""
+def add_upscaling_arguments(parser, videos=True):
+    """The flags of upscaling files, shared by srcnn-upscale, step3_test.py --input and
+    srcnn-upscale-batch (which takes no videos, so no --crf)."""
     parser.add_argument("-o", "--output", default="output", help="the folder outputs are written to (default: output/)")
     parser.add_argument("--overwrite", action="store_true",
                         help="redo outputs that are already there (default: skip them)")
@@ -53,9 +54,10 @@ def add_upscaling_arguments(parser):
                              "jpg leaves out an alpha channel)")
     parser.add_argument("--suffix", default="_srcnn_x{scale}",
                         help="added to each output's name; {scale} stands for the factor (default _srcnn_x{scale})")
-    parser.add_argument("--crf", type=crf, default=DEFAULT_CRF,
-                        help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
-                             f"(default {DEFAULT_CRF})")
+    if videos:
+        parser.add_argument("--crf", type=crf, default=DEFAULT_CRF,
+                            help=f"H.264 quality of output videos: lower is better and bigger, 0 is lossless "
+                                 f"(default {DEFAULT_CRF})")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
                              "natively, else float32; bfloat16 is faster there for a little less PSNR (docs/upscaling.md)")
@@ -73,6 +75,11 @@ def add_weights_arguments(parser, scale_help="default: the checkpoint's, else 3"
                         help="checkpoint prefix or folder (default: the shipped weights for --scale)")
 
 
+def add_padding_argument(parser):
+    parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
+                        help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
+
+
 def parse_upscale_args(argv):
     parser = argparse.ArgumentParser(
         prog="srcnn-upscale", description="Upscale images and videos with SRCNN.",
@@ -82,8 +89,7 @@ def parse_upscale_args(argv):
     parser.add_argument("-i", "--input", action="append", default=[], dest="more_inputs", metavar="INPUT",
                         help="an input, as a flag (repeatable)")
     add_weights_arguments(parser)
-    parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
-                        help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
+    add_padding_argument(parser)
     add_upscaling_arguments(parser)
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
     args = parser.parse_args(argv)

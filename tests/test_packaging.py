@@ -57,6 +57,7 @@ def test_wheel_holds_the_package_the_weights_and_the_console_scripts(wheel):
     assert {"srcnn/__init__.py", "srcnn/upscaler.py", "srcnn/export.py", "srcnn/cli.py"} <= names
     assert "srcnn-upscale = srcnn.cli:upscale_main" in entry_points
     assert "srcnn-export = srcnn.cli:export_main" in entry_points
+    assert "srcnn-upscale-batch = srcnn.batch:main" in entry_points
 
 
 def test_installed_package_finds_its_weights_from_any_folder(wheel, tmp_path):
