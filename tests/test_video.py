@@ -390,4 +390,4 @@ def test_srcnn_upscale_takes_videos_too(tmp_path, capsys):
     assert "clip_srcnn_x2.mp4 (5 frames, 64x48, 25 fps, audio copied)" in capsys.readouterr().out
     with pytest.raises(SystemExit) as usage_error:
         cli.upscale_main(["--input", str(tmp_path / "clip.mov"), "--scale", "2", "--crf", "52"])
-    assert usage_error.value.code == 2 and "--crf: 52 is not between 0 (lossless) and 51" in capsys.readouterr().err
+    assert usage_error.value.code == 2 and "--crf: crf 52 is not an integer from 0 (lossless) to 51" in capsys.readouterr().err
