@@ -15,7 +15,7 @@ import sys
 import time
 
 from srcnn import data, files
-from srcnn.errors import UserError, exit_on_user_error
+from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error
 from srcnn.flags import positive_int
 
 DEFAULT_TRAIN_DIR, DEFAULT_TEST_DIR = "Train", "Test/Set5"
@@ -43,6 +43,7 @@ def parse_args(argv):
     return args
 
 
+@exit_on_interrupt("no h5 file was written; rerun step1_pre.py")
 @exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)

@@ -23,7 +23,7 @@ import os
 import sys
 
 from srcnn import checkpoints, cli, data, report
-from srcnn.errors import UserError, exit_on_user_error
+from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
 from srcnn.imaging import IMAGE_EXTENSIONS, list_images
 from srcnn.model import PADDINGS
@@ -98,6 +98,7 @@ def upscale_images(args):
     return cli.upscale_images(args, prefix, scale)
 
 
+@exit_on_interrupt("every file written is whole, but the output may be incomplete; rerun step3_test.py")
 @exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from srcnn import imaging, metrics
 from srcnn.errors import UserError
-from srcnn.files import why_not_a_folder
+from srcnn.files import atomic_path, why_not_a_folder
 from srcnn.model import DEFAULT_PADDING
 
 RESULT_FIELDS = ("image", "bicubic_psnr", "srcnn_psnr", "bicubic_ssim", "srcnn_ssim")
@@ -65,7 +65,7 @@ def write_samples(folder, images, results):
             imaging.save_png(f"{stem}_label.png", imaging.to_uint8(image.hr))
             imaging.save_png(f"{stem}_srcnn.png", imaging.to_uint8(result.sr))
             imaging.save_png(f"{stem}_srcnn_color.png", imaging.colour_output(result.sr, image.bicubic_cbcr))
-        with open(os.path.join(folder, "results.csv"), "w", newline="") as handle:
+        with atomic_path(os.path.join(folder, "results.csv")) as temporary, open(temporary, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(RESULT_FIELDS)
             for row in table_rows(results):

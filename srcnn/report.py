@@ -89,7 +89,8 @@ def read_history(path):
         rows, _ = history.read(path)
     except UserError:
         return None
-    points = [(int(row["epoch"]), row["psnr"], row["bicubic_psnr"]) for row in rows if math.isfinite(row["psnr"])]
+    points = [(int(row["epoch"]), row["psnr"], row["bicubic_psnr"]) for row in rows
+              if math.isfinite(row["psnr"]) and math.isfinite(row["bicubic_psnr"])]
     return [list(column) for column in zip(*points)] if points else None
 
 

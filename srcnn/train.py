@@ -35,6 +35,7 @@ from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
 from srcnn.errors import UserError
 from srcnn.evaluate import evaluate_images
+from srcnn.flags import SEED_LIMIT
 from srcnn.model import INITIALIZATIONS, SRCNN, bfloat16_is_native, valid_margin
 
 OPTIMIZERS = ("adam", "sgd")
@@ -69,6 +70,8 @@ class TrainSettings:
         for name in ("epochs", "batch_size", "save_every", "log_every", "image_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise UserError(f"{name} {getattr(self, name)!r}: must be a positive integer")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < SEED_LIMIT:
+            raise UserError(f"seed {self.seed!r}: must be an integer from 0 to {SEED_LIMIT - 1}")
         if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError(f"learning rate {self.learning_rate}: must be a finite number above 0")
         if self.initialization is not None and self.initialization not in INITIALIZATIONS:
@@ -241,12 +244,11 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
             if row["psnr"] > best_psnr:
                 best_psnr = row["psnr"]
                 checkpointer.save(best=True)
-    except KeyboardInterrupt:
-        # Interrupt (Ctrl-C, or SIGTERM through step2_train): save, then stop.
+    except KeyboardInterrupt as interrupt:
+        # Interrupt (Ctrl-C, or SIGTERM as `srcnn.errors.Terminated`): save, then stop, saying what was saved.
         progress.close()
         saved = checkpointer.save()
-        say(f"Interrupted: saved {saved}; rerun to continue" if chief else "Interrupted; the chief saves")
-        raise
+        raise type(interrupt)(f"saved {saved}; rerun to continue" if chief else "the chief saves") from None
     finally:
         progress.close()
         for writer in writers.values():
