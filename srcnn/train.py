@@ -18,11 +18,14 @@ own replicas their share; all restore from the (shared) checkpoint folder, and o
 chief writes checkpoints, summaries and history.csv.
 """
 
+import contextlib
+import errno
 import functools
 import json
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 
@@ -33,7 +36,7 @@ from tqdm import tqdm
 
 from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
-from srcnn.errors import UserError
+from srcnn.errors import UserError, os_reason
 from srcnn.evaluate import evaluate_images
 from srcnn.flags import SEED_LIMIT
 from srcnn.model import INITIALIZATIONS, SRCNN, bfloat16_is_native, valid_margin
@@ -251,8 +254,9 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
         raise type(interrupt)(f"saved {saved}; rerun to continue" if chief else "the chief saves") from None
     finally:
         progress.close()
-        for writer in writers.values():
-            writer.flush()
+        # A full log folder shows here; when something else stopped the run, that is what to report.
+        with contextlib.suppress(UserError) if sys.exc_info()[0] else contextlib.nullcontext():
+            _flush(writers, settings.log_dir)
     if int(run.step):
         checkpointer.save()
     return rows
@@ -618,18 +622,44 @@ class Checkpointer:
             saved = manager.save(checkpoint_number=step)
             checkpoints.write_recipe(manager.directory, recipe(self.settings))
         except (tf.errors.OpError, OSError) as error:
-            message = getattr(error, "message", None) or str(error)
-            raise UserError(f"{manager.directory}: cannot write a checkpoint ({message.splitlines()[0]}); free "
-                            f"space or pass another --checkpoint-dir (the last good one is {self.last_good})") from None
+            raise UserError(f"{manager.directory}: cannot write a checkpoint ({tf_reason(error)}); pass another "
+                            f"--checkpoint-dir (the last good one is {self.last_good})") from None
         if not best:
             self.last_good = saved
         return saved
 
 
+def tf_reason(error):
+    """`srcnn.errors.os_reason` for the OSErrors and file OpErrors of TensorFlow (which carry no errno)."""
+    if isinstance(error, OSError):
+        return os_reason(error)
+    message = (getattr(error, "message", None) or str(error)).splitlines()[0]
+    for code, text in ((errno.ENOSPC, "No space left"), (errno.EDQUOT, "quota exceeded"),
+                       (errno.EACCES, "Permission denied"), (errno.EROFS, "Read-only file system"),
+                       (errno.ENAMETOOLONG, "name too long")):
+        if text.lower() in message.lower():
+            return os_reason(OSError(code, text))
+    return message
+
+
 def _summary_writers(log_dir, chief):
     """TensorBoard writers log_dir/train, /eval and /bicubic (no-ops except on the chief)."""
-    return {name: tf.summary.create_file_writer(os.path.join(log_dir, name)) if chief
-            else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
+    try:
+        return {name: tf.summary.create_file_writer(os.path.join(log_dir, name)) if chief
+                else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
+    except tf.errors.OpError as error:
+        raise UserError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)}); "
+                        "pass another --log-dir") from None
+
+
+def _flush(writers, log_dir):
+    """Writes out the summaries the writers hold; UserError when the log folder cannot take them."""
+    try:
+        for writer in writers.values():
+            writer.flush()
+    except tf.errors.OpError as error:
+        raise UserError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)}); "
+                        "pass another --log-dir") from None
 
 
 def _log_step(writer, step, loss, learning_rate):
