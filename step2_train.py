@@ -21,7 +21,7 @@ import sys
 
 from srcnn import checkpoints, data, run_folders
 from srcnn.errors import exit_on_interrupt, exit_on_user_error
-from srcnn.flags import positive_float, positive_int, seed
+from srcnn.flags import SCALES, positive_float, positive_int, seed
 from srcnn.model import INITIALIZATIONS, valid_margin
 from srcnn.train import (OPTIMIZERS, STRATEGIES, TRAINING_PRECISIONS, TrainSettings, epochs_for_minutes, make_strategy,
                          train_on)
@@ -33,7 +33,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train-h5", default="h5/train.h5")
     parser.add_argument("--test-h5", default="h5/test.h5", help="validation images, evaluated each epoch")
-    parser.add_argument("--scale", type=int, default=DEFAULTS.scale, choices=(2, 3, 4))
+    parser.add_argument("--scale", type=int, default=DEFAULTS.scale, choices=SCALES)
     parser.add_argument("--arch", default=DEFAULTS.arch, type=architecture,
                         help="filter sizes f1-f2-f3: 9-1-5 (ECCV 2014) or 9-5-5 (TPAMI 2016)")
     parser.add_argument("--image-size", type=positive_int, default=33, help="input patch side the h5 must have")
@@ -82,6 +82,9 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.replicas is not None and args.strategy != "mirrored":
         parser.error("--replicas needs --strategy mirrored")
+    if args.replicas is not None and args.batch_size % args.replicas:
+        parser.error(f"--batch-size {args.batch_size} does not split evenly over --replicas {args.replicas}; "
+                     f"pass a multiple of {args.replicas}")
     if args.epochs is not None and args.minutes is not None:
         parser.error("pass --epochs or --minutes, not both")
     return args

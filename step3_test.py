@@ -25,13 +25,14 @@ import sys
 from srcnn import checkpoints, cli, data, report
 from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
+from srcnn.flags import SCALES
 from srcnn.imaging import IMAGE_EXTENSIONS, list_images
 from srcnn.model import PADDINGS
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
+    parser.add_argument("--scale", type=int, default=None, choices=SCALES,
                         help="default: the checkpoint's, else the test h5's, else 3")
     parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder")
     parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],

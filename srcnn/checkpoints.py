@@ -26,9 +26,10 @@ import re
 
 import tensorflow as tf
 
-from srcnn.errors import UserError
+from srcnn.errors import UserError, printable
+from srcnn.flags import SCALES
 from srcnn.files import atomic_path
-from srcnn.model import DEFAULT_PADDING, SRCNN
+from srcnn.model import DEFAULT_PADDING, SRCNN, parse_arch
 
 # What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
 # bytes than requested"), a bad index an OpError.
@@ -150,9 +151,24 @@ def read_config(prefix):
         reader = tf.train.load_checkpoint(prefix)
         scale = reader.get_tensor("config/scale/.ATTRIBUTES/VARIABLE_VALUE")
         arch = reader.get_tensor("config/arch/.ATTRIBUTES/VARIABLE_VALUE")
+        shapes = reader.get_variable_to_shape_map()
     except READ_ERRORS:
         raise UserError(f"{prefix}: not a readable SRCNN checkpoint (no scale/arch config, or damaged)") from None
-    return {"scale": int(scale), "arch": arch.decode() if isinstance(arch, bytes) else str(arch)}
+    # Values from a file: checked here, before anything is built from them.
+    try:
+        arch = arch.decode() if isinstance(arch, bytes) else str(arch)
+        sizes = parse_arch(arch)
+    except (UnicodeDecodeError, ValueError):
+        raise UserError(f"{prefix}: its config names architecture {printable(arch)!s:.40}, not filter sizes like "
+                        "9-1-5; not an SRCNN checkpoint of this project, pass another") from None
+    if getattr(scale, "shape", ()) != () or int(scale) not in SCALES:
+        raise UserError(f"{prefix}: its config says scale {printable(scale)!s:.40}, not one of "
+                        f"{', '.join(map(str, SCALES))}; not an SRCNN checkpoint of this project, pass another")
+    kernels = [shapes.get(f"model/conv{layer}/_kernel/.ATTRIBUTES/VARIABLE_VALUE") for layer in (1, 2, 3)]
+    if all(kernels) and [kernel[0] for kernel in kernels] != list(sizes):
+        raise UserError(f"{prefix}: its config says {arch}, but its filters are "
+                        f"{'-'.join(str(kernel[0]) for kernel in kernels)}; the file is damaged, pass another")
+    return {"scale": int(scale), "arch": arch}
 
 
 def trained_optimizer(prefix):

@@ -20,6 +20,7 @@ def positive_float(text):
     return value
 
 
+SCALES = (2, 3, 4)  # the upscaling factors the scripts train and test (and checkpoints may hold)
 SEED_LIMIT = 2**32  # numpy's and Keras's seeds are 32-bit unsigned
 
 

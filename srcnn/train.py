@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
-from srcnn.errors import UserError, os_reason
+from srcnn.errors import UserError, os_reason, printable
 from srcnn.evaluate import evaluate_images
 from srcnn.flags import SEED_LIMIT
 from srcnn.model import INITIALIZATIONS, SRCNN, bfloat16_is_native, valid_margin
@@ -44,6 +44,7 @@ from srcnn.model import INITIALIZATIONS, SRCNN, bfloat16_is_native, valid_margin
 OPTIMIZERS = ("adam", "sgd")
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi-worker")
+MAX_CPU_REPLICAS = 64  # logical CPU devices `make_strategy` makes where there is no GPU
 
 
 @dataclass
@@ -148,12 +149,10 @@ def make_strategy(name, replicas=None):
             raise UserError("--strategy multi-worker needs TF_CONFIG in the environment (the cluster's workers "
                             "and this one's task); see the README")
         try:
-            config = json.loads(os.environ["TF_CONFIG"])
-            if not isinstance(config.get("cluster"), dict) or not isinstance(config.get("task"), dict):
-                raise ValueError("no 'cluster' or 'task' object")
-        except (ValueError, AttributeError) as error:
-            raise UserError(f"TF_CONFIG is not a cluster description ({error}); see the README") from None
-        return tf.distribute.MultiWorkerMirroredStrategy()
+            check_tf_config(json.loads(os.environ["TF_CONFIG"]))
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except (TypeError, ValueError) as error:  # json's, ours, and TensorFlow's own checks
+            raise UserError(f"TF_CONFIG is not a cluster description ({printable(error)}); see the README") from None
     if replicas is not None and replicas < 1:
         raise UserError(f"--replicas {replicas}: needs at least 1")
     gpus = tf.config.list_physical_devices("GPU")
@@ -163,6 +162,9 @@ def make_strategy(name, replicas=None):
             raise UserError(f"--replicas {count}: only {len(gpus)} GPUs here; pass at most {len(gpus)}")
         return tf.distribute.MirroredStrategy([f"/gpu:{index}" for index in range(count)])
     count = replicas or 2
+    if count > MAX_CPU_REPLICAS:
+        raise UserError(f"--replicas {count}: no GPU here, and more than {MAX_CPU_REPLICAS} logical CPU devices "
+                        "only slow training down (setting them up alone takes minutes); pass fewer")
     try:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
@@ -172,6 +174,24 @@ def make_strategy(name, replicas=None):
             raise UserError(f"--replicas {count}: TensorFlow has already set up its CPU devices in this "
                             "process; start a new one") from None
     return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(count)])
+
+
+def check_tf_config(config):
+    """Raises ValueError unless `config` (TF_CONFIG, parsed) is {"cluster": {job: ["host:port", ...]},
+    "task": {"type": job, "index": i}} with this task among the cluster's."""
+    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict) \
+            or not isinstance(config.get("task"), dict):
+        raise ValueError("no 'cluster' or 'task' object")
+    for job, addresses in config["cluster"].items():
+        if not isinstance(addresses, list) or not addresses or not all(isinstance(address, str) and ":" in address
+                                                                        for address in addresses):
+            raise ValueError(f"cluster job {job!r} is not a list of 'host:port' addresses")
+    task_type, index = config["task"].get("type"), config["task"].get("index")
+    if task_type not in config["cluster"]:
+        raise ValueError(f"task type {task_type!r} is not a job of the cluster")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(config["cluster"][task_type]):
+        raise ValueError(f"task index {index!r} is not one of the {len(config['cluster'][task_type])} "
+                         f"{task_type} addresses")
 
 
 def train(settings, data, label, test_images, say=print, strategy=None):
