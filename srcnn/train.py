@@ -19,6 +19,7 @@ chief writes checkpoints, summaries and history.csv.
 """
 
 import contextlib
+import dataclasses
 import errno
 import functools
 import json
@@ -223,6 +224,9 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     # Set up: check the inputs, build the run, restore its newest checkpoint.
     strategy = strategy or tf.distribute.get_strategy()
     batch_size = _check_inputs(settings, patches, strategy)
+    if batch_size != settings.batch_size:
+        say(f"--batch-size {settings.batch_size}: only {patches.count} patches, so batches of {batch_size}")
+        settings = dataclasses.replace(settings, batch_size=batch_size)  # what recipe.json records
     chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
     steps_per_epoch = patches.count // batch_size
     run, checkpointer = _start_run(settings, strategy, chief, steps_per_epoch, patches.count, say)
@@ -232,41 +236,57 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     step_function = compile_train_step(run, strategy, jit_compile=uses_xla(settings, strategy))
     writers = _summary_writers(settings.log_dir, chief)
     rows, progress = [], Progress(settings, int(run.step), steps_per_epoch, say)
+
+    def end_epoch(epoch):
+        """Validate: PSNR on the test images, one history row, and the best checkpoint."""
+        nonlocal best_psnr
+        checkpointer.check_health()
+        loss_sum, loss_count = run.epoch_losses.numpy()
+        row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
+                       loss=loss_sum / loss_count, seconds=progress.clock.seconds())
+        rows.append(row)
+        if chief:
+            history.append(history_path, row)
+        progress.epoch_done(row)
+        if row["psnr"] > best_psnr:
+            best_psnr = row["psnr"]
+            checkpointer.save(best=True)
+
     try:
+        # A run stopped while validating its last epoch saved that epoch's end, but not its row.
+        if chief and run.epoch_losses[1] and _row_missing(history_path, int(run.step), steps_per_epoch,
+                                                          settings.epochs):
+            end_epoch(int(run.step) // steps_per_epoch - 1)
         for epoch in range(int(run.step) // steps_per_epoch, settings.epochs):
             # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
             # it and skips the steps already taken.
             rng = np.random.default_rng([settings.seed, epoch])
             skip = int(run.step) - epoch * steps_per_epoch
-            losses = []
+            if not skip:
+                run.epoch_losses.assign([0.0, 0.0])
             progress.start_epoch(epoch)
             for batch_data, batch_label in patches.batches(batch_size, rng, skip):
                 # Step: the same random flip/rotation of data and label, one update over all replicas.
+                # Drawn from (seed, step), so a resumed run draws what the uninterrupted one would.
                 if settings.augment:
-                    batch_data, batch_label = random_dihedral(rng, batch_data, batch_label)
+                    step_rng = np.random.default_rng([settings.seed, epoch, int(run.step)])
+                    batch_data, batch_label = random_dihedral(step_rng, batch_data, batch_label)
                 loss = step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label))
                 step = int(run.step)
                 progress.step_done(step)
-                # Log: reading the loss costs a device-to-host copy, so only every log_every steps.
-                if step % settings.log_every == 0:
+                # Log: reading the loss costs a device-to-host copy, so only every log_every steps;
+                # the epoch's sum is in the checkpoint, so a resumed epoch's row has the whole mean.
+                if step % settings.log_every == 0 or (step % steps_per_epoch == 0 and not run.epoch_losses[1]):
                     checkpointer.check_health()
-                    losses.append(float(loss))
-                    _log_step(writers["train"], step, losses[-1], run.optimizer.learning_rate)
-                    progress.loss(epoch, step, losses[-1])
+                    value = float(loss)
+                    run.epoch_losses.assign_add([value, 1.0])
+                if step % settings.log_every == 0:
+                    _log_step(writers["train"], step, value, run.optimizer.learning_rate)
+                    progress.loss(epoch, step, value)
                 # Save: the kill-safe checkpoint.
                 if step % settings.save_every == 0:
                     checkpointer.save()
-            # Validate: PSNR on the test images, one history row, and the best checkpoint.
-            checkpointer.check_health()
-            row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
-                           loss=float(np.mean(losses)) if losses else float(loss), seconds=progress.clock.seconds())
-            rows.append(row)
-            if chief:
-                history.append(history_path, row)
-            progress.epoch_done(row)
-            if row["psnr"] > best_psnr:
-                best_psnr = row["psnr"]
-                checkpointer.save(best=True)
+            end_epoch(epoch)
     except KeyboardInterrupt as interrupt:
         # Interrupt (Ctrl-C, or SIGTERM as `srcnn.errors.Terminated`): save, then stop, saying what was saved.
         progress.close()
@@ -511,7 +531,8 @@ class TrainingRun:
     multipliers: tuple  # one gradient multiplier per trainable variable (see `make_optimizer`)
     step: tf.Variable  # int64: optimizer steps taken
     first_bad_step: tf.Variable  # int64: the first step whose loss was not finite, -1 while none
-    bundle: tf.train.Checkpoint  # model, optimizer, step and `checkpoints.Config`
+    epoch_losses: tf.Variable  # float64 (sum, count) of the losses read this epoch, for its history row
+    bundle: tf.train.Checkpoint  # model, optimizer, step, epoch_losses and `checkpoints.Config`
 
 
 def build_run(settings, strategy, total_steps):
@@ -531,9 +552,10 @@ def build_run(settings, strategy, total_steps):
     # Host-side counters, outside the strategy: only the loop (not the replicas) updates them.
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
     first_bad_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
-    bundle = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
+    epoch_losses = tf.Variable([0.0, 0.0], dtype=tf.float64, trainable=False)
+    bundle = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, epoch_losses=epoch_losses,
                                  config=checkpoints.Config(settings.scale, settings.arch))
-    return TrainingRun(model, optimizer, multipliers, step, first_bad_step, bundle)
+    return TrainingRun(model, optimizer, multipliers, step, first_bad_step, epoch_losses, bundle)
 
 
 def _replica_step(run, replicas, batch_data, batch_label):
@@ -613,7 +635,7 @@ class Checkpointer:
     def restore(self, say):
         """Restores the newest complete checkpoint (none with settings.fresh); returns its prefix or None."""
         if not self.settings.fresh:
-            self.last_good = _restore(self.run.bundle, self.settings, say)
+            self.last_good = _restore(self.run, self.settings, say)
         return self.last_good
 
     def check_health(self):
@@ -747,13 +769,19 @@ def _remove_unfinished_saves(directory, name):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _restore(bundle, settings, say):
-    """Restores the newest complete checkpoint in settings.checkpoint_dir; returns its prefix or None."""
+def _restore(run, settings, say):
+    """Restores the newest complete checkpoint in settings.checkpoint_dir into `run`; returns its prefix or None."""
     restored, skipped = checkpoints.newest_complete(settings.checkpoint_dir)
     for prefix, reason in skipped:
         say(f"Skipping {prefix}: incomplete or damaged ({reason})")
     if restored:
         checkpoints.check_config(restored, settings.scale, settings.arch, settings.optimizer)
+        _check_resume(restored, settings, say)
+        bundle = run.bundle
+        if not tf.train.load_checkpoint(restored).has_tensor("epoch_losses/.ATTRIBUTES/VARIABLE_VALUE"):
+            # Saved before the epoch's losses were: the rest of the bundle (its epoch's row has the losses since).
+            bundle = tf.train.Checkpoint(model=run.model, optimizer=run.optimizer, step=run.step,
+                                         config=run.bundle.config)
         status = None
         try:
             status = bundle.restore(restored)
@@ -764,6 +792,40 @@ def _restore(bundle, settings, say):
             raise UserError(f"{restored}: does not restore into this training ({str(error).splitlines()[0]}); "
                             "pass --fresh to start over or another --checkpoint-dir") from None
     return restored
+
+
+def _row_missing(path, step, steps_per_epoch, epochs):
+    """True when `step` ends an epoch of the run whose history row is not in history.csv."""
+    if not step or step % steps_per_epoch or step // steps_per_epoch > epochs:
+        return False
+    rows, _ = history.read(path)
+    return all(row["step"] != step for row in rows)
+
+
+# What a resumed run must share with the run it continues: another batch size makes
+# other epochs of the steps taken (and another data order), so it is refused.
+_FIXED_FOR_A_RUN = ("batch_size",)
+
+
+def _check_resume(prefix, settings, say):
+    """Refuses a resume with another batch size than recipe.json records; says what else changes.
+
+    Raises:
+        UserError: the batch size differs.
+    """
+    recorded = checkpoints.read_recipe(prefix) or {}
+    wanted = recipe(settings)
+    for key in _FIXED_FOR_A_RUN:
+        if key in recorded and recorded[key] != wanted[key]:
+            flag = "--" + key.replace("_", "-")
+            raise UserError(f"{settings.checkpoint_dir}: this run trains with {flag} {printable(recorded[key])} "
+                            f"(its recipe.json); pass {flag} {printable(recorded[key])} to continue it, or --fresh "
+                            "or another --checkpoint-dir to start a new run")
+    changed = [f"{key} {printable(recorded[key])} -> {printable(wanted[key])}" for key in wanted
+               if key in recorded and recorded[key] != wanted[key]]
+    if changed:
+        say(f"Continuing {prefix} with other settings than its recipe.json: {', '.join(changed)} (from here on; "
+            "recipe.json records the new ones; --fresh starts over)")
 
 
 def _start_history(log_dir, step, fresh, best_dir):
