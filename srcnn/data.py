@@ -525,10 +525,11 @@ def read_test_h5(path, expected=None):
         group = h5["images"]
         if not isinstance(group, h5py.Group):
             raise UserError(f"{path}: images is not a group of test images; rerun step1_pre.py")
-        try:
-            names = list(group.keys())
-        except UnicodeDecodeError:
-            raise UserError(f"{path}: a test image name is not UTF-8 text; rerun step1_pre.py") from None
+        names = list(group.keys())
+        for name in names:
+            if not isinstance(name, str):  # h5py gives the bytes of a name that is not UTF-8
+                raise UserError(f"{path}: test image name {printable(name)} is not UTF-8 text; rerun step1_pre.py "
+                                "(with that image renamed)")
         if not names:
             raise UserError(f"{path}: holds no test images; rerun step1_pre.py with a --test-dir of images")
         smallest = smallest_test_side(int(attributes.get("scale", 0)))
