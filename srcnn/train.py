@@ -387,6 +387,8 @@ class RunClock:
 
     def progress(self, step):
         """'12.3 min in, about 4.1 min left', from the pace since the first step (which compiles)."""
+        if self._first_done is None:  # an epoch validated again on resume, before any step
+            return f"{duration(self.seconds())} in"
         first_time, first_step = self._first_done
         done = step - first_step
         left = (self.total_steps - step) * (time.perf_counter() - first_time) / done if done else math.nan
