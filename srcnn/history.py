@@ -33,7 +33,7 @@ def read(path):
     """
     if not os.path.exists(path):
         return [], True
-    if not os.path.isfile(path):  # /dev/zero or a pipe would be read for ever
+    if not os.path.isfile(path) and not os.path.isdir(path):  # /dev/zero or a pipe would be read for ever
         raise UserError(f"{path}: not a regular file, so not a history.csv; move it away or pass another --log-dir")
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
