@@ -15,7 +15,7 @@ import sys
 import time
 
 from srcnn import data, files
-from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error
+from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error, printable
 from srcnn.flags import SCALES, positive_int
 from srcnn.model import valid_margin
 
@@ -75,7 +75,7 @@ def main(argv=None):
     print(f"{train_path}: {len(patches)} patch pairs {args.image_size}x{args.image_size} -> "
           f"{args.label_size}x{args.label_size}, scale {args.scale}, stride {args.stride}"
           f"{', augmented x8' if args.augment else ''}")
-    print(f"{test_path}: {len(test_images)} test images ({', '.join(image.name for image in test_images)})")
+    print(f"{test_path}: {len(test_images)} test images ({', '.join(printable(image.name) for image in test_images)})")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 

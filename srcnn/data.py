@@ -184,7 +184,7 @@ def test_image(path, scale):
     image = imaging.modcrop(imaging.load_image(path), scale)
     height, width = image.shape[:2]
     if min(height, width) < smallest_test_side(scale):
-        raise UserError(f"{path}: {width}x{height} after cropping to a multiple of {scale} is too small to test "
+        raise UserError(f"{printable(path)}: {width}x{height} after cropping to a multiple of {scale} is too small to test "
                         f"x{scale} on (PSNR/SSIM need at least {smallest_test_side(scale)} px a side); "
                         "leave it out of the test folder")
     hr = imaging.luminance(image)
@@ -268,6 +268,11 @@ def write_test_h5(path, images, *, scale, source):
 def _open_h5(path, required):
     if not os.path.exists(path):
         raise UserError(f"{path}: not found; run step1_pre.py first (or pass the right path)")
+    try:  # a plain open first: its error has the true cause (permission, a folder), HDF5's a guess
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise UserError(f"{path}: cannot read ({os_reason(error)}); pass the h5 file step1_pre.py wrote") from None
     try:
         h5 = h5py.File(path, "r")
     except OSError:

@@ -358,6 +358,23 @@ def test_a_checkpoint_that_cannot_be_written_says_why(tmp_path, monkeypatch, cod
     assert os_reason(OSError(code, "")) in str(error.value) and "space" not in str(error.value)
 
 
+@pytest.mark.parametrize("cause, said", [("folder", "it is a folder"), ("permission", "permission denied")])
+def test_an_h5_that_cannot_be_read_says_why(h5s, tmp_path, monkeypatch, cause, said):
+    """Both were reported as "not a readable HDF5 file (truncated or of another kind)"."""
+    path = tmp_path / "test.h5"
+    if cause == "folder":
+        path.mkdir()
+    else:
+        shutil.copy(h5s[1], path)
+
+        def denied(name, *args, **kwargs):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+
+        monkeypatch.setattr(data, "open", denied, raising=False)  # root reads any file
+    with pytest.raises(UserError, match=f"{path}: cannot read \\({said}\\)"):
+        data.read_test_h5(str(path))
+
+
 def test_full_log_folder_is_one_line(h5s, tmp_path, monkeypatch, capsys):
     """A full disk under the TensorBoard writers was a traceback."""
     def full(*args, **kwargs):
