@@ -3,7 +3,8 @@
 A bundle is a `tf.train.Checkpoint` with
     model    the SRCNN layers conv1..conv3 (kernel and bias of each)
     config   `scale` (int) and `arch` (string, e.g. "9-1-5")
-and, while training, also `optimizer` and `step`. Shipped weights
+and, while training, also `optimizer`, `step` and `epoch_losses` (the sum and count of
+the losses read in the current epoch, for its history row on resume). Shipped weights
 (`checkpoint/pretrained/x{scale}/srcnn`) hold model and config only.
 
 Beside the checkpoints, `recipe.json` in the same folder holds the training recipe that
