@@ -15,8 +15,10 @@ import sys
 import time
 
 from srcnn import data, files
-from srcnn.errors import UserError, exit_on_user_error
+from srcnn.choices import SCALES
+from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error, printable
 from srcnn.flags import positive_int
+from srcnn.model import valid_margin
 
 DEFAULT_TRAIN_DIR, DEFAULT_TEST_DIR = "Train", "Test/Set5"
 
@@ -30,19 +32,22 @@ def parse_args(argv):
                         help=f"test images (searched recursively; default {DEFAULT_TEST_DIR}, or scikit-image's "
                              "sample photographs when that holds none)")
     parser.add_argument("--h5-dir", default="h5", help="where train.h5 and test.h5 are written")
-    parser.add_argument("--scale", type=int, default=3, choices=(2, 3, 4))
+    parser.add_argument("--scale", type=int, default=3, choices=SCALES)
     parser.add_argument("--image-size", type=positive_int, default=33, help="input patch side")
     parser.add_argument("--label-size", type=positive_int, default=21,
                         help="label patch side (input side minus the network's margin)")
     parser.add_argument("--stride", type=positive_int, default=14, help="step between patches")
     parser.add_argument("--augment", action="store_true", help="also take patches from the 8 flips/rotations of each image")
     args = parser.parse_args(argv)
-    if args.label_size > args.image_size or (args.image_size - args.label_size) % 2:
-        parser.error(f"--label-size {args.label_size} must be smaller than --image-size {args.image_size} "
-                     "by an even number")
+    # The label is the VALID network's output on a patch: smaller by its margin on each side.
+    if args.label_size >= args.image_size or (args.image_size - args.label_size) % 2:
+        parser.error(f"--label-size {args.label_size} must be smaller than --image-size {args.image_size} by twice "
+                     f"the network's margin ({2 * valid_margin('9-1-5')} for 9-1-5, {2 * valid_margin('9-5-5')} "
+                     "for 9-5-5)")
     return args
 
 
+@exit_on_interrupt("no h5 file was written; rerun step1_pre.py")
 @exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
@@ -71,7 +76,7 @@ def main(argv=None):
     print(f"{train_path}: {len(patches)} patch pairs {args.image_size}x{args.image_size} -> "
           f"{args.label_size}x{args.label_size}, scale {args.scale}, stride {args.stride}"
           f"{', augmented x8' if args.augment else ''}")
-    print(f"{test_path}: {len(test_images)} test images ({', '.join(image.name for image in test_images)})")
+    print(f"{test_path}: {len(test_images)} test images ({', '.join(printable(image.name) for image in test_images)})")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 

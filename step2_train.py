@@ -17,12 +17,12 @@ import argparse
 import contextlib
 import dataclasses
 import os
-import signal
 import sys
 
 from srcnn import checkpoints, data, run_folders
-from srcnn.errors import exit_on_user_error
-from srcnn.flags import positive_float, positive_int
+from srcnn.choices import SCALES
+from srcnn.errors import exit_on_interrupt, exit_on_user_error
+from srcnn.flags import positive_float, positive_int, seed
 from srcnn.model import INITIALIZATIONS, valid_margin
 from srcnn.train import (OPTIMIZERS, STRATEGIES, TRAINING_PRECISIONS, TrainSettings, epochs_for_minutes, make_strategy,
                          train_on)
@@ -34,7 +34,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train-h5", default="h5/train.h5")
     parser.add_argument("--test-h5", default="h5/test.h5", help="validation images, evaluated each epoch")
-    parser.add_argument("--scale", type=int, default=DEFAULTS.scale, choices=(2, 3, 4))
+    parser.add_argument("--scale", type=int, default=DEFAULTS.scale, choices=SCALES)
     parser.add_argument("--arch", default=DEFAULTS.arch, type=architecture,
                         help="filter sizes f1-f2-f3: 9-1-5 (ECCV 2014) or 9-5-5 (TPAMI 2016)")
     parser.add_argument("--image-size", type=positive_int, default=33, help="input patch side the h5 must have")
@@ -50,7 +50,7 @@ def parse_args(argv):
                              "by a short trial before the run")
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size,
                         help="global batch; split evenly across replicas with --strategy mirrored")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    parser.add_argument("--seed", type=seed, default=DEFAULTS.seed, help="0 to 2**32 - 1")
     parser.add_argument("--checkpoint-dir", default=None, help="default checkpoint/x{scale}")
     parser.add_argument("--log-dir", default=None,
                         help="default logs/x{scale}, or CHECKPOINT_DIR/logs with --checkpoint-dir (one log folder "
@@ -83,6 +83,9 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.replicas is not None and args.strategy != "mirrored":
         parser.error("--replicas needs --strategy mirrored")
+    if args.replicas is not None and args.batch_size % args.replicas:
+        parser.error(f"--batch-size {args.batch_size} does not split evenly over --replicas {args.replicas}; "
+                     f"pass a multiple of {args.replicas}")
     if args.epochs is not None and args.minutes is not None:
         parser.error("pass --epochs or --minutes, not both")
     return args
@@ -102,23 +105,6 @@ def default_log_dir(args):
     return f"logs/x{args.scale}" if args.checkpoint_dir is None else os.path.join(args.checkpoint_dir, "logs")
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM (`kill`, a batch scheduler's stop) gets Ctrl-C's save-then-exit."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def open_patches(args, expected):
     """Patches streamed from disk or loaded whole, and a line saying which when streaming."""
     stream = args.stream if args.stream is not None else data.too_big_to_load(args.train_h5)
@@ -131,6 +117,7 @@ def open_patches(args, expected):
                      f"{data.STREAM_CHUNK}, shuffled within {args.shuffle_buffer}")
 
 
+@exit_on_interrupt("nothing new was saved; rerun to continue from the last checkpoint")
 @exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
@@ -155,14 +142,11 @@ def main(argv=None):
                 devices = f"{devices} on {resolver.task_type} {resolver.task_id} of this cluster"
             print(f"Training on {replicas} replicas ({devices}): each step's batch of {settings.batch_size} "
                   f"patches is split {settings.batch_size // replicas} per replica")
-        try:
-            with sigterm_as_interrupt(), run_folders.claim(settings, strategy.extended.should_checkpoint):
-                if args.minutes is not None:
-                    settings = dataclasses.replace(settings, epochs=epochs_for_minutes(
-                        settings, patches, test_images, args.minutes, strategy=strategy))
-                history = train_on(settings, patches, test_images, strategy=strategy)
-        except KeyboardInterrupt:
-            return 130
+        with run_folders.claim(settings, strategy.extended.should_checkpoint):
+            if args.minutes is not None:
+                settings = dataclasses.replace(settings, epochs=epochs_for_minutes(
+                    settings, patches, test_images, args.minutes, strategy=strategy))
+            history = train_on(settings, patches, test_images, strategy=strategy)
     if history:
         last = history[-1]
         print(f"finished: epoch {last['epoch']}, step {last['step']}, validation PSNR {last['psnr']:.2f} dB "

@@ -23,7 +23,8 @@ import os
 import sys
 
 from srcnn import checkpoints, cli, data, report
-from srcnn.errors import UserError, exit_on_user_error
+from srcnn.choices import SCALES
+from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error
 from srcnn.evaluate import evaluate_images, format_table, write_samples
 from srcnn.imaging import IMAGE_EXTENSIONS, list_images
 from srcnn.model import PADDINGS
@@ -31,7 +32,7 @@ from srcnn.model import PADDINGS
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=int, default=None, choices=(2, 3, 4),
+    parser.add_argument("--scale", type=int, default=None, choices=SCALES,
                         help="default: the checkpoint's, else the test h5's, else 3")
     parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder")
     parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
@@ -101,6 +102,7 @@ def upscale_files(args):
     return cli.upscale_files(args, prefix, scale)
 
 
+@exit_on_interrupt("every file written is whole, but the output may be incomplete; rerun step3_test.py")
 @exit_on_user_error(hints=cli.UPSCALE_HINTS)
 def main(argv=None):
     args = parse_args(argv)

@@ -3,7 +3,8 @@
 A bundle is a `tf.train.Checkpoint` with
     model    the SRCNN layers conv1..conv3 (kernel and bias of each)
     config   `scale` (int) and `arch` (string, e.g. "9-1-5")
-and, while training, also `optimizer` and `step`. Shipped weights
+and, while training, also `optimizer`, `step` and `epoch_losses` (the sum and count of
+the losses read in the current epoch, for its history row on resume). Shipped weights
 (`checkpoint/pretrained/x{scale}/srcnn`) hold model and config only.
 
 Beside the checkpoints, `recipe.json` in the same folder holds the training recipe that
@@ -26,9 +27,10 @@ import re
 
 from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
-from srcnn.errors import CheckpointError, UserError
+from srcnn.errors import CheckpointError, UserError, printable
+from srcnn.choices import SCALES
 from srcnn.files import atomic_path
-from srcnn.model import DEFAULT_PADDING, SRCNN
+from srcnn.model import DEFAULT_PADDING, SRCNN, parse_arch
 
 # What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
 # bytes than requested"), a bad index an OpError.
@@ -153,9 +155,24 @@ def read_config(prefix):
         reader = tf.train.load_checkpoint(prefix)
         scale = reader.get_tensor("config/scale/.ATTRIBUTES/VARIABLE_VALUE")
         arch = reader.get_tensor("config/arch/.ATTRIBUTES/VARIABLE_VALUE")
+        shapes = reader.get_variable_to_shape_map()
     except READ_ERRORS:
         raise CheckpointError(f"{prefix}: not a readable SRCNN checkpoint (no scale/arch config, or damaged)") from None
-    return {"scale": int(scale), "arch": arch.decode() if isinstance(arch, bytes) else str(arch)}
+    # Values from a file: checked here, before anything is built from them.
+    try:
+        arch = arch.decode() if isinstance(arch, bytes) else str(arch)
+        sizes = parse_arch(arch)
+    except (UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{prefix}: its config names architecture {printable(arch)!s:.40}, not filter sizes "
+                              "like 9-1-5; not an SRCNN checkpoint of this project") from None
+    if getattr(scale, "shape", ()) != () or int(scale) not in SCALES:
+        raise CheckpointError(f"{prefix}: its config says scale {printable(scale)!s:.40}, not one of "
+                              f"{', '.join(map(str, SCALES))}; not an SRCNN checkpoint of this project")
+    kernels = [shapes.get(f"model/conv{layer}/_kernel/.ATTRIBUTES/VARIABLE_VALUE") for layer in (1, 2, 3)]
+    if all(kernels) and [kernel[0] for kernel in kernels] != list(sizes):
+        raise CheckpointError(f"{prefix}: its config says {arch}, but its filters are "
+                              f"{'-'.join(str(kernel[0]) for kernel in kernels)}; the file is damaged")
+    return {"scale": int(scale), "arch": arch}
 
 
 def trained_optimizer(prefix):

@@ -5,7 +5,7 @@ parser, answers --help and refuses a bad flag before TensorFlow loads. Each valu
 meaning is documented where it is used (named after each).
 """
 
-SCALES = (2, 3, 4)  # the factors of the shipped weights
+SCALES = (2, 3, 4)  # the factors the scripts train and test, checkpoints may hold, and weights ship for
 DEFAULT_SCALE = 3  # the paper's headline factor
 # srcnn.model: how each layer's input is padded; "valid" is training's, the others test time's.
 PADDINGS = ("valid", "replicate", "zero")

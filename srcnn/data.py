@@ -35,7 +35,7 @@ import skimage
 from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
 from srcnn import imaging
-from srcnn.errors import UserError
+from srcnn.errors import UserError, os_reason, printable
 from srcnn.files import atomic_path, why_not_a_folder
 from srcnn.metrics import SSIM_WINDOW
 
@@ -184,7 +184,7 @@ def test_image(path, scale):
     image = imaging.modcrop(imaging.load_image(path), scale)
     height, width = image.shape[:2]
     if min(height, width) < smallest_test_side(scale):
-        raise UserError(f"{path}: {width}x{height} after cropping to a multiple of {scale} is too small to test "
+        raise UserError(f"{printable(path)}: {width}x{height} after cropping to a multiple of {scale} is too small to test "
                         f"x{scale} on (PSNR/SSIM need at least {smallest_test_side(scale)} px a side); "
                         "leave it out of the test folder")
     hr = imaging.luminance(image)
@@ -207,8 +207,10 @@ def test_images(paths, scale):
     by_name = {}
     for path in paths:
         name = os.path.splitext(os.path.basename(path))[0]
+        check_test_name(name, path)
         if name in by_name:
-            raise UserError(f"{by_name[name]} and {path} would both be test image {name!r} (results and sample "
+            raise UserError(f"{printable(by_name[name])} and {printable(path)} would both be test image "
+                            f"'{printable(name)}' (results and sample "
                             "PNGs are named after it); rename or remove one")
         by_name[name] = path
     return [test_image(path, scale) for path in paths]
@@ -237,7 +239,7 @@ def _atomic_h5(path):
         with atomic_path(path) as temporary, h5py.File(temporary, "w") as h5:
             yield h5
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error})") from None
+        raise UserError(f"{path}: cannot write ({os_reason(error)}); pass another --h5-dir") from None
 
 
 def write_train_h5(path, data, label, *, scale, image_size, label_size, stride, augment, source):
@@ -266,6 +268,11 @@ def write_test_h5(path, images, *, scale, source):
 def _open_h5(path, required):
     if not os.path.exists(path):
         raise UserError(f"{path}: not found; run step1_pre.py first (or pass the right path)")
+    try:  # a plain open first: its error has the true cause (permission, a folder), HDF5's a guess
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise UserError(f"{path}: cannot read ({os_reason(error)}); pass the h5 file step1_pre.py wrote") from None
     try:
         h5 = h5py.File(path, "r")
     except OSError:
@@ -305,6 +312,8 @@ def _patch_shapes(h5, path):
     """(count, image_size, label_size) of a train.h5, checking data and label agree."""
     data, label = h5["data"], h5["label"]
     for dataset in (data, label):
+        if dataset.dtype != np.float32:
+            raise UserError(f"{path}: {dataset.name[1:]} is {dataset.dtype}, not float32 in [0, 1]; rerun step1_pre.py")
         if dataset.ndim != 4 or dataset.shape[1] != dataset.shape[2] or dataset.shape[3] != 1:
             raise UserError(f"{path}: {dataset.name[1:]} has shape {dataset.shape}, not (N, size, size, 1); "
                             "rerun step1_pre.py")
@@ -324,9 +333,19 @@ def read_train_h5(path, expected):
         check_attributes(path, attributes, expected, "rerun step1_pre.py with the same flags as step2_train.py")
         _patch_shapes(h5, path)
         try:
-            return h5["data"][...], h5["label"][...], attributes
+            data, label = h5["data"][...], h5["label"][...]
         except OSError:
             raise UserError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
+        for name, array in (("data", data), ("label", label)):
+            check_finite(path, name, array)
+        return data, label, attributes
+
+
+def check_finite(path, name, array):
+    """Raises UserError when training patches hold NaN or infinite values (they would make the loss NaN)."""
+    if not np.isfinite(array).all():
+        raise UserError(f"{path}: the {name} patches hold NaN or infinite values; rerun step1_pre.py on "
+                        "images that read cleanly")
 
 
 def available_memory():
@@ -452,6 +471,8 @@ class PatchStream:
             for chunk in chunks:
                 start = int(chunk) * STREAM_CHUNK
                 data, label = h5_data[start:start + STREAM_CHUNK], h5_label[start:start + STREAM_CHUNK]
+                for name, array in (("data", data), ("label", label)):
+                    check_finite(self.path, name, array)
                 while filled + len(data) > capacity:
                     yield draw()
                 pool_data[slots[filled:filled + len(data)]] = data
@@ -468,28 +489,89 @@ class PatchStream:
             try:
                 yield from stream.as_numpy_iterator()
             except tf.errors.OpError as error:
-                raise UserError(f"{self.path}: reading patches failed ({error.message.splitlines()[0]}); "
+                reason = error.message.splitlines()[0]
+                if "UserError: " in reason:  # one raised by shuffled_batches, which says it all
+                    raise UserError(reason.split("UserError: ", 1)[1]) from None
+                raise UserError(f"{self.path}: reading patches failed ({reason}); "
                                 "check the file (rerun step1_pre.py)") from None
 
         return generate()
 
 
+RESERVED_NAMES = ("mean",)  # the summary row of results.csv and the tables
+
+
+def check_test_name(name, where):
+    """Raises UserError for a test image name that would be confused with a summary row.
+
+    Args:
+        name: the image name (a file name without extension, or a test.h5 group).
+        where: the file it comes from, for the message.
+    """
+    if name.lower() in RESERVED_NAMES:
+        raise UserError(f"{printable(where)}: a test image named '{printable(name)}' would read as the "
+                        f"{name.lower()} row of the results; rename it")
+
+
 def read_test_h5(path, expected=None):
-    """Loads the test images of a test.h5 as `TestImage`s, and the file's attributes."""
+    """Loads the test images of a test.h5 as `TestImage`s, and the file's attributes.
+
+    Every image is checked against the layout of this module's docstring here, where the
+    file is read, so training finds a bad one before its first epoch, not after it.
+
+    Raises:
+        UserError: missing, unreadable or mismatched file, no images, or an image whose
+            datasets, shapes or dtypes are not the layout's.
+    """
     with _open_h5(path, ("images",)) as h5:
         attributes = dict(h5.attrs)
         check_attributes(path, attributes, expected or {}, "rerun step1_pre.py with that --scale, "
                          "or pass --test-dir to prepare test images directly")
+        group = h5["images"]
+        if not isinstance(group, h5py.Group):
+            raise UserError(f"{path}: images is not a group of test images; rerun step1_pre.py")
+        names = list(group.keys())
+        for name in names:
+            if not isinstance(name, str):  # h5py gives the bytes of a name that is not UTF-8
+                raise UserError(f"{path}: test image name {printable(name)} is not UTF-8 text; rerun step1_pre.py "
+                                "(with that image renamed)")
+        if not names:
+            raise UserError(f"{path}: holds no test images; rerun step1_pre.py with a --test-dir of images")
+        smallest = smallest_test_side(int(attributes.get("scale", 0)))
         images = []
         try:
-            for name, entry in h5["images"].items():
-                cbcr = entry["bicubic_cbcr"][...] if "bicubic_cbcr" in entry else None
-                images.append(TestImage(name, entry["hr"][...], entry["bicubic"][...], cbcr))
+            for name in names:
+                check_test_name(name, path)
+                images.append(_read_test_entry(path, name, group[name], smallest))
         except (OSError, KeyError):
             raise UserError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
-        smallest = smallest_test_side(int(attributes.get("scale", 0)))
-        for image in images:
-            if min(image.hr.shape[:2]) < smallest:
-                raise UserError(f"{path}: test image {image.name} is {image.hr.shape[1]}x{image.hr.shape[0]}, too "
-                                f"small for PSNR/SSIM (at least {smallest} px a side); rerun step1_pre.py without it")
         return images, attributes
+
+
+def _read_test_entry(path, name, entry, smallest):
+    """One images/<name> group as a TestImage, checked against the layout."""
+    shown = printable(name)
+    if not isinstance(entry, h5py.Group):
+        raise UserError(f"{path}: images/{shown} is not a group with hr and bicubic; rerun step1_pre.py")
+    arrays = {}
+    for key, channels in (("hr", 1), ("bicubic", 1), ("bicubic_cbcr", 2)):
+        if key not in entry:
+            if key == "bicubic_cbcr":
+                continue
+            raise UserError(f"{path}: test image {shown} has no {key}; rerun step1_pre.py")
+        dataset = entry[key]
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype != np.float32 or dataset.ndim != 3 \
+                or dataset.shape[2] != channels:
+            what = (f"{dataset.dtype} {dataset.shape}" if isinstance(dataset, h5py.Dataset) else "a group")
+            raise UserError(f"{path}: test image {shown}: {key} is {what}, not float32 (H, W, {channels}); "
+                            "rerun step1_pre.py")
+        arrays[key] = dataset[...]
+        if arrays[key].shape[:2] != arrays["hr"].shape[:2]:
+            raise UserError(f"{path}: test image {shown}: {key} is {arrays[key].shape[1]}x{arrays[key].shape[0]}, "
+                            f"hr {arrays['hr'].shape[1]}x{arrays['hr'].shape[0]}; rerun step1_pre.py")
+        if not np.isfinite(arrays[key]).all():
+            raise UserError(f"{path}: test image {shown}: {key} holds NaN or infinite values; rerun step1_pre.py")
+    if min(arrays["hr"].shape[:2]) < smallest:
+        raise UserError(f"{path}: test image {shown} is {arrays['hr'].shape[1]}x{arrays['hr'].shape[0]}, too "
+                        f"small for PSNR/SSIM (at least {smallest} px a side); rerun step1_pre.py without it")
+    return TestImage(name, arrays["hr"], arrays["bicubic"], arrays.get("bicubic_cbcr"))

@@ -94,3 +94,98 @@ def exit_on_user_error(main=None, *, hints=None):
         return 1
 
     return wrapper
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a batch scheduler's stop), raised where Ctrl-C raises KeyboardInterrupt,
+    so that every `except KeyboardInterrupt` cleans up for both (see `exit_on_interrupt`)."""
+
+
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM: what a shell reports
+
+
+def exit_on_interrupt(advice):
+    """Decorates a script's `main`: Ctrl-C and SIGTERM end it with one line and 130 or 143.
+
+    SIGTERM raises `Terminated` (a KeyboardInterrupt) while `main` runs, so the `finally`
+    blocks and atomic writes (`srcnn.files.atomic_path`) of both leave nothing half-written.
+    Wrap it around `exit_on_user_error`.
+
+    Args:
+        advice: what the user should know or do, ending the line "interrupted; <advice>",
+            e.g. "nothing was written; rerun step1_pre.py". An interrupt raised with a
+            message (training says what it saved) prints that message instead.
+    """
+    import functools
+    import signal
+    import sys
+
+    def decorate(main):
+        @functools.wraps(main)
+        def wrapper(argv=None):
+            def terminate(signum, frame):
+                raise Terminated()
+
+            try:
+                previous = signal.signal(signal.SIGTERM, terminate)
+            except ValueError:  # not the main thread: leave signals alone
+                previous = None
+            try:
+                return main(argv)
+            except KeyboardInterrupt as interrupt:
+                sys.stdout.flush()
+                what = "interrupted by SIGTERM" if isinstance(interrupt, Terminated) else "interrupted"
+                print(f"{what}; {str(interrupt) or advice}", file=sys.stderr)
+                return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
+
+        return wrapper
+
+    return decorate
+
+
+def printable(name):
+    """`name` (a file or image name, which is data) safe to print: control characters, and
+    anything else a terminal would act on, written as Python escapes (repr's), no quotes:
+    an escape sequence in a name prints as the text `\x1b[31m`, not as a colour change.
+    """
+    text = str(name)
+    if text.isprintable():
+        return text
+    return "".join(character if character.isprintable() else repr(character)[1:-1] for character in text)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's CSV injection list
+
+
+def csv_cell(text):
+    """A name (data) as a CSV cell that no spreadsheet runs as a formula: one starting with
+    = + - @ tab or CR gets a leading single quote (OWASP's rule)."""
+    text = str(text)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def os_reason(error):
+    """What an OSError means for the user, as a short phrase for a one-line message: the
+    true cause from its errno (no space, no permission, a name too long, ...), not a guess."""
+    import errno
+
+    reasons = {
+        errno.ENOSPC: "no space left on the device; free some space",
+        errno.EDQUOT: "disk quota exceeded; free some space",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "read-only file system",
+        errno.ENAMETOOLONG: "the file name is too long; use a shorter name",
+        errno.ENOENT: "no such file or folder",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EISDIR: "it is a folder",
+        errno.EIO: "input/output error (a failing disk or network drive)",
+    }
+    code = getattr(error, "errno", None)
+    if code in reasons:
+        return reasons[code]
+    text = getattr(error, "strerror", None) or str(error)
+    return text.splitlines()[0] if text else type(error).__name__

@@ -5,7 +5,8 @@ Output files per image in the sample folder:
     <name>_label.png        ground-truth Y
     <name>_srcnn.png        SRCNN Y
     <name>_srcnn_color.png  SRCNN Y with the bicubic Cb/Cr, back to RGB (Y only for greyscale)
-and results.csv with one row per image and a final "mean" row.
+and results.csv with one row per image and a final "mean" row ("mean" is no image's name, see
+`srcnn.data.check_test_name`; a name starting like a formula gets a leading ' there).
 """
 
 import csv
@@ -16,8 +17,8 @@ import numpy as np
 from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
 from srcnn import imaging, metrics
-from srcnn.errors import UserError
-from srcnn.files import why_not_a_folder
+from srcnn.errors import UserError, csv_cell, printable
+from srcnn.files import atomic_path, why_not_a_folder
 from srcnn.model import DEFAULT_PADDING
 
 RESULT_FIELDS = ("image", "bicubic_psnr", "srcnn_psnr", "bicubic_ssim", "srcnn_ssim")
@@ -65,11 +66,11 @@ def write_samples(folder, images, results):
             imaging.save_png(f"{stem}_label.png", imaging.to_uint8(image.hr))
             imaging.save_png(f"{stem}_srcnn.png", imaging.to_uint8(result.sr))
             imaging.save_png(f"{stem}_srcnn_color.png", imaging.colour_output(result.sr, image.bicubic_cbcr))
-        with open(os.path.join(folder, "results.csv"), "w", newline="") as handle:
+        with atomic_path(os.path.join(folder, "results.csv")) as temporary, open(temporary, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(RESULT_FIELDS)
-            for row in table_rows(results):
-                writer.writerow(row)
+            for name, *figures in table_rows(results):
+                writer.writerow([csv_cell(name), *figures])  # a name is data, never a formula
     except OSError as error:
         raise UserError(f"{folder}: cannot write the samples ({why_not_a_folder(folder, error)}); "
                         "pass another --sample-dir") from None
@@ -87,5 +88,5 @@ def format_table(results):
     """The results as a fixed-width text table."""
     lines = [f"{'image':<16}{'bicubic PSNR':>14}{'SRCNN PSNR':>12}{'bicubic SSIM':>14}{'SRCNN SSIM':>12}"]
     for name, bicubic_psnr, psnr, bicubic_ssim, ssim in table_rows(results):
-        lines.append(f"{name:<16}{bicubic_psnr:>14.2f}{psnr:>12.2f}{bicubic_ssim:>14.4f}{ssim:>12.4f}")
+        lines.append(f"{printable(name):<16}{bicubic_psnr:>14.2f}{psnr:>12.2f}{bicubic_ssim:>14.4f}{ssim:>12.4f}")
     return "\n".join(lines)

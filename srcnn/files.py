@@ -5,7 +5,7 @@ import contextlib
 import os
 import tempfile
 
-from srcnn.errors import OutputError, UserError
+from srcnn.errors import OutputError, UserError, os_reason
 
 
 def ensure_writable_folder(path, what, flag=None):
@@ -32,7 +32,7 @@ def ensure_writable_folder(path, what, flag=None):
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as error:
-        raise error_type(f"{path}: the {what} folder is not writable ({error.strerror}){advice}") from None
+        raise error_type(f"{path}: the {what} folder is not writable ({os_reason(error)}){advice}") from None
 
 
 @contextlib.contextmanager
@@ -96,4 +96,4 @@ def why_not_a_folder(path, error):
         part = os.path.dirname(part)
     if os.path.exists(part) and not os.path.isdir(part):
         return "a file of that name is in the way" if part == os.path.abspath(path) else f"{part} is a file"
-    return error.strerror or str(error)
+    return os_reason(error)

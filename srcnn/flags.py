@@ -22,6 +22,17 @@ def positive_float(text):
     return value
 
 
+SEED_LIMIT = 2**32  # numpy's and Keras's seeds are 32-bit unsigned
+
+
+def seed(text):
+    """A random seed: an integer from 0 to 2**32 - 1 (what numpy and Keras accept)."""
+    value = _number(text, int, "an integer")
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {SEED_LIMIT - 1}")
+    return value
+
+
 def crf(text):
     """An x264 constant rate factor: an integer from 0 (lossless) to 51."""
     try:

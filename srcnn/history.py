@@ -7,13 +7,20 @@ time-to-quality benchmark.
 
 import csv
 import io
+import math
 import os
 
-from srcnn.errors import UserError
+from srcnn.errors import UserError, os_reason
 from srcnn.files import atomic_path
 
 FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 FILE_NAME = "history.csv"
+MAX_BYTES = 64 * 2**20  # about 800,000 rows; a larger file is not one training's history
+# What each field may hold, read back: (lowest, highest, whole numbers only, NaN allowed).
+# NaN PSNRs are a run without test images; anything else out of range is a damaged row.
+_RANGES = {"epoch": (1, 2**53, True, False), "step": (0, 2**53, True, False),
+           "seconds": (0, 1e12, False, False), "loss": (0, 1e12, False, False),
+           "psnr": (-1000, 1000, False, True), "bicubic_psnr": (-1000, 1000, False, True)}
 
 
 def read(path):
@@ -26,12 +33,17 @@ def read(path):
     """
     if not os.path.exists(path):
         return [], True
+    if not os.path.isfile(path) and not os.path.isdir(path):  # /dev/zero or a pipe would be read for ever
+        raise UserError(f"{path}: not a regular file, so not a history.csv; move it away or pass another --log-dir")
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines(keepends=True)
+            text = handle.read(MAX_BYTES + 1)
     except OSError as error:
-        raise UserError(f"{path}: cannot read ({error.strerror or error}); "
-                        "move it away or pass another --log-dir") from None
+        raise UserError(f"{path}: cannot read ({os_reason(error)}); move it away or pass another --log-dir") from None
+    if len(text) > MAX_BYTES:
+        raise UserError(f"{path}: over {MAX_BYTES // 2**20} MB, not one training's history.csv; "
+                        "move it away or pass another --log-dir")
+    lines = text.splitlines(keepends=True)
     clean = not lines or lines[-1].endswith("\n")
     whole = [line for line in lines if line.endswith("\n")]
     rows = []
@@ -39,10 +51,20 @@ def read(path):
     for line in whole[1:]:
         try:
             row = dict(zip(header, next(csv.reader([line]))))
-            rows.append({field: float(row[field]) for field in FIELDS})
+            rows.append({field: _checked(field, float(row[field])) for field in FIELDS})
         except (KeyError, TypeError, ValueError, csv.Error, StopIteration):
             clean = False
     return rows, clean
+
+
+def _checked(field, value):
+    """`value` if `field` may hold it (see _RANGES), else ValueError."""
+    lowest, highest, whole, nan_allowed = _RANGES[field]
+    if math.isnan(value) and nan_allowed:
+        return value
+    if not lowest <= value <= highest or (whole and value != int(value)):  # NaN fails the comparison
+        raise ValueError(f"{field} {value} is out of range")
+    return value
 
 
 def _format(rows):
@@ -60,7 +82,7 @@ def write(path, rows):
         with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
             handle.write(_format(rows))
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror or error}); pass another --log-dir") from None
+        raise UserError(f"{path}: cannot write ({os_reason(error)}); pass another --log-dir") from None
 
 
 def append(path, row):
@@ -72,4 +94,4 @@ def append(path, row):
         with open(path, "a", newline="") as handle:
             handle.write(text)
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror or error}); pass another --log-dir") from None
+        raise UserError(f"{path}: cannot write ({os_reason(error)}); pass another --log-dir") from None

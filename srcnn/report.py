@@ -26,7 +26,7 @@ import numpy as np
 
 from srcnn import history, imaging, metrics, run_folders
 from srcnn.evaluate import table_rows
-from srcnn.errors import UserError
+from srcnn.errors import UserError, os_reason
 from srcnn.files import atomic_path
 
 CROP_WINDOW = 48  # side of the compared window, in image pixels
@@ -89,7 +89,8 @@ def read_history(path):
         rows, _ = history.read(path)
     except UserError:
         return None
-    points = [(int(row["epoch"]), row["psnr"], row["bicubic_psnr"]) for row in rows if math.isfinite(row["psnr"])]
+    points = [(int(row["epoch"]), row["psnr"], row["bicubic_psnr"]) for row in rows
+              if math.isfinite(row["psnr"]) and math.isfinite(row["bicubic_psnr"])]
     return [list(column) for column in zip(*points)] if points else None
 
 
@@ -134,7 +135,7 @@ def write_page(folder, images, results, scale, weights, padding, history_path=No
     try:
         return _write_page(folder, images, results, scale, weights, padding, history_path)
     except OSError as error:
-        raise UserError(f"{folder}: cannot write the sample page ({error.strerror}); pass another --sample-dir") from None
+        raise UserError(f"{folder}: cannot write the sample page ({os_reason(error)}); pass another --sample-dir") from None
 
 
 def _write_page(folder, images, results, scale, weights, padding, history_path):

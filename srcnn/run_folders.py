@@ -18,7 +18,7 @@ import glob
 import os
 
 from srcnn import checkpoints, history
-from srcnn.errors import UserError
+from srcnn.errors import UserError, os_reason
 from srcnn.files import atomic_path, ensure_writable_folder
 
 try:
@@ -95,7 +95,7 @@ def _lock(folder, what):
         try:
             handle = open(path, "a+")
         except OSError as error:
-            raise UserError(f"{folder}: the {what} folder is not writable ({error.strerror}); "
+            raise UserError(f"{folder}: the {what} folder is not writable ({os_reason(error)}); "
                             "pass another one") from None
         if not fcntl:
             break
@@ -151,4 +151,4 @@ def _claim_log_folder(settings):
         with atomic_path(path) as temporary, open(temporary, "w") as handle:
             handle.write(mine + "\n")
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror}); pass another --log-dir") from None
+        raise UserError(f"{path}: cannot write ({os_reason(error)}); pass another --log-dir") from None

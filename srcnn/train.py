@@ -18,11 +18,15 @@ own replicas their share; all restore from the (shared) checkpoint folder, and o
 chief writes checkpoints, summaries and history.csv.
 """
 
+import contextlib
+import dataclasses
+import errno
 import functools
 import json
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 
@@ -34,13 +38,15 @@ from tqdm import tqdm
 
 from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
-from srcnn.errors import UserError
+from srcnn.errors import UserError, os_reason, printable
 from srcnn.evaluate import evaluate_images
+from srcnn.flags import SEED_LIMIT
 from srcnn.model import INITIALIZATIONS, SRCNN, bfloat16_is_native, valid_margin
 
 OPTIMIZERS = ("adam", "sgd")
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi-worker")
+MAX_CPU_REPLICAS = 64  # logical CPU devices `make_strategy` makes where there is no GPU
 
 
 @dataclass
@@ -70,6 +76,8 @@ class TrainSettings:
         for name in ("epochs", "batch_size", "save_every", "log_every", "image_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise UserError(f"{name} {getattr(self, name)!r}: must be a positive integer")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < SEED_LIMIT:
+            raise UserError(f"seed {self.seed!r}: must be an integer from 0 to {SEED_LIMIT - 1}")
         if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UserError(f"learning rate {self.learning_rate}: must be a finite number above 0")
         if self.initialization is not None and self.initialization not in INITIALIZATIONS:
@@ -143,12 +151,10 @@ def make_strategy(name, replicas=None):
             raise UserError("--strategy multi-worker needs TF_CONFIG in the environment (the cluster's workers "
                             "and this one's task); see the README")
         try:
-            config = json.loads(os.environ["TF_CONFIG"])
-            if not isinstance(config.get("cluster"), dict) or not isinstance(config.get("task"), dict):
-                raise ValueError("no 'cluster' or 'task' object")
-        except (ValueError, AttributeError) as error:
-            raise UserError(f"TF_CONFIG is not a cluster description ({error}); see the README") from None
-        return tf.distribute.MultiWorkerMirroredStrategy()
+            check_tf_config(json.loads(os.environ["TF_CONFIG"]))
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except (TypeError, ValueError) as error:  # json's, ours, and TensorFlow's own checks
+            raise UserError(f"TF_CONFIG is not a cluster description ({printable(error)}); see the README") from None
     if replicas is not None and replicas < 1:
         raise UserError(f"--replicas {replicas}: needs at least 1")
     gpus = tf.config.list_physical_devices("GPU")
@@ -158,6 +164,9 @@ def make_strategy(name, replicas=None):
             raise UserError(f"--replicas {count}: only {len(gpus)} GPUs here; pass at most {len(gpus)}")
         return tf.distribute.MirroredStrategy([f"/gpu:{index}" for index in range(count)])
     count = replicas or 2
+    if count > MAX_CPU_REPLICAS:
+        raise UserError(f"--replicas {count}: no GPU here, and more than {MAX_CPU_REPLICAS} logical CPU devices "
+                        "only slow training down (setting them up alone takes minutes); pass fewer")
     try:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
@@ -167,6 +176,24 @@ def make_strategy(name, replicas=None):
             raise UserError(f"--replicas {count}: TensorFlow has already set up its CPU devices in this "
                             "process; start a new one") from None
     return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(count)])
+
+
+def check_tf_config(config):
+    """Raises ValueError unless `config` (TF_CONFIG, parsed) is {"cluster": {job: ["host:port", ...]},
+    "task": {"type": job, "index": i}} with this task among the cluster's."""
+    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict) \
+            or not isinstance(config.get("task"), dict):
+        raise ValueError("no 'cluster' or 'task' object")
+    for job, addresses in config["cluster"].items():
+        if not isinstance(addresses, list) or not addresses or not all(isinstance(address, str) and ":" in address
+                                                                        for address in addresses):
+            raise ValueError(f"cluster job {job!r} is not a list of 'host:port' addresses")
+    task_type, index = config["task"].get("type"), config["task"].get("index")
+    if task_type not in config["cluster"]:
+        raise ValueError(f"task type {task_type!r} is not a job of the cluster")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(config["cluster"][task_type]):
+        raise ValueError(f"task index {index!r} is not one of the {len(config['cluster'][task_type])} "
+                         f"{task_type} addresses")
 
 
 def train(settings, data, label, test_images, say=print, strategy=None):
@@ -198,6 +225,9 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     # Set up: check the inputs, build the run, restore its newest checkpoint.
     strategy = strategy or tf.distribute.get_strategy()
     batch_size = _check_inputs(settings, patches, strategy)
+    if batch_size != settings.batch_size:
+        say(f"--batch-size {settings.batch_size}: only {patches.count} patches, so batches of {batch_size}")
+        settings = dataclasses.replace(settings, batch_size=batch_size)  # what recipe.json records
     chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
     steps_per_epoch = patches.count // batch_size
     run, checkpointer = _start_run(settings, strategy, chief, steps_per_epoch, patches.count, say)
@@ -207,51 +237,67 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
     step_function = compile_train_step(run, strategy, jit_compile=uses_xla(settings, strategy))
     writers = _summary_writers(settings.log_dir, chief)
     rows, progress = [], Progress(settings, int(run.step), steps_per_epoch, say)
+
+    def end_epoch(epoch):
+        """Validate: PSNR on the test images, one history row, and the best checkpoint."""
+        nonlocal best_psnr
+        checkpointer.check_health()
+        loss_sum, loss_count = run.epoch_losses.numpy()
+        row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
+                       loss=loss_sum / loss_count, seconds=progress.clock.seconds())
+        rows.append(row)
+        if chief:
+            history.append(history_path, row)
+        progress.epoch_done(row)
+        if row["psnr"] > best_psnr:
+            best_psnr = row["psnr"]
+            checkpointer.save(best=True)
+
     try:
+        # A run stopped while validating its last epoch saved that epoch's end, but not its row.
+        if chief and run.epoch_losses[1] and _row_missing(history_path, int(run.step), steps_per_epoch,
+                                                          settings.epochs):
+            end_epoch(int(run.step) // steps_per_epoch - 1)
         for epoch in range(int(run.step) // steps_per_epoch, settings.epochs):
             # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
             # it and skips the steps already taken.
             rng = np.random.default_rng([settings.seed, epoch])
             skip = int(run.step) - epoch * steps_per_epoch
-            losses = []
+            if not skip:
+                run.epoch_losses.assign([0.0, 0.0])
             progress.start_epoch(epoch)
             for batch_data, batch_label in patches.batches(batch_size, rng, skip):
                 # Step: the same random flip/rotation of data and label, one update over all replicas.
+                # Drawn from (seed, step), so a resumed run draws what the uninterrupted one would.
                 if settings.augment:
-                    batch_data, batch_label = random_dihedral(rng, batch_data, batch_label)
+                    step_rng = np.random.default_rng([settings.seed, epoch, int(run.step)])
+                    batch_data, batch_label = random_dihedral(step_rng, batch_data, batch_label)
                 loss = step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label))
                 step = int(run.step)
                 progress.step_done(step)
-                # Log: reading the loss costs a device-to-host copy, so only every log_every steps.
-                if step % settings.log_every == 0:
+                # Log: reading the loss costs a device-to-host copy, so only every log_every steps;
+                # the epoch's sum is in the checkpoint, so a resumed epoch's row has the whole mean.
+                if step % settings.log_every == 0 or (step % steps_per_epoch == 0 and not run.epoch_losses[1]):
                     checkpointer.check_health()
-                    losses.append(float(loss))
-                    _log_step(writers["train"], step, losses[-1], run.optimizer.learning_rate)
-                    progress.loss(epoch, step, losses[-1])
+                    value = float(loss)
+                    run.epoch_losses.assign_add([value, 1.0])
+                if step % settings.log_every == 0:
+                    _log_step(writers["train"], step, value, run.optimizer.learning_rate)
+                    progress.loss(epoch, step, value)
                 # Save: the kill-safe checkpoint.
                 if step % settings.save_every == 0:
                     checkpointer.save()
-            # Validate: PSNR on the test images, one history row, and the best checkpoint.
-            checkpointer.check_health()
-            row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
-                           loss=float(np.mean(losses)) if losses else float(loss), seconds=progress.clock.seconds())
-            rows.append(row)
-            if chief:
-                history.append(history_path, row)
-            progress.epoch_done(row)
-            if row["psnr"] > best_psnr:
-                best_psnr = row["psnr"]
-                checkpointer.save(best=True)
-    except KeyboardInterrupt:
-        # Interrupt (Ctrl-C, or SIGTERM through step2_train): save, then stop.
+            end_epoch(epoch)
+    except KeyboardInterrupt as interrupt:
+        # Interrupt (Ctrl-C, or SIGTERM as `srcnn.errors.Terminated`): save, then stop, saying what was saved.
         progress.close()
         saved = checkpointer.save()
-        say(f"Interrupted: saved {saved}; rerun to continue" if chief else "Interrupted; the chief saves")
-        raise
+        raise type(interrupt)(f"saved {saved}; rerun to continue" if chief else "the chief saves") from None
     finally:
         progress.close()
-        for writer in writers.values():
-            writer.flush()
+        # A full log folder shows here; when something else stopped the run, that is what to report.
+        with contextlib.suppress(UserError) if sys.exc_info()[0] else contextlib.nullcontext():
+            _flush(writers, settings.log_dir)
     if int(run.step):
         checkpointer.save()
     return rows
@@ -342,6 +388,8 @@ class RunClock:
 
     def progress(self, step):
         """'12.3 min in, about 4.1 min left', from the pace since the first step (which compiles)."""
+        if self._first_done is None:  # an epoch validated again on resume, before any step
+            return f"{duration(self.seconds())} in"
         first_time, first_step = self._first_done
         done = step - first_step
         left = (self.total_steps - step) * (time.perf_counter() - first_time) / done if done else math.nan
@@ -486,7 +534,8 @@ class TrainingRun:
     multipliers: tuple  # one gradient multiplier per trainable variable (see `make_optimizer`)
     step: tf.Variable  # int64: optimizer steps taken
     first_bad_step: tf.Variable  # int64: the first step whose loss was not finite, -1 while none
-    bundle: tf.train.Checkpoint  # model, optimizer, step and `checkpoints.Config`
+    epoch_losses: tf.Variable  # float64 (sum, count) of the losses read this epoch, for its history row
+    bundle: tf.train.Checkpoint  # model, optimizer, step, epoch_losses and `checkpoints.Config`
 
 
 def build_run(settings, strategy, total_steps):
@@ -506,9 +555,10 @@ def build_run(settings, strategy, total_steps):
     # Host-side counters, outside the strategy: only the loop (not the replicas) updates them.
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
     first_bad_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
-    bundle = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
+    epoch_losses = tf.Variable([0.0, 0.0], dtype=tf.float64, trainable=False)
+    bundle = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, epoch_losses=epoch_losses,
                                  config=checkpoints.Config(settings.scale, settings.arch))
-    return TrainingRun(model, optimizer, multipliers, step, first_bad_step, bundle)
+    return TrainingRun(model, optimizer, multipliers, step, first_bad_step, epoch_losses, bundle)
 
 
 def _replica_step(run, replicas, batch_data, batch_label):
@@ -588,7 +638,7 @@ class Checkpointer:
     def restore(self, say):
         """Restores the newest complete checkpoint (none with settings.fresh); returns its prefix or None."""
         if not self.settings.fresh:
-            self.last_good = _restore(self.run.bundle, self.settings, say)
+            self.last_good = _restore(self.run, self.settings, say)
         return self.last_good
 
     def check_health(self):
@@ -617,18 +667,44 @@ class Checkpointer:
             saved = manager.save(checkpoint_number=step)
             checkpoints.write_recipe(manager.directory, recipe(self.settings))
         except (tf.errors.OpError, OSError) as error:
-            message = getattr(error, "message", None) or str(error)
-            raise UserError(f"{manager.directory}: cannot write a checkpoint ({message.splitlines()[0]}); free "
-                            f"space or pass another --checkpoint-dir (the last good one is {self.last_good})") from None
+            raise UserError(f"{manager.directory}: cannot write a checkpoint ({tf_reason(error)}); pass another "
+                            f"--checkpoint-dir (the last good one is {self.last_good})") from None
         if not best:
             self.last_good = saved
         return saved
 
 
+def tf_reason(error):
+    """`srcnn.errors.os_reason` for the OSErrors and file OpErrors of TensorFlow (which carry no errno)."""
+    if isinstance(error, OSError):
+        return os_reason(error)
+    message = (getattr(error, "message", None) or str(error)).splitlines()[0]
+    for code, text in ((errno.ENOSPC, "No space left"), (errno.EDQUOT, "quota exceeded"),
+                       (errno.EACCES, "Permission denied"), (errno.EROFS, "Read-only file system"),
+                       (errno.ENAMETOOLONG, "name too long")):
+        if text.lower() in message.lower():
+            return os_reason(OSError(code, text))
+    return message
+
+
 def _summary_writers(log_dir, chief):
     """TensorBoard writers log_dir/train, /eval and /bicubic (no-ops except on the chief)."""
-    return {name: tf.summary.create_file_writer(os.path.join(log_dir, name)) if chief
-            else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
+    try:
+        return {name: tf.summary.create_file_writer(os.path.join(log_dir, name)) if chief
+                else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
+    except tf.errors.OpError as error:
+        raise UserError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)}); "
+                        "pass another --log-dir") from None
+
+
+def _flush(writers, log_dir):
+    """Writes out the summaries the writers hold; UserError when the log folder cannot take them."""
+    try:
+        for writer in writers.values():
+            writer.flush()
+    except tf.errors.OpError as error:
+        raise UserError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)}); "
+                        "pass another --log-dir") from None
 
 
 def _log_step(writer, step, loss, learning_rate):
@@ -696,13 +772,19 @@ def _remove_unfinished_saves(directory, name):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _restore(bundle, settings, say):
-    """Restores the newest complete checkpoint in settings.checkpoint_dir; returns its prefix or None."""
+def _restore(run, settings, say):
+    """Restores the newest complete checkpoint in settings.checkpoint_dir into `run`; returns its prefix or None."""
     restored, skipped = checkpoints.newest_complete(settings.checkpoint_dir)
     for prefix, reason in skipped:
         say(f"Skipping {prefix}: incomplete or damaged ({reason})")
     if restored:
         checkpoints.check_config(restored, settings.scale, settings.arch, settings.optimizer)
+        _check_resume(restored, settings, say)
+        bundle = run.bundle
+        if not tf.train.load_checkpoint(restored).has_tensor("epoch_losses/.ATTRIBUTES/VARIABLE_VALUE"):
+            # Saved before the epoch's losses were: the rest of the bundle (its epoch's row has the losses since).
+            bundle = tf.train.Checkpoint(model=run.model, optimizer=run.optimizer, step=run.step,
+                                         config=run.bundle.config)
         status = None
         try:
             status = bundle.restore(restored)
@@ -713,6 +795,40 @@ def _restore(bundle, settings, say):
             raise UserError(f"{restored}: does not restore into this training ({str(error).splitlines()[0]}); "
                             "pass --fresh to start over or another --checkpoint-dir") from None
     return restored
+
+
+def _row_missing(path, step, steps_per_epoch, epochs):
+    """True when `step` ends an epoch of the run whose history row is not in history.csv."""
+    if not step or step % steps_per_epoch or step // steps_per_epoch > epochs:
+        return False
+    rows, _ = history.read(path)
+    return all(row["step"] != step for row in rows)
+
+
+# What a resumed run must share with the run it continues: another batch size makes
+# other epochs of the steps taken (and another data order), so it is refused.
+_FIXED_FOR_A_RUN = ("batch_size",)
+
+
+def _check_resume(prefix, settings, say):
+    """Refuses a resume with another batch size than recipe.json records; says what else changes.
+
+    Raises:
+        UserError: the batch size differs.
+    """
+    recorded = checkpoints.read_recipe(prefix) or {}
+    wanted = recipe(settings)
+    for key in _FIXED_FOR_A_RUN:
+        if key in recorded and recorded[key] != wanted[key]:
+            flag = "--" + key.replace("_", "-")
+            raise UserError(f"{settings.checkpoint_dir}: this run trains with {flag} {printable(recorded[key])} "
+                            f"(its recipe.json); pass {flag} {printable(recorded[key])} to continue it, or --fresh "
+                            "or another --checkpoint-dir to start a new run")
+    changed = [f"{key} {printable(recorded[key])} -> {printable(wanted[key])}" for key in wanted
+               if key in recorded and recorded[key] != wanted[key]]
+    if changed:
+        say(f"Continuing {prefix} with other settings than its recipe.json: {', '.join(changed)} (from here on; "
+            "recipe.json records the new ones; --fresh starts over)")
 
 
 def _start_history(log_dir, step, fresh, best_dir):

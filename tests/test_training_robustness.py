@@ -290,9 +290,10 @@ def test_ctrl_c_and_sigterm_save_before_exiting(run):
         last_step = training.logged_steps()[-1]
         training.process.send_signal(stop)
         code, output = training.finish()
-        assert code == 130 and "Traceback" not in output, output
-        saved_line = [line for line in output.splitlines() if line.startswith("Interrupted: saved ")]
-        assert saved_line and saved_line[0].endswith("; rerun to continue"), output
-        saved = saved_line[0].split("Interrupted: saved ")[1].split(";")[0]
+        assert code == (130, 143)[number] and "Traceback" not in output, output
+        said = ("interrupted; saved ", "interrupted by SIGTERM; saved ")[number]
+        saved_line = [line for line in output.splitlines() if line.startswith(said)]
+        assert saved_line and saved_line[0].endswith("; rerun to continue") and output.endswith(saved_line[0]), output
+        saved = saved_line[0].split(said)[1].split(";")[0]
         saved_step = checkpoints.checkpoint_number(saved)
         assert saved_step >= last_step and checkpoints.why_unreadable(saved) is None
