@@ -82,7 +82,7 @@ def load_test_images(args):
         paths = list_images(args.test_dir, exclude=(args.sample_dir,))  # earlier samples are not test images
         if not paths:
             raise UserError(f"{args.test_dir}: no images ({'/'.join(IMAGE_EXTENSIONS)}) there")
-        return data.test_images(paths, scale), scale
+        return data.test_images(paths, scale, args.max_pixels), scale
     if scale is None and os.path.exists(args.test_h5):
         images, attributes = data.read_test_h5(args.test_h5)
         return images, int(attributes["scale"])

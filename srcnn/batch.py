@@ -32,7 +32,7 @@ import sys
 import tempfile
 
 from srcnn import __version__, cli, jobs
-from srcnn.errors import InputError, SRCNNError, exit_on_user_error, with_hint
+from srcnn.errors import InputError, SRCNNError, csv_cell, exit_on_interrupt, exit_on_user_error, with_hint
 from srcnn.flags import positive_int
 
 NAMESPACE = "srcnn"  # of the Beam metrics: done, skipped, failed
@@ -80,7 +80,7 @@ def expand(inputs):
 def failure_line(source, reason):
     """One CSV row (path, reason) without its line end."""
     line = io.StringIO()
-    csv.writer(line, lineterminator="").writerow([source, reason])
+    csv.writer(line, lineterminator="").writerow([csv_cell(source), csv_cell(reason)])  # names are data
     return line.getvalue()
 
 
@@ -220,6 +220,7 @@ def counter(metrics, name):
     return 0
 
 
+@exit_on_interrupt("every file written is whole; rerun the same command to do the rest")
 @exit_on_user_error(hints=cli.UPSCALE_HINTS)
 def main(argv=None):
     """srcnn-upscale-batch: plan here, upscale on the workers, print done / skipped / failed."""

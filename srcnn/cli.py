@@ -23,7 +23,7 @@ from srcnn import __version__, jobs
 from srcnn.choices import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION, DEFAULT_SCALE, DEFAULT_TILE,
                            EXPORT_FORMATS, OUTPUT_EXTENSIONS, PADDINGS, PRECISIONS, SCALES)
 from srcnn.errors import (CheckpointError, ImageTooLarge, MissingDependency, OutputError, OutputExistsError, SRCNNError,
-                          UserError, exit_on_user_error, with_hint)
+                          UserError, exit_on_interrupt, exit_on_user_error, printable, with_hint)
 from srcnn.flags import crf, positive_int
 
 # What to do, in the commands' words, per kind of error (srcnn.errors).
@@ -134,7 +134,7 @@ def upscale_files(args, prefix, scale):
 
     planned, clashes = jobs.plan_jobs(args.inputs, args.output, naming_for(args, scale))
     for message in clashes:
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {printable(message)}", file=sys.stderr)
     todo = [job for job in planned if args.overwrite or not job.done()]
     skipped = len(planned) - len(todo)
     if todo:  # the weights are loaded only when there is work
@@ -147,10 +147,10 @@ def upscale_files(args, prefix, scale):
     kind = "files" if any(jobs.video.is_video(job.source) for job in planned) else "images"
     for job in tqdm(todo, desc=kind, unit=kind[:-1], disable=None):
         try:
-            tqdm.write(jobs.run_job(upscaler, job, args.overwrite, args.crf, args.max_pixels, progress=True))
+            tqdm.write(printable(jobs.run_job(upscaler, job, args.overwrite, args.crf, args.max_pixels, progress=True)))
         except SRCNNError as error:
             failed += 1
-            tqdm.write(f"error: {with_hint(error, UPSCALE_HINTS)}", file=sys.stderr)
+            tqdm.write(f"error: {printable(with_hint(error, UPSCALE_HINTS))}", file=sys.stderr)
     total = len(planned) + len(clashes)
     print(f"upscaled {len(todo) - (failed - len(clashes))} of {total} {kind} x{scale} into {args.output}/"
           + (f"; skipped {skipped} already there (--overwrite redoes them)" if skipped else "")
@@ -158,6 +158,7 @@ def upscale_files(args, prefix, scale):
     return 1 if failed else 0
 
 
+@exit_on_interrupt("every file written is whole; rerun the same command to do the rest")
 @exit_on_user_error(hints=UPSCALE_HINTS)
 def upscale_main(argv=None):
     """srcnn-upscale: files, folders and videos, with the shipped weights by default."""
@@ -186,6 +187,7 @@ def _size(path):
     return os.path.getsize(path)
 
 
+@exit_on_interrupt("nothing was written")
 @exit_on_user_error(hints=EXPORT_HINTS)
 def export_main(argv=None):
     """srcnn-export: writes one format of the chosen weights."""

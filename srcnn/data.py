@@ -35,6 +35,7 @@ import skimage
 from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
 
 from srcnn import imaging
+from srcnn.choices import DEFAULT_MAX_PIXELS
 from srcnn.errors import UserError, os_reason, printable
 from srcnn.files import atomic_path, why_not_a_folder
 from srcnn.metrics import SSIM_WINDOW
@@ -175,13 +176,13 @@ def smallest_test_side(scale):
     return SSIM_WINDOW + 2 * scale
 
 
-def test_image(path, scale):
+def test_image(path, scale, max_pixels=DEFAULT_MAX_PIXELS):
     """A `TestImage` from an image file: ground truth Y, its bicubic input and colour.
 
     Raises:
         UserError: unreadable, or smaller than `smallest_test_side(scale)` after the modcrop.
     """
-    image = imaging.modcrop(imaging.load_image(path), scale)
+    image = imaging.modcrop(imaging.read_image(path, max_pixels).pixels, scale)
     height, width = image.shape[:2]
     if min(height, width) < smallest_test_side(scale):
         raise UserError(f"{printable(path)}: {width}x{height} after cropping to a multiple of {scale} is too small to test "
@@ -197,7 +198,7 @@ def test_image(path, scale):
     return TestImage(name, hr, bicubic, cbcr)
 
 
-def test_images(paths, scale):
+def test_images(paths, scale, max_pixels=DEFAULT_MAX_PIXELS):
     """`TestImage`s from image files, whose names (file names without extension) must differ.
 
     Raises:
@@ -213,7 +214,7 @@ def test_images(paths, scale):
                             f"'{printable(name)}' (results and sample "
                             "PNGs are named after it); rename or remove one")
         by_name[name] = path
-    return [test_image(path, scale) for path in paths]
+    return [test_image(path, scale, max_pixels) for path in paths]
 
 
 def convention_attributes():

@@ -84,7 +84,7 @@ def exit_on_user_error(main=None, *, hints=None):
         try:
             return main(argv)
         except SRCNNError as error:
-            message = with_hint(error, hints)
+            message = printable(with_hint(error, hints))  # names in it are data
         # The error's traceback holds the failed call's objects; TensorFlow logs warnings when
         # some are deleted (a checkpoint restore that did not finish). Let that happen now, so
         # the error is the last line, not buried under them at exit.

@@ -165,3 +165,65 @@ def test_a_name_too_long_is_not_a_full_disk(tmp_path, weights, smooth_rgb, capsy
                              "--suffix", "_" + "x" * 300]) == 1
     error = capsys.readouterr().err.strip()
     assert "File name too long" in error and "space" not in error and error.endswith("pass another --output")
+
+
+# --- Ctrl-C and SIGTERM: one line, a known status, nothing half-written -----------------------
+
+def test_ctrl_c_in_srcnn_upscale_is_one_line(tmp_path, weights, smooth_rgb, capsys, monkeypatch):
+    from srcnn import jobs
+
+    Image.fromarray(smooth_rgb).save(tmp_path / "photo.png")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "run_job", interrupted)
+    assert cli.upscale_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--checkpoint", weights]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "interrupted; every file written is whole; rerun the same command to do the rest"]
+
+
+def test_sigterm_during_a_video_leaves_no_temporary(tmp_path, weights):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_video import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", size="320x240", seconds=8, audio=False)
+    out = tmp_path / "out"
+    script = ("import sys; from srcnn import cli; sys.exit(cli.upscale_main(sys.argv[1:]))")
+    process = subprocess.Popen([sys.executable, "-c", script, clip, "-o", str(out), "--checkpoint", weights],
+                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out.exists() and any(".tmp-" in name for name in os.listdir(out))):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143
+    assert stderr.strip().splitlines()[-1] == ("interrupted by SIGTERM; every file written is whole; "
+                                               "rerun the same command to do the rest")
+    assert "Traceback" not in stderr and os.listdir(out) == []
+
+
+# --- names from files are data ------------------------------------------------------------------
+
+def test_escape_sequences_in_names_are_printed_as_text(tmp_path, weights, smooth_rgb, capsys):
+    name = "red\x1b[31mcolour\x07.png"
+    Image.fromarray(smooth_rgb).save(tmp_path / name)
+    (tmp_path / "bad\x1b[2Jnotes.png").write_text("not an image")
+    assert cli.upscale_main([str(tmp_path), "-o", str(tmp_path / "out"), "--checkpoint", weights]) == 1
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "\x07" not in captured.out
+    assert "red\\x1b[31mcolour\\x07.png ->" in captured.out and "bad\\x1b[2Jnotes.png: not an image" in captured.err
+    assert (tmp_path / "out" / "red\x1b[31mcolour\x07_srcnn_x2.png").exists()  # the file keeps its real name
+
+
+def test_batch_failures_never_reach_a_spreadsheet_as_formulas():
+    from srcnn import batch
+
+    line = batch.failure_line("=HYPERLINK(\"http://x\")", "-not an image")
+    assert line.startswith("\"'=HYPERLINK") and ",'-not an image" in line
