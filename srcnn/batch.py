@@ -225,6 +225,9 @@ def counter(metrics, name):
 def main(argv=None):
     """srcnn-upscale-batch: plan here, upscale on the workers, print done / skipped / failed."""
     args, pipeline_args = parse_args(argv)
+    # Beam logs notes on the root logger as it loads and runs (no apitools, no resource
+    # module); none is for the user of this command, whose summary they would bury.
+    logging.getLogger().setLevel(logging.ERROR)
     try:
         import apache_beam as beam
         from apache_beam.metrics.metric import MetricsFilter
