@@ -21,6 +21,7 @@ Commands wrap their `main` in `exit_on_user_error`, which prints the message, pl
 command's hint for its type, as the last line and returns 1.
 """
 
+import errno
 import functools
 import gc
 import sys
@@ -189,3 +190,16 @@ def os_reason(error):
         return reasons[code]
     text = getattr(error, "strerror", None) or str(error)
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def tf_reason(error):
+    """`os_reason` for the OSErrors and file OpErrors of TensorFlow (which carry no errno)."""
+    if isinstance(error, OSError):
+        return os_reason(error)
+    message = (getattr(error, "message", None) or str(error)).splitlines()[0]
+    for code, text in ((errno.ENOSPC, "No space left"), (errno.EDQUOT, "quota exceeded"),
+                       (errno.EACCES, "Permission denied"), (errno.EROFS, "Read-only file system"),
+                       (errno.ENAMETOOLONG, "name too long")):
+        if text.lower() in message.lower():
+            return os_reason(OSError(code, text))
+    return message

@@ -31,7 +31,7 @@ from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (
 
 from srcnn import imaging
 from srcnn.choices import EXPORT_FORMATS
-from srcnn.errors import MissingDependency, OutputError, OutputExistsError
+from srcnn.errors import MissingDependency, OutputError, OutputExistsError, tf_reason
 from srcnn.files import atomic_path
 from srcnn.model import InferenceLayers, restore_y
 
@@ -156,8 +156,8 @@ def export(module, model_format, path, overwrite=False):
         with atomic_path(path) as temporary:
             with open(temporary, "wb") as handle:
                 handle.write(data)
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write the model ({error.strerror or error})") from None
+    except (OSError, tf.errors.OpError) as error:  # TensorFlow's file errors (a full disk) are OpErrors
+        raise OutputError(f"{path}: cannot write the model ({tf_reason(error)})") from None
     return path
 
 

@@ -20,7 +20,6 @@ chief writes checkpoints, summaries and history.csv.
 
 import contextlib
 import dataclasses
-import errno
 import functools
 import json
 import math
@@ -38,7 +37,7 @@ from tqdm import tqdm
 
 from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
-from srcnn.errors import UserError, os_reason, printable
+from srcnn.errors import UserError, os_reason, printable, tf_reason
 from srcnn.evaluate import evaluate_images
 from srcnn.flags import SEED_LIMIT
 from srcnn.model import INITIALIZATIONS, SRCNN, bfloat16_is_native, valid_margin
@@ -672,19 +671,6 @@ class Checkpointer:
         if not best:
             self.last_good = saved
         return saved
-
-
-def tf_reason(error):
-    """`srcnn.errors.os_reason` for the OSErrors and file OpErrors of TensorFlow (which carry no errno)."""
-    if isinstance(error, OSError):
-        return os_reason(error)
-    message = (getattr(error, "message", None) or str(error)).splitlines()[0]
-    for code, text in ((errno.ENOSPC, "No space left"), (errno.EDQUOT, "quota exceeded"),
-                       (errno.EACCES, "Permission denied"), (errno.EROFS, "Read-only file system"),
-                       (errno.ENAMETOOLONG, "name too long")):
-        if text.lower() in message.lower():
-            return os_reason(OSError(code, text))
-    return message
 
 
 def _summary_writers(log_dir, chief):

@@ -227,3 +227,18 @@ def test_batch_failures_never_reach_a_spreadsheet_as_formulas():
 
     line = batch.failure_line("=HYPERLINK(\"http://x\")", "-not an image")
     assert line.startswith("\"'=HYPERLINK") and ",'-not an image" in line
+
+
+def test_a_full_disk_during_savedmodel_export_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    from srcnn import export
+    from srcnn.startup import tf
+
+    def full_disk(module, path):
+        os.makedirs(os.path.join(path, "variables"))
+        raise tf.errors.ResourceExhaustedError(None, None, f"{path}/variables/variables.data: No space left on device")
+
+    monkeypatch.setattr(export, "save_savedmodel", full_disk)
+    assert cli.export_main(["--scale", "2", "--format", "savedmodel", "-o", str(tmp_path / "model")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "no space left on the device" in error and len(error.splitlines()) == 1
+    assert os.listdir(tmp_path) == []
