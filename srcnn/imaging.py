@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from srcnn.choices import DEFAULT_MAX_PIXELS  # Pillow's decompression-bomb threshold, as a hard limit
-from srcnn.errors import ImageTooLarge, InputError, OutputError
+from srcnn.errors import ImageTooLarge, InputError
 from srcnn.files import atomic_path
 
 # Still-image files that folders are searched for: the common ones this Pillow can read

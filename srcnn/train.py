@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from srcnn import checkpoints, history, run_folders
 from srcnn.data import PatchArrays, random_dihedral
-from srcnn.errors import UserError, os_reason, printable, tf_reason
+from srcnn.errors import UserError, printable, tf_reason
 from srcnn.evaluate import evaluate_images
 from srcnn.flags import SEED_LIMIT
 from srcnn.model import INITIALIZATIONS, SRCNN, bfloat16_is_native, valid_margin

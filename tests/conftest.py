@@ -38,3 +38,14 @@ def smooth_rgb():
     image = np.stack([rows * 4, columns * 5, (rows + columns) * 2], axis=-1)
     image[20:40, 10:30] = 200
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def random_x2_weights(tmp_path_factory):
+    """A 9-1-5 x2 checkpoint of random weights: for file names and plumbing, not quality."""
+    from srcnn import checkpoints
+    from srcnn.model import SRCNN
+
+    prefix = str(tmp_path_factory.mktemp("weights") / "x2" / "srcnn")
+    checkpoints.export_weights(SRCNN("9-1-5"), 2, prefix)
+    return prefix

@@ -8,16 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn import Upscaler, checkpoints, cli, imaging
+from srcnn import Upscaler, cli, imaging
 from srcnn.errors import CheckpointError, InputError, OutputError
-from srcnn.model import SRCNN
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    prefix = str(tmp_path_factory.mktemp("weights") / "x2" / "srcnn")
-    checkpoints.export_weights(SRCNN("9-1-5"), 2, prefix)
-    return prefix
+def weights(random_x2_weights):
+    return random_x2_weights
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,14 @@ from PIL import Image
 
 pytest.importorskip("apache_beam")
 
-from srcnn import batch, checkpoints, cli  # noqa: E402
-from srcnn.model import SRCNN  # noqa: E402
+from srcnn import batch, cli  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    prefix = str(tmp_path_factory.mktemp("weights") / "x2" / "srcnn")
-    checkpoints.export_weights(SRCNN("9-1-5"), 2, prefix)  # random weights: names and plumbing, not quality
-    return prefix
+def weights(random_x2_weights):
+    return random_x2_weights
 
 
 @pytest.fixture

@@ -12,16 +12,13 @@ from PIL import Image
 
 from srcnn import Upscaler, checkpoints, cli, export
 from srcnn.errors import CheckpointError, InputError, OutputError, OutputExistsError, SRCNNError
-from srcnn.model import SRCNN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    prefix = str(tmp_path_factory.mktemp("weights") / "x2" / "srcnn")
-    checkpoints.export_weights(SRCNN("9-1-5"), 2, prefix)  # random weights: names and plumbing, not quality
-    return prefix
+def weights(random_x2_weights):
+    return random_x2_weights
 
 
 @pytest.fixture
