@@ -221,85 +221,100 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
         UserError: mismatched data or checkpoint, unwritable folders, or a non-finite loss
             (the checkpoints then stay as they were before it).
     """
-    # Set up: check the inputs, build the run, restore its newest checkpoint.
-    strategy = strategy or tf.distribute.get_strategy()
-    batch_size = _check_inputs(settings, patches, strategy)
-    if batch_size != settings.batch_size:
-        say(f"--batch-size {settings.batch_size}: only {patches.count} patches, so batches of {batch_size}")
-        settings = dataclasses.replace(settings, batch_size=batch_size)  # what recipe.json records
-    chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
-    steps_per_epoch = patches.count // batch_size
-    run, checkpointer = _start_run(settings, strategy, chief, steps_per_epoch, patches.count, say)
-    history_path = os.path.join(settings.log_dir, history.FILE_NAME)
-    best_psnr = _start_history(settings.log_dir, int(run.step), settings.fresh, checkpointer.best_dir) if chief \
-        else math.inf
-    step_function = compile_train_step(run, strategy, jit_compile=uses_xla(settings, strategy))
-    writers = _summary_writers(settings.log_dir, chief)
-    rows, progress = [], Progress(settings, int(run.step), steps_per_epoch, say)
+    return _Training(settings, patches, test_images, say, strategy or tf.distribute.get_strategy()).run()
 
-    def end_epoch(epoch):
+
+class _Training:
+    """One call of `train_on`, by phase: set up (here), then `run`: each epoch's steps
+    (`train_epoch`) and its validation (`end_epoch`), a save on interrupt and at the end."""
+
+    def __init__(self, settings, patches, test_images, say, strategy):
+        # Check the inputs, build the run, restore its newest checkpoint.
+        batch_size = _check_inputs(settings, patches, strategy)
+        if batch_size != settings.batch_size:
+            say(f"--batch-size {settings.batch_size}: only {patches.count} patches, so batches of {batch_size}")
+            settings = dataclasses.replace(settings, batch_size=batch_size)  # what recipe.json records
+        self.settings, self.patches, self.test_images, self.strategy = settings, patches, test_images, strategy
+        self.chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
+        self.steps_per_epoch = patches.count // batch_size
+        self.run_state, self.checkpointer = _start_run(settings, strategy, self.chief, self.steps_per_epoch,
+                                                       patches.count, say)
+        self.history_path = os.path.join(settings.log_dir, history.FILE_NAME)
+        self.best_psnr = _start_history(settings.log_dir, int(self.run_state.step), settings.fresh,
+                                        self.checkpointer.best_dir) if self.chief else math.inf
+        self.step_function = compile_train_step(self.run_state, strategy, jit_compile=uses_xla(settings, strategy))
+        self.writers = _summary_writers(settings.log_dir, self.chief)
+        self.rows, self.progress = [], Progress(settings, int(self.run_state.step), self.steps_per_epoch, say)
+
+    def run(self):
+        run, checkpointer, progress = self.run_state, self.checkpointer, self.progress
+        try:
+            # A run stopped while validating its last epoch saved that epoch's end, but not its row.
+            if self.chief and run.epoch_losses[1] and _row_missing(self.history_path, int(run.step),
+                                                                   self.steps_per_epoch, self.settings.epochs):
+                self.end_epoch(int(run.step) // self.steps_per_epoch - 1)
+            for epoch in range(int(run.step) // self.steps_per_epoch, self.settings.epochs):
+                self.train_epoch(epoch)
+                self.end_epoch(epoch)
+        except KeyboardInterrupt as interrupt:
+            # Interrupt (Ctrl-C, or SIGTERM as `srcnn.errors.Terminated`): save, then stop, saying what was saved.
+            progress.close()
+            saved = checkpointer.save()
+            raise type(interrupt)(f"saved {saved}; rerun to continue" if self.chief else "the chief saves") from None
+        finally:
+            progress.close()
+            # A full log folder shows here; when something else stopped the run, that is what to report.
+            with contextlib.suppress(UserError) if sys.exc_info()[0] else contextlib.nullcontext():
+                _flush(self.writers, self.settings.log_dir)
+        if int(run.step):
+            checkpointer.save()
+        return self.rows
+
+    def train_epoch(self, epoch):
+        """The epoch's steps, from where a resumed run stopped."""
+        settings, run, steps_per_epoch = self.settings, self.run_state, self.steps_per_epoch
+        # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
+        # it and skips the steps already taken.
+        rng = np.random.default_rng([settings.seed, epoch])
+        skip = int(run.step) - epoch * steps_per_epoch
+        if not skip:
+            run.epoch_losses.assign([0.0, 0.0])
+        self.progress.start_epoch(epoch)
+        for batch_data, batch_label in self.patches.batches(settings.batch_size, rng, skip):
+            # Step: the same random flip/rotation of data and label, one update over all replicas.
+            # Drawn from (seed, step), so a resumed run draws what the uninterrupted one would.
+            if settings.augment:
+                step_rng = np.random.default_rng([settings.seed, epoch, int(run.step)])
+                batch_data, batch_label = random_dihedral(step_rng, batch_data, batch_label)
+            loss = self.step_function(split_batch(self.strategy, batch_data), split_batch(self.strategy, batch_label))
+            step = int(run.step)
+            self.progress.step_done(step)
+            # Log: reading the loss costs a device-to-host copy, so only every log_every steps;
+            # the epoch's sum is in the checkpoint, so a resumed epoch's row has the whole mean.
+            if step % settings.log_every == 0 or (step % steps_per_epoch == 0 and not run.epoch_losses[1]):
+                self.checkpointer.check_health()
+                value = float(loss)
+                run.epoch_losses.assign_add([value, 1.0])
+            if step % settings.log_every == 0:
+                _log_step(self.writers["train"], step, value, run.optimizer.learning_rate)
+                self.progress.loss(epoch, step, value)
+            # Save: the kill-safe checkpoint.
+            if step % settings.save_every == 0:
+                self.checkpointer.save()
+
+    def end_epoch(self, epoch):
         """Validate: PSNR on the test images, one history row, and the best checkpoint."""
-        nonlocal best_psnr
-        checkpointer.check_health()
-        loss_sum, loss_count = run.epoch_losses.numpy()
-        row = validate(run.model, test_images, settings, writers, epoch=epoch, step=int(run.step),
-                       loss=loss_sum / loss_count, seconds=progress.clock.seconds())
-        rows.append(row)
-        if chief:
-            history.append(history_path, row)
-        progress.epoch_done(row)
-        if row["psnr"] > best_psnr:
-            best_psnr = row["psnr"]
-            checkpointer.save(best=True)
-
-    try:
-        # A run stopped while validating its last epoch saved that epoch's end, but not its row.
-        if chief and run.epoch_losses[1] and _row_missing(history_path, int(run.step), steps_per_epoch,
-                                                          settings.epochs):
-            end_epoch(int(run.step) // steps_per_epoch - 1)
-        for epoch in range(int(run.step) // steps_per_epoch, settings.epochs):
-            # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
-            # it and skips the steps already taken.
-            rng = np.random.default_rng([settings.seed, epoch])
-            skip = int(run.step) - epoch * steps_per_epoch
-            if not skip:
-                run.epoch_losses.assign([0.0, 0.0])
-            progress.start_epoch(epoch)
-            for batch_data, batch_label in patches.batches(batch_size, rng, skip):
-                # Step: the same random flip/rotation of data and label, one update over all replicas.
-                # Drawn from (seed, step), so a resumed run draws what the uninterrupted one would.
-                if settings.augment:
-                    step_rng = np.random.default_rng([settings.seed, epoch, int(run.step)])
-                    batch_data, batch_label = random_dihedral(step_rng, batch_data, batch_label)
-                loss = step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label))
-                step = int(run.step)
-                progress.step_done(step)
-                # Log: reading the loss costs a device-to-host copy, so only every log_every steps;
-                # the epoch's sum is in the checkpoint, so a resumed epoch's row has the whole mean.
-                if step % settings.log_every == 0 or (step % steps_per_epoch == 0 and not run.epoch_losses[1]):
-                    checkpointer.check_health()
-                    value = float(loss)
-                    run.epoch_losses.assign_add([value, 1.0])
-                if step % settings.log_every == 0:
-                    _log_step(writers["train"], step, value, run.optimizer.learning_rate)
-                    progress.loss(epoch, step, value)
-                # Save: the kill-safe checkpoint.
-                if step % settings.save_every == 0:
-                    checkpointer.save()
-            end_epoch(epoch)
-    except KeyboardInterrupt as interrupt:
-        # Interrupt (Ctrl-C, or SIGTERM as `srcnn.errors.Terminated`): save, then stop, saying what was saved.
-        progress.close()
-        saved = checkpointer.save()
-        raise type(interrupt)(f"saved {saved}; rerun to continue" if chief else "the chief saves") from None
-    finally:
-        progress.close()
-        # A full log folder shows here; when something else stopped the run, that is what to report.
-        with contextlib.suppress(UserError) if sys.exc_info()[0] else contextlib.nullcontext():
-            _flush(writers, settings.log_dir)
-    if int(run.step):
-        checkpointer.save()
-    return rows
+        self.checkpointer.check_health()
+        loss_sum, loss_count = self.run_state.epoch_losses.numpy()
+        row = validate(self.run_state.model, self.test_images, self.settings, self.writers, epoch=epoch,
+                       step=int(self.run_state.step), loss=loss_sum / loss_count, seconds=self.progress.clock.seconds())
+        self.rows.append(row)
+        if self.chief:
+            history.append(self.history_path, row)
+        self.progress.epoch_done(row)
+        if row["psnr"] > self.best_psnr:
+            self.best_psnr = row["psnr"]
+            self.checkpointer.save(best=True)
 
 
 class Progress:
