@@ -171,8 +171,6 @@ def csv_cell(text):
 def os_reason(error):
     """What an OSError means for the user, as a short phrase for a one-line message: the
     true cause from its errno (no space, no permission, a name too long, ...), not a guess."""
-    import errno
-
     reasons = {
         errno.ENOSPC: "no space left on the device; free some space",
         errno.EDQUOT: "disk quota exceeded; free some space",

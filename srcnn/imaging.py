@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from srcnn.choices import DEFAULT_MAX_PIXELS  # Pillow's decompression-bomb threshold, as a hard limit
-from srcnn.errors import ImageTooLarge, InputError
+from srcnn.errors import ImageTooLarge, InputError, os_reason
 from srcnn.files import atomic_path
 
 # Still-image files that folders are searched for: the common ones this Pillow can read
@@ -411,7 +411,7 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     except OSError as error:
         if error.errno is None:  # Pillow's decoding errors carry no errno; the system's (permission...) do
             raise InputError(f"{path}: truncated or damaged image ({' '.join(str(error).split())})") from None
-        raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
+        raise InputError(f"{path}: cannot read ({os_reason(error)})") from None
     except (ValueError, SyntaxError, EOFError, struct.error) as error:
         reason = " ".join(str(error).split()) or type(error).__name__
         raise InputError(f"{path}: truncated or damaged image ({reason})") from None
@@ -523,10 +523,8 @@ def save_image(path, image, icc_profile=None, **options):
         ValueError: an extension not in `SAVE_OPTIONS`.
         OSError: the file cannot be written.
     """
-    extension = os.path.splitext(path)[1]
-    _image_format(extension, path)  # before anything is written
-    with atomic_path(path) as temporary:
-        write_image(temporary, image, extension, icc_profile, **options)
+    with atomic_path(path) as temporary:  # nothing is left if the extension is refused
+        write_image(temporary, image, os.path.splitext(path)[1], icc_profile, **options)
 
 
 def _image_format(extension, path):

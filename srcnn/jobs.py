@@ -89,9 +89,13 @@ class Job:
     def outputs(self):
         return [path for path in (self.sr_path, self.bicubic_path) if path]
 
+    def existing(self):
+        """The outputs already there (a link counts, even a broken one: it is not ours to replace)."""
+        return [path for path in self.outputs if os.path.lexists(path)]
+
     def done(self):
         """Whether every output is already there (a rerun skips the job)."""
-        return all(os.path.exists(path) for path in self.outputs)
+        return len(self.existing()) == len(self.outputs)
 
 
 def _sources(input_path, output_dir, naming):
@@ -159,7 +163,7 @@ def run_job(upscaler, job, overwrite=False, crf=DEFAULT_CRF, max_pixels=DEFAULT_
         OutputExistsError: every output exists (and not `overwrite`).
         SRCNNError: the input cannot be read, or an output cannot be written.
     """
-    kept = [] if overwrite else [path for path in job.outputs if os.path.lexists(path)]
+    kept = [] if overwrite else job.existing()
     if len(kept) == len(job.outputs):
         raise OutputExistsError(f"{kept[0]}: already exists")
     if video.is_video(job.source):

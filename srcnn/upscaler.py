@@ -35,7 +35,7 @@ from PIL import Image, ImageOps
 from srcnn import checkpoints, imaging, upscale as tiled, video
 from srcnn.choices import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS,
                            SCALES)
-from srcnn.errors import CheckpointError, InputError, OutputError, OutputExistsError
+from srcnn.errors import CheckpointError, InputError, OutputError, OutputExistsError, os_reason
 from srcnn.export import DeployableSRCNN, export as export_module
 from srcnn.files import atomic_paths, same_file
 
@@ -201,7 +201,7 @@ class Upscaler:
                     os.makedirs(os.path.dirname(path) or os.curdir, exist_ok=True)
                     imaging.write_image(temporary, pixels[kind], os.path.splitext(path)[1], image.icc_profile)
         except OSError as error:
-            raise OutputError(f"{failed[0]}: cannot write ({error.strerror or error})") from None
+            raise OutputError(f"{failed[0]}: cannot write ({os_reason(error)})") from None
 
     def upscale_video(self, source, destination, crf=DEFAULT_CRF, overwrite=False, progress=False):
         """Upscales the video file `source` into the MP4 `destination`, each frame as `upscale` does.

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from srcnn import imaging
 from srcnn.choices import DEFAULT_CRF
-from srcnn.errors import InputError, MissingDependency, OutputError, OutputExistsError
+from srcnn.errors import InputError, MissingDependency, OutputError, OutputExistsError, os_reason
 from srcnn.files import atomic_path, same_file
 from srcnn.flags import check_crf
 
@@ -75,7 +75,7 @@ def _start_ffmpeg(command, **pipes):
     try:
         return subprocess.Popen(command, **pipes)
     except OSError as error:
-        raise MissingDependency(f"{command[0]}: ffmpeg cannot start ({error.strerror or error}); "
+        raise MissingDependency(f"{command[0]}: ffmpeg cannot start ({os_reason(error)}); "
                         "reinstall it: pip install --force-reinstall imageio-ffmpeg") from None
 
 
@@ -367,7 +367,7 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
             count = _encode(upscaled_frames(source, upscale_frame, scale, info), source, info, height, width,
                             temporary, crf, preset, progress)
     except OSError as error:
-        raise OutputError(f"{destination}: cannot write ({error.strerror or error})") from None
+        raise OutputError(f"{destination}: cannot write ({os_reason(error)})") from None
     return VideoResult(count, width, height, info.frame_rate, audio, notes)
 
 

@@ -152,7 +152,7 @@ def test_an_unreadable_image_is_not_called_damaged(tmp_path, smooth_rgb, monkeyp
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(imaging.Image, "open", refused)
-    with pytest.raises(InputError, match=r"photo.png: cannot read \(Permission denied\)"):
+    with pytest.raises(InputError, match=r"photo.png: cannot read \(permission denied\)"):
         imaging.read_image(str(tmp_path / "photo.png"))
 
 
@@ -161,7 +161,7 @@ def test_a_name_too_long_is_not_a_full_disk(tmp_path, weights, smooth_rgb, capsy
     assert cli.upscale_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--checkpoint", weights,
                              "--suffix", "_" + "x" * 300]) == 1
     error = capsys.readouterr().err.strip()
-    assert "File name too long" in error and "space" not in error and error.endswith("pass another --output")
+    assert "file name is too long" in error and "space" not in error and error.endswith("pass another --output")
 
 
 # --- Ctrl-C and SIGTERM: one line, a known status, nothing half-written -----------------------
