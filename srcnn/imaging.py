@@ -523,8 +523,10 @@ def save_image(path, image, icc_profile=None, **options):
         ValueError: an extension not in `SAVE_OPTIONS`.
         OSError: the file cannot be written.
     """
-    with atomic_path(path) as temporary:  # nothing is left if the extension is refused
-        write_image(temporary, image, os.path.splitext(path)[1], icc_profile, **options)
+    extension = os.path.splitext(path)[1]
+    _image_format(extension, path)  # refused with the real name, before anything is written
+    with atomic_path(path) as temporary:
+        write_image(temporary, image, extension, icc_profile, **options)
 
 
 def _image_format(extension, path):
