@@ -249,7 +249,7 @@ def main(argv=None):
     metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
     done, skipped, failed = (counter(metrics, name) for name in ("done", "skipped", "failed"))
     total = len(planned) + len(refused)
-    print(f"upscaled {done} of {total} images x{scale} into {args.output}/"
+    print(f"upscaled {done} of {total} images x{scale} into {os.path.join(args.output, '')}"
           + (f"; skipped {skipped} already there (--overwrite redoes them)" if skipped else "")
           + (f"; {failed} failed (listed in {args.failures})" if failed else ""))
     return 1 if failed else 0

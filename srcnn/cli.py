@@ -60,7 +60,8 @@ def add_upscaling_arguments(parser, videos=True):
                                  f"(default {DEFAULT_CRF})")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto (default): bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs it "
-                             "natively, else float32; bfloat16 is faster there for a little less PSNR (docs/upscaling.md)")
+                             "natively, else float32; bfloat16 is faster there for a little less PSNR "
+                             "(docs/upscaling.md)")
     parser.add_argument("--tile", type=positive_int, default=DEFAULT_TILE,
                         help=f"output tile side in pixels of the TensorFlow path (bfloat16, small images); "
                              f"memory grows with its square (default {DEFAULT_TILE}); float32 runs its own "
@@ -152,7 +153,8 @@ def upscale_files(args, prefix, scale):
             failed += 1
             tqdm.write(f"error: {printable(with_hint(error, UPSCALE_HINTS))}", file=sys.stderr)
     total = len(planned) + len(clashes)
-    print(f"upscaled {len(todo) - (failed - len(clashes))} of {total} {kind} x{scale} into {args.output}/"
+    upscaled = len(todo) - (failed - len(clashes))
+    print(f"upscaled {upscaled} of {total} {kind} x{scale} into {os.path.join(args.output, '')}"
           + (f"; skipped {skipped} already there (--overwrite redoes them)" if skipped else "")
           + (f"; {failed} failed (errors above)" if failed else ""))
     return 1 if failed else 0
