@@ -48,7 +48,7 @@ def main(argv=None):
     parser.add_argument("--scale", type=int, default=3, choices=(2, 3, 4))
     args = parser.parse_args(argv)
     totals = collections.Counter()
-    for name in ("_tap_maps", "_conv12", "_conv3", "_enlarge"):
+    for name in ("_tap_maps", "_interior_tap_maps", "_conv12", "_conv3", "_enlarge"):
         setattr(composed.ComposedSRCNN, name, timed(name, getattr(composed.ComposedSRCNN, name), totals))
     composed._quantize = timed("_quantize", composed._quantize, totals)
     for name in ("low_resolution_planes", "put_phases"):

@@ -7,9 +7,8 @@ window of the small image around (i, j). conv1 for the s * s phases of a small p
 is then one matrix product, (pixels, window taps) @ (window taps, s * s * 64); for x3
 a 7 x 7 window replaces the 9 x 9 taps of each output pixel. conv2 (1 x 1) works on
 those phases where they lie, (pixels * s * s, 64) @ (64, 32), and conv3 runs on the
-enlarged grid as (taps, 32) @ (32, pixels) and shifted sums. The products go to BLAS,
-which keeps the FMA units busier with these shapes than oneDNN's convolution with one
-input channel does.
+enlarged grid as (taps, 32) @ (32, pixels) and shifted sums. These shapes keep the FMA
+units busier than oneDNN's convolution with one input channel does.
 
 Near the image sides the enlargement renormalises its taps and each layer pads its
 input ("replicate" as the MATLAB demo, or "zero"), so the composition differs there:
@@ -22,10 +21,13 @@ The colour planes (what Cb and Cr add to R, G and B; alpha) and, on request, the
 bicubic Y are enlarged with the enlargement's own filters in the same way, and merged
 with the restored Y in the phase layout that `srcnn.upscale.put_phases` writes.
 
-The three products and their ReLUs run in ONNX Runtime where it is installed (with
-onnx, which builds the graph; both come with `pip install srcnn[runtimes]` and
-requirements.txt): its kernels apply the ReLU as they write and keep these narrow
-shapes busier than numpy's BLAS, which is the fallback (`BACKENDS`).
+Where ONNX Runtime and onnx are installed (`pip install srcnn[runtimes]`, and
+requirements.txt), a tile's interior goes through ONNX Runtime as convolutions, one chain
+per phase (`_TileTapMaps`): its blocked-channel kernels run conv1, conv2 and conv3's taps
+close to the FMA peak, and conv1 skips the window taps where a phase's filter is zero. The
+pixels next to the sides go through the three products with their own conv1, in ONNX
+Runtime too (`_tap_maps_session`: it applies the ReLU as it writes). numpy's BLAS runs all
+of it where ONNX Runtime is missing (`BACKENDS`).
 """
 
 import math
@@ -139,8 +141,12 @@ class ComposedSRCNN:
         alone = self.colour_axis.weights[:, :, 0]
         self.enlarge = np.einsum("rpa,tqb->rtpqab", alone, alone).reshape(
             len(alone), len(alone), s * s, self.colour_axis.taps ** 2).astype(np.float32)
-        self._session = None if backend == "numpy" else _tap_maps_session(self.bias1, self.conv2, self.bias2,
-                                                                          self.conv3)
+        self._session = self._tile_tap_maps = None
+        if backend != "numpy":
+            self._session = _tap_maps_session(self.bias1, self.conv2, self.bias2, self.conv3)
+            self._tile_tap_maps = self._session and _TileTapMaps(
+                self.conv1[self.axis.interior, self.axis.interior], self.bias1, self.conv2, self.bias2, self.conv3,
+                self.axis.taps)
         if backend == "onnxruntime" and self._session is None:
             raise ValueError("backend 'onnxruntime' needs onnxruntime and onnx: pip install onnxruntime onnx")
         self.backend = "numpy" if self._session is None else "onnxruntime"
@@ -179,24 +185,36 @@ class ComposedSRCNN:
         return sr, _quantize(phases[..., :len(gains)] + phases[..., -1:] * gains, rows, columns)
 
     def _conv12(self, y, crop, maps_box, size):
-        """conv3's tap maps of conv2's ReLU maps over `maps_box`: (s * s * f3 * f3, pixels),
-        rows ordered (p, q, tap). Every pixel goes through the interior filters, then the
+        """conv3's tap maps of conv2's ReLU maps over `maps_box`: (s * s, taps, pixels), where
+        the first f3 * f3 of the taps are conv3's (in its order) and any others are zero. Every pixel goes through the interior filters, then the
         pixels next to an image side again through their own."""
-        axis, s = self.axis, self.scale
+        axis = self.axis
         padded = _zero_padded(y[..., 0], crop, (maps_box[0] + axis.lo, maps_box[1] + axis.hi,
                                                 maps_box[2] + axis.lo, maps_box[3] + axis.hi))
         rows, columns = maps_box[1] - maps_box[0], maps_box[3] - maps_box[2]
-        windows = np.lib.stride_tricks.sliding_window_view(padded, (axis.taps, axis.taps)).reshape(rows * columns, -1)
-        taps = np.empty((s * s * self.last_size ** 2, rows * columns), np.float32)
-        interior, step = axis.interior, CHUNK_PIXELS[self.backend]
-        for first in range(0, rows * columns, step):
-            chunk = slice(first, first + step)
-            taps[:, chunk] = self._tap_maps(windows[chunk], self.conv1[interior, interior])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (axis.taps, axis.taps))  # (rows, columns, taps, taps)
+        taps = self._interior_tap_maps(padded, windows)
         row_classes = axis.classes(maps_box[0], maps_box[1], size[0])
         column_classes = axis.classes(maps_box[2], maps_box[3], size[1])
-        for row_class, column_class, pixels in _side_pixels(row_classes, column_classes, interior):
-            taps[:, pixels] = self._tap_maps(windows[pixels], self.conv1[row_class, column_class])
+        for row_class, column_class, pixels in _side_pixels(row_classes, column_classes, axis.interior):
+            side = windows[pixels // columns, pixels % columns].reshape(len(pixels), -1)
+            taps[:, :self.last_size ** 2, pixels] = self._tap_maps(side, self.conv1[row_class, column_class]).reshape(
+                len(taps), -1, len(pixels))
         return taps
+
+    def _interior_tap_maps(self, padded, windows):
+        """The tap maps of every pixel through the interior filters, as `_conv12` returns them,
+        from the padded Y and its (rows, columns, taps, taps) windows: in one call of the tile
+        session, else by chunks of `_tap_maps`."""
+        if self._tile_tap_maps is not None:
+            return self._tile_tap_maps(padded)
+        windows = windows.reshape(-1, windows.shape[-1] ** 2)
+        taps = np.empty((self.scale ** 2 * self.last_size ** 2, len(windows)), np.float32)
+        interior, step = self.axis.interior, CHUNK_PIXELS[self.backend]
+        for first in range(0, len(windows), step):
+            chunk = slice(first, first + step)
+            taps[:, chunk] = self._tap_maps(windows[chunk], self.conv1[interior, interior])
+        return taps.reshape(self.scale ** 2, self.last_size ** 2, -1)
 
     def _tap_maps(self, windows, conv1):
         """(pixels, window taps) windows -> (s * s * f3 * f3, pixels) conv3 tap maps."""
@@ -211,16 +229,16 @@ class ComposedSRCNN:
         return (maps @ self.conv3).reshape(len(windows), -1).T
 
     def _conv3(self, taps, maps_box, box, size):
-        """Restored Y phases in [0, 1], float32 (s * s, box pixels), from the tap maps over `maps_box`."""
+        """Restored Y phases in [0, 1], float32 (s * s, box pixels), from the tap maps (of `_conv12`) over `maps_box`."""
         s, half, size3 = self.scale, self.last_size // 2, self.last_size
         rows, columns = maps_box[1] - maps_box[0], maps_box[3] - maps_box[2]
-        taps = taps.reshape(s, s, size3 * size3, rows, columns)
+        taps = taps.reshape(s, s, -1, rows, columns)
         # Outside the image conv3's input is padded: each tap map is linear in conv2's maps,
         # so they are padded alike, phase by phase (the edge phase, or zero).
         pad = (self.reach * (maps_box[0] == 0), self.reach * (maps_box[1] == size[0]),
                self.reach * (maps_box[2] == 0), self.reach * (maps_box[3] == size[1]))
         if any(pad):
-            taps = _pad_phases(taps, pad, self.padding == "replicate")
+            taps = _pad_phases(taps[:, :, :size3 * size3], pad, self.padding == "replicate")
         top, left = box[0] - maps_box[0] + pad[0], box[2] - maps_box[2] + pad[2]
         height, width = box[1] - box[0], box[3] - box[2]
         restored = np.full((s, s, height, width), self.bias3, np.float32)
@@ -298,6 +316,79 @@ def _tap_maps_session(bias1, conv2, bias2, conv3):
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+class _TileTapMaps:
+    """The tap maps of a whole tile through the interior filters, in ONNX Runtime.
+
+    Called with the zero-padded small Y of a tile, (rows + window - 1, columns + window - 1),
+    it returns (s * s, taps, rows * columns) as `ComposedSRCNN._conv12` does, `taps` being
+    f3 * f3 rounded up to a multiple of 8 (the extra taps are zero).
+
+    Each phase (p, q) is its own chain of convolutions: conv1 over the part of the window
+    where that phase's filter is not zero (the enlargement reaches 6 of the 7 small pixels of
+    a x3 window for two of the three phases: 18 % fewer multiply-adds), then conv2 and
+    conv3's taps as 1 x 1 convolutions. ONNX Runtime runs convolutions whose channels come in
+    blocks of 8 in its blocked-channel (NCHWc) kernels, which keep the FMA units busier than
+    the per-pixel products of `_tap_maps_session`; a phase's 64 maps stay in the cache
+    between its layers; and each phase writes its taps straight into the array returned.
+
+    Args:
+        conv1: (window * window, s * s * maps1) interior conv1 of `ComposedSRCNN`.
+        bias1, conv2, bias2, conv3: as `_tap_maps_session` takes them.
+        window: the side of conv1's window, in small pixels.
+    """
+
+    def __init__(self, conv1, bias1, conv2, bias2, conv3, window):
+        import onnxruntime
+        from onnx import TensorProto, helper, numpy_helper
+
+        maps1, maps2, taps3 = conv2.shape[0], conv2.shape[1], conv3.shape[1]
+        self.phases = conv1.shape[1] // maps1
+        # conv3's taps padded with zero filters to a multiple of 8: whole blocks for NCHWc.
+        self.taps = -(-taps3 // 8) * 8
+        conv3_blocked = np.zeros((self.taps, maps2, 1, 1), np.float32)
+        conv3_blocked[:taps3, :, 0, 0] = conv3.T
+        constants = {"conv2": conv2.T[..., None, None], "bias2": bias2, "conv3": conv3_blocked,
+                     "axes": np.array([2, 3], np.int64)}
+        nodes, self.outputs = [], [f"taps{phase}" for phase in range(self.phases)]
+        for phase, output in enumerate(self.outputs):
+            kernel = conv1[:, phase * maps1:(phase + 1) * maps1].T.reshape(maps1, 1, window, window)
+            rows, columns = (np.flatnonzero(np.any(kernel != 0, axis=axes)) for axes in ((0, 1, 3), (0, 1, 2)))
+            first, last = np.array([rows[0], columns[0]]), np.array([rows[-1], columns[-1]])
+            constants.update({
+                f"conv1_{phase}": kernel[:, :, first[0]:last[0] + 1, first[1]:last[1] + 1],
+                f"bias1_{phase}": bias1[phase * maps1:(phase + 1) * maps1],
+                f"first{phase}": first, f"stop{phase}": np.where(last < window - 1, last - (window - 1), 2 ** 62)})
+            nodes += [
+                helper.make_node("Slice", ["y", f"first{phase}", f"stop{phase}", "axes"], [f"window{phase}"]),
+                helper.make_node("Conv", [f"window{phase}", f"conv1_{phase}", f"bias1_{phase}"], [f"linear1_{phase}"]),
+                helper.make_node("Relu", [f"linear1_{phase}"], [f"features{phase}"]),
+                helper.make_node("Conv", [f"features{phase}", "conv2", "bias2"], [f"linear2_{phase}"]),
+                helper.make_node("Relu", [f"linear2_{phase}"], [f"maps{phase}"]),
+                helper.make_node("Conv", [f"maps{phase}", "conv3"], [output])]
+        graph = helper.make_graph(
+            nodes, "srcnn_tile_tap_maps", [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, None, None])],
+            [helper.make_tensor_value_info(output, TensorProto.FLOAT, [1, self.taps, None, None])
+             for output in self.outputs],
+            [numpy_helper.from_array(np.ascontiguousarray(value), name) for name, value in constants.items()])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1  # a tile per core, as `_tap_maps_session`
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                                    providers=["CPUExecutionProvider"])
+        self.window = window
+
+    def __call__(self, padded):
+        rows, columns = (side - self.window + 1 for side in padded.shape)
+        taps = np.empty((self.phases, self.taps, rows * columns), np.float32)
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("y", np.ascontiguousarray(padded[None, None]))
+        for phase, output in enumerate(self.outputs):
+            binding.bind_output(output, "cpu", 0, np.float32, [1, self.taps, rows, columns], taps[phase].ctypes.data)
+        self.session.run_with_iobinding(binding)
+        return taps
 
 
 def _side_pixels(row_classes, column_classes, interior):

@@ -453,10 +453,12 @@ def _upscale_composed(engine, pixels, alpha, progress, sr, bicubic):
     A tile per thread, with BLAS held to one thread per call: its own threads would compete
     with the tiles'.
     """
-    size, scale, step = pixels.shape[:2], engine.scale, composed.TILE_PIXELS
+    size, scale = pixels.shape[:2], engine.scale
     gains = np.float32(255.0) * imaging.y_gains(sr.shape[-1])
-    boxes = [(top, min(top + step, size[0]), left, min(left + step, size[1]))
-             for top in range(0, size[0], step) for left in range(0, size[1], step)]
+    # Tiles of at most TILE_PIXELS a side, of equal sizes: no thin last row or column of tiles.
+    rows, columns = (np.linspace(0, side, -(-side // composed.TILE_PIXELS) + 1).round().astype(int) for side in size)
+    boxes = [(int(top), int(bottom), int(left), int(right))
+             for top, bottom in zip(rows[:-1], rows[1:]) for left, right in zip(columns[:-1], columns[1:])]
 
     def one_tile(box):
         crop = engine.crop(box, size)
