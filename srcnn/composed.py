@@ -241,14 +241,20 @@ class ComposedSRCNN:
             taps = _pad_phases(taps[:, :, :size3 * size3], pad, self.padding == "replicate")
         top, left = box[0] - maps_box[0] + pad[0], box[2] - maps_box[2] + pad[2]
         height, width = box[1] - box[0], box[3] - box[2]
-        restored = np.full((s, s, height, width), self.bias3, np.float32)
+        # Summed a whole row of the maps at a time, as flat ranges (numpy adds those several
+        # times faster than 2-d slices); the columns past `width` are dropped afterwards.
+        padded_columns = taps.shape[-1]
+        taps = taps.reshape(s, s, taps.shape[2], -1)
+        restored = np.full((s, s, height * padded_columns), self.bias3, np.float32)
+        length = (height - 1) * padded_columns + width  # up to the last wanted pixel: stays inside a tap map
         for p in range(s):
             for q in range(s):
                 for tap in range(size3 * size3):
                     rows_from, row_phase = divmod(p + tap // size3 - half, s)
                     columns_from, column_phase = divmod(q + tap % size3 - half, s)
-                    restored[p, q] += taps[row_phase, column_phase, tap, top + rows_from:top + rows_from + height,
-                                           left + columns_from:left + columns_from + width]
+                    start = (top + rows_from) * padded_columns + left + columns_from
+                    restored[p, q, :length] += taps[row_phase, column_phase, tap, start:start + length]
+        restored = restored.reshape(s, s, height, padded_columns)[..., :width]
         np.clip(restored, 0.0, 1.0, out=restored)
         return restored.reshape(s * s, -1)
 
