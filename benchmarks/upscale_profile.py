@@ -6,7 +6,8 @@
 Runs `srcnn.upscale.upscale` on a synthetic photo with one tile at a time (so the stages'
 times add up) and times each stage of `srcnn.composed.ComposedSRCNN`; then times a 2048^3
 float32 matrix product in numpy's BLAS on one thread, the most this core's FMA units give a
-matrix product, and says what fraction of it the network's products reached.
+matrix product, and says what fraction of it the tiles' tap maps (conv1, conv2 and conv3's
+taps: ONNX Runtime's convolutions, or numpy's products without it) reached.
 """
 
 import argparse
@@ -24,8 +25,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.upscale_speed import output_size, synthetic_photo  # noqa: E402
 from srcnn import checkpoints, composed, upscale  # noqa: E402
 
-STAGES = {"_tap_maps": "the three products (conv1, conv2, conv3's taps)",
-          "_conv12": "the same with their windows and tap-map copies",
+STAGES = {"_interior_tap_maps": "conv1, conv2, conv3's taps of the tiles",
+          "_side_tap_maps": "the same again for the pixels next to the sides",
+          "_conv12": "all of it with the padded Y and the side windows",
           "_conv3": "conv3's shifted sums", "_enlarge": "colour enlargement",
           "_quantize": "rounding to uint8", "low_resolution_planes": "colour conversion",
           "put_phases": "writing into the output"}
@@ -47,8 +49,15 @@ def main(argv=None):
     parser.add_argument("--megapixels", type=float, default=4)
     parser.add_argument("--scale", type=int, default=3, choices=(2, 3, 4))
     args = parser.parse_args(argv)
-    totals = collections.Counter()
-    for name in ("_tap_maps", "_interior_tap_maps", "_conv12", "_conv3", "_enlarge"):
+    totals, tile_pixels = collections.Counter(), [0]
+    interior_tap_maps = composed.ComposedSRCNN._interior_tap_maps
+
+    def counted(engine, padded, windows):  # counts the pixels of conv2's maps the tiles compute
+        tile_pixels[0] += windows.shape[0] * windows.shape[1]
+        return interior_tap_maps(engine, padded, windows)
+
+    composed.ComposedSRCNN._interior_tap_maps = counted
+    for name in ("_interior_tap_maps", "_side_tap_maps", "_conv12", "_conv3", "_enlarge"):
         setattr(composed.ComposedSRCNN, name, timed(name, getattr(composed.ComposedSRCNN, name), totals))
     composed._quantize = timed("_quantize", composed._quantize, totals)
     for name in ("low_resolution_planes", "put_phases"):
@@ -61,6 +70,7 @@ def main(argv=None):
     photo = synthetic_photo(height // args.scale, width // args.scale)
     upscale.upscale(network, photo, args.scale, with_bicubic=False)  # warm-up
     totals.clear()
+    tile_pixels[0] = 0
     started = time.perf_counter()
     upscale.upscale(network, photo, args.scale, with_bicubic=False)
     seconds = time.perf_counter() - started
@@ -70,22 +80,22 @@ def main(argv=None):
     for name, what in STAGES.items():
         print(f"  {what:<50}{1000 * totals[name]:>8.0f} ms{100 * totals[name] / seconds:>6.0f} %")
 
-    # Multiply-adds of the products per small pixel (its window's maps, margins included).
-    s, taps = args.scale, engine.axis.taps ** 2
-    per_pixel = taps * s * s * engine.maps1 + s * s * engine.maps1 * engine.maps2 + s * s * engine.maps2 * \
-        engine.last_size ** 2
-    margin = 2 * engine.reach
-    step = composed.TILE_PIXELS
-    tiles_down, tiles_across = -(-photo.shape[0] // step), -(-photo.shape[1] // step)
-    pixels = (photo.shape[0] + margin * tiles_down) * (photo.shape[1] + margin * tiles_across)
+    # The multiply-adds of the tiles' tap maps: per small pixel of conv2's maps (margins included).
+    s, window = args.scale, engine.axis.taps
+    if engine.backend == "onnxruntime":
+        per_pixel = engine._tile_tap_maps.multiply_adds  # conv1 without the zero taps, conv3's taps padded to 32
+    else:
+        per_pixel = s * s * (window * window * engine.maps1 + engine.maps1 * engine.maps2 +
+                             engine.maps2 * engine.last_size ** 2)
+    pixels = tile_pixels[0]
     matrix = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
     with threadpool_limits(1, user_api="blas"):
         matrix @ matrix
         started = time.perf_counter()
         matrix @ matrix
         peak = 2048 ** 3 / (time.perf_counter() - started) / 1e9
-    reached = per_pixel * pixels / totals["_tap_maps"] / 1e9
-    print(f"products: {per_pixel * pixels / 1e9:.1f} GMAC at {reached:.1f} GMAC/s; a 2048^3 float32 product on "
+    reached = per_pixel * pixels / totals["_interior_tap_maps"] / 1e9
+    print(f"tiles' tap maps: {per_pixel * pixels / 1e9:.1f} GMAC at {reached:.1f} GMAC/s; a 2048^3 float32 product on "
           f"one thread: {peak:.1f} GMAC/s ({100 * reached / peak:.0f} % of it)")
     return 0
 

@@ -189,21 +189,27 @@ class ComposedSRCNN:
 
     def _conv12(self, y, crop, maps_box, size):
         """conv3's tap maps of conv2's ReLU maps over `maps_box`: (s * s, taps, pixels), where
-        the first f3 * f3 of the taps are conv3's (in its order) and any others are zero. Every pixel goes through the interior filters, then the
-        pixels next to an image side again through their own."""
+        the first f3 * f3 of the taps are conv3's (in its order) and any others are zero.
+        Every pixel goes through the interior filters, then the pixels next to an image side
+        again through their own."""
         axis = self.axis
         padded = _zero_padded(y[..., 0], crop, (maps_box[0] + axis.lo, maps_box[1] + axis.hi,
                                                 maps_box[2] + axis.lo, maps_box[3] + axis.hi))
-        rows, columns = maps_box[1] - maps_box[0], maps_box[3] - maps_box[2]
         windows = np.lib.stride_tricks.sliding_window_view(padded, (axis.taps, axis.taps))  # (rows, columns, taps, taps)
         taps = self._interior_tap_maps(padded, windows)
+        self._side_tap_maps(taps, windows, maps_box, size)
+        return taps
+
+    def _side_tap_maps(self, taps, windows, maps_box, size):
+        """Puts into `taps` (of `_conv12`) the tap maps of the pixels next to an image side,
+        through their own conv1, from the (rows, columns, taps, taps) windows over `maps_box`."""
+        axis = self.axis
         row_classes = axis.classes(maps_box[0], maps_box[1], size[0])
         column_classes = axis.classes(maps_box[2], maps_box[3], size[1])
         for row_class, column_class, pixels in _side_pixels(row_classes, column_classes, axis.interior):
-            side = windows[pixels // columns, pixels % columns].reshape(len(pixels), -1)
+            side = windows[pixels // windows.shape[1], pixels % windows.shape[1]].reshape(len(pixels), -1)
             taps[:, :self.last_size ** 2, pixels] = self._tap_maps(side, self.conv1[row_class, column_class]).reshape(
                 len(taps), -1, len(pixels))
-        return taps
 
     def _interior_tap_maps(self, padded, windows):
         """The tap maps of every pixel through the interior filters, as `_conv12` returns them,
@@ -361,10 +367,12 @@ class _TileTapMaps:
         constants = {"conv2": conv2.T[..., None, None], "bias2": bias2, "conv3": conv3_blocked,
                      "axes": np.array([2, 3], np.int64)}
         nodes, self.outputs = [], [f"taps{phase}" for phase in range(self.phases)]
+        self.multiply_adds = self.phases * (maps1 * maps2 + maps2 * self.taps)  # per pixel, conv1's added below
         for phase, output in enumerate(self.outputs):
             kernel = conv1[:, phase * maps1:(phase + 1) * maps1].T.reshape(maps1, 1, window, window)
             rows, columns = (np.flatnonzero(np.any(kernel != 0, axis=axes)) for axes in ((0, 1, 3), (0, 1, 2)))
             first, last = np.array([rows[0], columns[0]]), np.array([rows[-1], columns[-1]])
+            self.multiply_adds += maps1 * (last - first + 1).prod()
             constants.update({
                 f"conv1_{phase}": kernel[:, :, first[0]:last[0] + 1, first[1]:last[1] + 1],
                 f"bias1_{phase}": bias1[phase * maps1:(phase + 1) * maps1],

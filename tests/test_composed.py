@@ -101,3 +101,35 @@ def test_what_goes_the_tensorflow_way():
     assert TiledSRCNN(SRCNN("9-5-5"), "replicate", "float32").composed_network(3, (500, 500)) is None
     with pytest.raises(ValueError, match="backend"):
         composed.ComposedSRCNN(model, 3, "replicate", backend="gpu")
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_the_tile_convolutions_equal_the_products(scale):
+    # ONNX Runtime's per-phase convolutions, each phase's conv1 cut to the taps where its
+    # filter is not zero, give the tap maps of numpy's products over the whole window.
+    pytest.importorskip("onnxruntime")
+    model, _ = checkpoints.load_model(checkpoints.pretrained_path(scale))
+    fast = composed.ComposedSRCNN(model, scale, "replicate", "onnxruntime")
+    slow = composed.ComposedSRCNN(model, scale, "replicate", "numpy")
+    window, taps3 = fast.axis.taps, fast.last_size ** 2
+    dense = scale ** 2 * (window ** 2 * fast.maps1 + fast.maps1 * fast.maps2 + fast.maps2 * taps3)
+    assert fast._tile_tap_maps.multiply_adds < dense
+    padded = np.random.default_rng(scale).random((23 + window, 31 + window), dtype=np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (window, window))
+    ours, theirs = fast._interior_tap_maps(padded, windows), slow._interior_tap_maps(padded, windows)
+    assert ours.shape == (scale ** 2, 32, 24 * 32) and theirs.shape == (scale ** 2, taps3, 24 * 32)
+    np.testing.assert_allclose(ours[:, :taps3], theirs, rtol=1e-4, atol=1e-5)
+    assert not ours[:, taps3:].any()  # the taps that pad conv3's to whole blocks of 8
+
+
+@pytest.mark.parametrize("gains", [[2.5, 2.5, 2.5], [2.5, 2.5, 2.5, 0], [1.0], [1.0, 0]])
+def test_rounding_to_uint8_is_rint_then_clip(gains):
+    # RGB, RGBA, grey, grey + alpha (`imaging.y_gains`); halves round to even, as np.rint.
+    gains = np.float32(gains)
+    rng = np.random.default_rng(len(gains))
+    planes = rng.uniform(-40, 300, (9, 6 * 5, len(gains))).astype(np.float32)
+    y = rng.random((9, 6 * 5), dtype=np.float32)
+    planes[0, :7, 0], y[0, :7] = [0.5, 1.5, 2.5, 254.5, -0.5, 255.5, -0.49], 0
+    expected = np.clip(np.rint(planes + y[..., None] * gains), 0, 255).astype(np.uint8)
+    expected = expected.reshape(9, 6, 5, -1).transpose(1, 2, 0, 3).reshape(6, 5, -1)  # put_phases' layout
+    np.testing.assert_array_equal(composed._quantize(planes, y, gains, 6, 5), expected)
