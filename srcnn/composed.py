@@ -175,8 +175,8 @@ class ComposedSRCNN:
             uint8 (box rows, box columns, s * s * C) in the layout of `srcnn.upscale.put_phases`.
         """
         crop = self.crop(box, size)
-        maps_box = (max(0, box[0] - self.reach), min(size[0], box[1] + self.reach),
-                    max(0, box[2] - self.reach), min(size[1], box[3] + self.reach))
+        # conv2's maps that conv3 reads, past the image sides too (conv3's padding, `_conv3`).
+        maps_box = (box[0] - self.reach, box[1] + self.reach, box[2] - self.reach, box[3] + self.reach)
         taps = self._conv12(y, crop, maps_box, size)
         restored = self._conv3(taps, maps_box, box, size)  # (s * s, box pixels)
         planes = np.concatenate([base, y], axis=-1) if with_bicubic else base
@@ -204,8 +204,11 @@ class ComposedSRCNN:
         """Puts into `taps` (of `_conv12`) the tap maps of the pixels next to an image side,
         through their own conv1, from the (rows, columns, taps, taps) windows over `maps_box`."""
         axis = self.axis
-        row_classes = axis.classes(maps_box[0], maps_box[1], size[0])
-        column_classes = axis.classes(maps_box[2], maps_box[3], size[1])
+        # Pixels past the sides keep the interior's: `_conv3` writes conv3's padding over them.
+        row_classes, column_classes = (
+            np.where((pixels >= 0) & (pixels < length), axis.classes(first, stop, length), axis.interior)
+            for first, stop, length in ((maps_box[0], maps_box[1], size[0]), (maps_box[2], maps_box[3], size[1]))
+            for pixels in [np.arange(first, stop)])
         for row_class, column_class, pixels in _side_pixels(row_classes, column_classes, axis.interior):
             side = windows[pixels // windows.shape[1], pixels % windows.shape[1]].reshape(len(pixels), -1)
             taps[:, :self.last_size ** 2, pixels] = self._tap_maps(side, self.conv1[row_class, column_class]).reshape(
@@ -244,15 +247,13 @@ class ComposedSRCNN:
         taps = taps.reshape(s, s, -1, rows, columns)
         # Outside the image conv3's input is padded: each tap map is linear in conv2's maps,
         # so they are padded alike, phase by phase (the edge phase, or zero).
-        pad = (self.reach * (maps_box[0] == 0), self.reach * (maps_box[1] == size[0]),
-               self.reach * (maps_box[2] == 0), self.reach * (maps_box[3] == size[1]))
-        if any(pad):
-            taps = _pad_phases(taps[:, :, :size3 * size3], pad, self.padding == "replicate")
-        top, left = box[0] - maps_box[0] + pad[0], box[2] - maps_box[2] + pad[2]
+        _pad_phases(taps, (max(0, -maps_box[0]), max(0, maps_box[1] - size[0]),
+                           max(0, -maps_box[2]), max(0, maps_box[3] - size[1])), self.padding == "replicate")
+        top, left = box[0] - maps_box[0], box[2] - maps_box[2]
         height, width = box[1] - box[0], box[3] - box[2]
         # Summed a whole row of the maps at a time, as flat ranges (numpy adds those several
         # times faster than 2-d slices); the columns past `width` are dropped afterwards.
-        padded_columns = taps.shape[-1]
+        padded_columns = columns
         taps = taps.reshape(s, s, taps.shape[2], -1)
         restored = np.full((s, s, height * padded_columns), self.bias3, np.float32)
         length = (height - 1) * padded_columns + width  # up to the last wanted pixel: stays inside a tap map
@@ -421,22 +422,18 @@ def _side_pixels(row_classes, column_classes, interior):
 
 
 def _pad_phases(taps, pad, replicate):
-    """(s, s, taps, rows, columns) phase maps padded by whole small pixels: pad (top, bottom,
-    left, right); each padded pixel's phases all take the nearest edge phase, or zero."""
-    s = taps.shape[0]
-    padded = np.pad(taps, [(0, 0), (0, 0), (0, 0), pad[:2], pad[2:]])
-    if not replicate:
-        return padded
-    columns = slice(pad[2], padded.shape[4] - pad[3])
-    if pad[0]:
-        padded[:, :, :, :pad[0], columns] = taps[:1, :, :, :1]
-    if pad[1]:
-        padded[:, :, :, -pad[1]:, columns] = taps[s - 1:, :, :, -1:]
-    if pad[2]:
-        padded[:, :, :, :, :pad[2]] = padded[:, :1, :, :, pad[2]:pad[2] + 1]
-    if pad[3]:
-        padded[:, :, :, :, -pad[3]:] = padded[:, s - 1:, :, :, -pad[3] - 1:-pad[3]]
-    return padded
+    """Writes the padding of (s, s, taps, rows, columns) phase maps in place: the first and
+    last pad = (top, bottom, left, right) rows and columns, outside the image. Each padded
+    pixel's phases all take the nearest edge phase, or zero."""
+    s, rows, columns = taps.shape[0], taps.shape[3], taps.shape[4]
+    inside = slice(pad[2], columns - pad[3])  # the rows first, within the image's columns
+    for padded, edge, phase in ((slice(0, pad[0]), pad[0], 0), (slice(rows - pad[1], rows), rows - pad[1] - 1, s - 1)):
+        if padded.start < padded.stop:
+            taps[:, :, :, padded, inside] = taps[phase, :, :, edge, inside][None, :, :, None] if replicate else 0
+    for padded, edge, phase in ((slice(0, pad[2]), pad[2], 0),
+                                (slice(columns - pad[3], columns), columns - pad[3] - 1, s - 1)):
+        if padded.start < padded.stop:
+            taps[:, :, :, :, padded] = taps[:, phase, :, :, edge][:, None, :, :, None] if replicate else 0
 
 
 def _zero_padded(planes, crop, region):
