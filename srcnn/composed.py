@@ -47,6 +47,8 @@ TILE_PIXELS = 128
 # ONNX Runtime applies the ReLU as it writes, and gains more from fewer calls.
 CHUNK_PIXELS = {"numpy": 256, "onnxruntime": 1024}
 BACKENDS = ("auto", "onnxruntime", "numpy")
+# Added to a float32 in [0, 255], rounds it to an integer half to even (as np.rint) and
+# leaves that integer in the low byte of the sum's bits (`_quantize`).
 ROUNDING_OFFSET = np.float32(1.5 * 2 ** 23)
 # Images whose smaller side (in small pixels) is below this go the TensorFlow way: the
 # side filters assume that the two sides of an axis are further apart than they reach.
@@ -241,7 +243,8 @@ class ComposedSRCNN:
         return (maps @ self.conv3).reshape(len(windows), -1).T
 
     def _conv3(self, taps, maps_box, box, size):
-        """Restored Y phases in [0, 1], float32 (s * s, box pixels), from the tap maps (of `_conv12`) over `maps_box`."""
+        """Restored Y phases in [0, 1], float32 (s * s, box pixels), from the tap maps of
+        `_conv12` over `maps_box`."""
         s, half, size3 = self.scale, self.last_size // 2, self.last_size
         rows, columns = maps_box[1] - maps_box[0], maps_box[3] - maps_box[2]
         taps = taps.reshape(s, s, -1, rows, columns)
@@ -253,18 +256,17 @@ class ComposedSRCNN:
         height, width = box[1] - box[0], box[3] - box[2]
         # Summed a whole row of the maps at a time, as flat ranges (numpy adds those several
         # times faster than 2-d slices); the columns past `width` are dropped afterwards.
-        padded_columns = columns
         taps = taps.reshape(s, s, taps.shape[2], -1)
-        restored = np.full((s, s, height * padded_columns), self.bias3, np.float32)
-        length = (height - 1) * padded_columns + width  # up to the last wanted pixel: stays inside a tap map
+        restored = np.full((s, s, height * columns), self.bias3, np.float32)
+        length = (height - 1) * columns + width  # up to the last wanted pixel: stays inside a tap map
         for p in range(s):
             for q in range(s):
                 for tap in range(size3 * size3):
                     rows_from, row_phase = divmod(p + tap // size3 - half, s)
                     columns_from, column_phase = divmod(q + tap % size3 - half, s)
-                    start = (top + rows_from) * padded_columns + left + columns_from
+                    start = (top + rows_from) * columns + left + columns_from
                     restored[p, q, :length] += taps[row_phase, column_phase, tap, start:start + length]
-        restored = restored.reshape(s, s, height, padded_columns)[..., :width]
+        restored = restored.reshape(s, s, height, columns)[..., :width]
         np.clip(restored, 0.0, 1.0, out=restored)
         return restored.reshape(s * s, -1)
 
@@ -459,9 +461,7 @@ def _quantize(planes, y, gains, rows, columns):
         values = np.array(planes, np.float32)
         values[..., :moved] += scaled_y
     np.clip(values, 0, 255, out=values)
-    # Adding 1.5 * 2^23 rounds a float32 in [0, 255] to an integer, half to even, and puts
-    # it in the low byte of the sum's bits: one pass instead of np.rint and a conversion.
-    values += ROUNDING_OFFSET
+    values += ROUNDING_OFFSET  # one pass instead of np.rint and a conversion
     phases = np.empty((rows, columns, values.shape[0], values.shape[-1]), np.uint8)
     phases[...] = values.view(np.uint32).reshape(values.shape[0], rows, columns, -1).transpose(1, 2, 0, 3)
     return phases.reshape(rows, columns, -1)
