@@ -24,6 +24,7 @@ command's hint for its type, as the last line and returns 1.
 import errno
 import functools
 import gc
+import signal
 import sys
 
 
@@ -117,10 +118,6 @@ def exit_on_interrupt(advice):
             e.g. "nothing was written; rerun step1_pre.py". An interrupt raised with a
             message (training says what it saved) prints that message instead.
     """
-    import functools
-    import signal
-    import sys
-
     def decorate(main):
         @functools.wraps(main)
         def wrapper(argv=None):
