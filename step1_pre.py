@@ -14,11 +14,14 @@ import os
 import sys
 import time
 
-from srcnn import data, files
-from srcnn.choices import SCALES
-from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error, printable
-from srcnn.flags import positive_int
-from srcnn.model import valid_margin
+from srcnn.core import files
+from srcnn.training import hdf5
+from srcnn.training.patches import SAMPLE_TEST_IMAGES, SAMPLE_TRAIN_IMAGES, find_images, training_patches
+from srcnn.training import test_set
+from srcnn.core.choices import SCALES
+from srcnn.core.errors import UserError, exit_on_interrupt, exit_on_user_error, printable
+from srcnn.core.flags import positive_int
+from srcnn.core.model import valid_margin
 
 DEFAULT_TRAIN_DIR, DEFAULT_TEST_DIR = "Train", "Test/Set5"
 
@@ -54,25 +57,25 @@ def main(argv=None):
     started = time.perf_counter()
     # Only the default folders fall back to the sample photographs: a mistyped path is an error.
     train_dir, test_dir = args.train_dir or DEFAULT_TRAIN_DIR, args.test_dir or DEFAULT_TEST_DIR
-    train_paths, message = data.find_images(train_dir, data.SAMPLE_TRAIN_IMAGES, "training",
+    train_paths, message = find_images(train_dir, SAMPLE_TRAIN_IMAGES, "training",
                                             args.train_dir and "--train-dir")
     print(message)
-    test_paths, message = data.find_images(test_dir, data.SAMPLE_TEST_IMAGES, "test", args.test_dir and "--test-dir")
+    test_paths, message = find_images(test_dir, SAMPLE_TEST_IMAGES, "test", args.test_dir and "--test-dir")
     print(message)
 
     # Everything is read and checked before anything is written: both files or neither.
-    patches, labels = data.training_patches(train_paths, args.scale, args.image_size, args.label_size,
+    patches, labels = training_patches(train_paths, args.scale, args.image_size, args.label_size,
                                             args.stride, args.augment)
     if not len(patches):
         raise UserError(f"{os.path.dirname(train_paths[0])}: no {args.image_size}x{args.image_size} patch fits in "
                         f"any of the {len(train_paths)} training images; use larger images or a smaller --image-size")
-    test_images = data.test_images(test_paths, args.scale)
+    test_images = test_set.test_images(test_paths, args.scale)
     train_path, test_path = os.path.join(args.h5_dir, "train.h5"), os.path.join(args.h5_dir, "test.h5")
     with files.atomic_path(train_path) as train_temporary, files.atomic_path(test_path) as test_temporary:
-        data.write_train_h5(train_temporary, patches, labels, scale=args.scale, image_size=args.image_size,
+        hdf5.write_train_h5(train_temporary, patches, labels, scale=args.scale, image_size=args.image_size,
                             label_size=args.label_size, stride=args.stride, augment=args.augment,
                             source=os.path.dirname(train_paths[0]))
-        data.write_test_h5(test_temporary, test_images, scale=args.scale, source=os.path.dirname(test_paths[0]))
+        hdf5.write_test_h5(test_temporary, test_images, scale=args.scale, source=os.path.dirname(test_paths[0]))
     print(f"{train_path}: {len(patches)} patch pairs {args.image_size}x{args.image_size} -> "
           f"{args.label_size}x{args.label_size}, scale {args.scale}, stride {args.stride}"
           f"{', augmented x8' if args.augment else ''}")

@@ -19,13 +19,18 @@ import dataclasses
 import os
 import sys
 
-from srcnn import checkpoints, data, run_folders
-from srcnn.choices import SCALES
-from srcnn.errors import exit_on_interrupt, exit_on_user_error
-from srcnn.flags import positive_float, positive_int, seed
-from srcnn.model import INITIALIZATIONS, valid_margin
-from srcnn.train import (OPTIMIZERS, STRATEGIES, TRAINING_PRECISIONS, TrainSettings, epochs_for_minutes, make_strategy,
-                         train_on)
+from srcnn.core import checkpoints
+from srcnn.training import run_folders
+from srcnn.training import batches
+from srcnn.training import hdf5
+from srcnn.core.choices import SCALES
+from srcnn.core.errors import exit_on_interrupt, exit_on_user_error
+from srcnn.core.flags import positive_float, positive_int, seed
+from srcnn.core.model import INITIALIZATIONS, valid_margin
+from srcnn.training.config import OPTIMIZERS, TRAINING_PRECISIONS, TrainSettings
+from srcnn.training.distribution import STRATEGIES, make_strategy
+from srcnn.training.loop import train_on
+from srcnn.training.progress import epochs_for_minutes
 
 DEFAULTS = TrainSettings()
 
@@ -78,7 +83,7 @@ def parse_args(argv):
     parser.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                         help="read --train-h5 in chunks instead of whole (default: only when it is larger "
                              "than half the free memory)")
-    parser.add_argument("--shuffle-buffer", type=positive_int, default=data.SHUFFLE_BUFFER,
+    parser.add_argument("--shuffle-buffer", type=positive_int, default=batches.SHUFFLE_BUFFER,
                         help="when streaming: patches held in memory to shuffle among (~6 KB each)")
     args = parser.parse_args(argv)
     if args.replicas is not None and args.strategy != "mirrored":
@@ -107,14 +112,14 @@ def default_log_dir(args):
 
 def open_patches(args, expected):
     """Patches streamed from disk or loaded whole, and a line saying which when streaming."""
-    stream = args.stream if args.stream is not None else data.too_big_to_load(args.train_h5)
+    stream = args.stream if args.stream is not None else batches.too_big_to_load(args.train_h5)
     if not stream:
-        patches, labels, _ = data.read_train_h5(args.train_h5, expected)
-        return data.PatchArrays(patches, labels), None
-    patches = data.PatchStream(args.train_h5, expected, args.shuffle_buffer)
+        patches, labels, _ = hdf5.read_train_h5(args.train_h5, expected)
+        return batches.PatchArrays(patches, labels), None
+    patches = batches.PatchStream(args.train_h5, expected, args.shuffle_buffer)
     why = "" if args.stream else " (larger than half the free memory; --no-stream loads it whole)"
     return patches, (f"Streaming {args.train_h5}{why}: {patches.count} patches in chunks of "
-                     f"{data.STREAM_CHUNK}, shuffled within {args.shuffle_buffer}")
+                     f"{batches.STREAM_CHUNK}, shuffled within {args.shuffle_buffer}")
 
 
 @exit_on_interrupt("nothing new was saved; rerun to continue from the last checkpoint")
@@ -131,7 +136,7 @@ def main(argv=None):
         augment=args.augment, precision=args.precision, fresh=args.fresh)
     patches, streaming = open_patches(args, {"scale": args.scale, "image_size": args.image_size})
     with contextlib.closing(patches) if streaming else contextlib.nullcontext():
-        test_images, _ = data.read_test_h5(args.test_h5, {"scale": args.scale})
+        test_images, _ = hdf5.read_test_h5(args.test_h5, {"scale": args.scale})
         if streaming:
             print(streaming)
         replicas = strategy.num_replicas_in_sync

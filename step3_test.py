@@ -22,12 +22,16 @@ import argparse
 import os
 import sys
 
-from srcnn import checkpoints, cli, data, report
-from srcnn.choices import SCALES
-from srcnn.errors import UserError, exit_on_interrupt, exit_on_user_error
-from srcnn.evaluate import evaluate_images, format_table, write_samples
-from srcnn.imaging import IMAGE_EXTENSIONS, list_images
-from srcnn.model import PADDINGS
+from srcnn.core import checkpoints
+from srcnn.commands import cli
+from srcnn.training import report
+from srcnn.training import hdf5
+from srcnn.training import test_set
+from srcnn.core.choices import SCALES
+from srcnn.core.errors import UserError, exit_on_interrupt, exit_on_user_error
+from srcnn.training.evaluate import evaluate_images, format_table, write_samples
+from srcnn.core.image_files import IMAGE_EXTENSIONS, list_images
+from srcnn.core.model import PADDINGS
 
 
 def parse_args(argv):
@@ -82,12 +86,12 @@ def load_test_images(args):
         paths = list_images(args.test_dir, exclude=(args.sample_dir,))  # earlier samples are not test images
         if not paths:
             raise UserError(f"{args.test_dir}: no images ({'/'.join(IMAGE_EXTENSIONS)}) there")
-        return data.test_images(paths, scale, args.max_pixels), scale
+        return test_set.test_images(paths, scale, args.max_pixels), scale
     if scale is None and os.path.exists(args.test_h5):
-        images, attributes = data.read_test_h5(args.test_h5)
+        images, attributes = hdf5.read_test_h5(args.test_h5)
         return images, int(attributes["scale"])
     scale = scale or 3
-    images, _ = data.read_test_h5(args.test_h5, {"scale": scale})
+    images, _ = hdf5.read_test_h5(args.test_h5, {"scale": scale})
     return images, scale
 
 
@@ -97,7 +101,7 @@ def upscale_weights(args):
 
 
 def upscale_files(args):
-    """--input mode (see `srcnn.cli.upscale_files`); 1 if any file failed."""
+    """--input mode (see `srcnn.commands.cli.upscale_files`); 1 if any file failed."""
     prefix, scale = upscale_weights(args)
     return cli.upscale_files(args, prefix, scale)
 

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI = "import sys; from srcnn.cli import upscale_main; sys.exit(upscale_main(sys.argv[1:]))"
+CLI = "import sys; from srcnn.commands.cli import upscale_main; sys.exit(upscale_main(sys.argv[1:]))"
 
 
 def parse_args(argv):
@@ -58,7 +58,7 @@ def seconds(command, inputs, output, args):
 def main(argv=None):
     args = parse_args(argv)
     commands = [("srcnn-upscale (CLI)", [sys.executable, "-c", CLI])] + [
-        (f"srcnn-upscale-batch --workers {workers}", [sys.executable, "-m", "srcnn.batch", "--workers", str(workers)])
+        (f"srcnn-upscale-batch --workers {workers}", [sys.executable, "-m", "srcnn.upscaling.batch", "--workers", str(workers)])
         for workers in args.workers]
     with tempfile.TemporaryDirectory() as scratch:
         many, one = os.path.join(scratch, "many"), os.path.join(scratch, "one")

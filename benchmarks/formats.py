@@ -32,8 +32,12 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-from srcnn import Upscaler, cli, imaging  # noqa: E402
-from srcnn.metrics import psnr  # noqa: E402
+from srcnn import Upscaler  # noqa: E402
+from srcnn.commands import cli
+from srcnn.core import colour
+from srcnn.core import image_files
+from srcnn.core import resampling
+from srcnn.core.metrics import psnr  # noqa: E402
 
 RUNNER = os.path.join(ROOT, "tools", "run_exported_model.py")
 FORMATS = {"SavedModel (TensorFlow)": "srcnn_savedmodel", "LiteRT (ai-edge-litert)": "srcnn.tflite",
@@ -56,25 +60,25 @@ def parse_args(argv):
 def low_resolution_set(folder, scale):
     """{name: (hr, lr)}: uint8 RGB ground truth (modcropped) and its MATLAB-style shrink."""
     images = {}
-    for path in imaging.list_images(folder):
-        hr = imaging.modcrop(imaging.load_image(path), scale)
+    for path in image_files.list_images(folder):
+        hr = resampling.modcrop(image_files.load_image(path), scale)
         if hr.ndim == 2:
             hr = np.repeat(hr[..., None], 3, axis=2)
-        lr = imaging.resize_bicubic(hr / np.float32(255), hr.shape[0] // scale, hr.shape[1] // scale)
-        images[os.path.splitext(os.path.basename(path))[0]] = (hr, imaging.to_uint8(lr))
+        lr = resampling.resize_bicubic(hr / np.float32(255), hr.shape[0] // scale, hr.shape[1] // scale)
+        images[os.path.splitext(os.path.basename(path))[0]] = (hr, colour.to_uint8(lr))
     return images
 
 
 def timing_image(folder, scale, megapixels):
     """uint8 RGB whose x`scale` output has about `megapixels` MPix: a photo mirrored to size."""
-    photo = imaging.load_image(imaging.list_images(folder)[0])
+    photo = image_files.load_image(image_files.list_images(folder)[0])
     side = int(round((megapixels * 1e6) ** 0.5 / scale))
     extra = [(0, max(0, side - size)) for size in photo.shape[:2]] + [(0, 0)]
     return np.ascontiguousarray(np.pad(photo, extra, mode="symmetric")[:side, :side])
 
 
 def mean_psnr(results, images, scale):
-    return float(np.mean([psnr(imaging.luminance(results[name]), imaging.luminance(hr), scale)
+    return float(np.mean([psnr(colour.luminance(results[name]), colour.luminance(hr), scale)
                           for name, (hr, _) in images.items()]))
 
 
@@ -117,7 +121,7 @@ def main(argv=None):
     output_megapixels = timed.shape[0] * timed.shape[1] * args.scale ** 2 / 1e6
     print(f"Set5 x{args.scale}: {len(images)} images; timing: {timed.shape[1]}x{timed.shape[0]} -> "
           f"{output_megapixels:.2f} MPix output, best of {args.repeats}; CPU: {os.cpu_count()} cores")
-    engines = {"float32": "srcnn.composed", "bfloat16": "TensorFlow, tiled"}
+    engines = {"float32": "srcnn.upscaling.composed", "bfloat16": "TensorFlow, tiled"}
     paths = {f"Upscaler {precision} ({engine})": Upscaler.pretrained(args.scale, precision=precision).upscale
              for precision, engine in engines.items()}
     with tempfile.TemporaryDirectory() as folder:

@@ -6,11 +6,11 @@
 
 Methods, all on the same synthetic RGB photo enlarged to about --megapixels:
     ours whole       `srcnn.Upscaler.upscale`, the in-memory API: uint8 RGB in, uint8 RGB
-                     out (bicubic, the network on Y, colour), float32 (`srcnn.composed`, on
+                     out (bicubic, the network on Y, colour), float32 (`srcnn.upscaling.composed`, on
                      the small image's grid) and bfloat16 (TensorFlow tiles)
     ours network     TensorFlow's tiled network alone on a bicubic Y
                      (`TiledSRCNN.restore_y_in_tiles`), the path the whole upscale took in
-                     float32 before `srcnn.composed`
+                     float32 before `srcnn.upscaling.composed`
     torch network    PyTorch running the same 9-1-5 weights with replicate padding on the
                      whole bicubic Y: float32 channels-last, and bfloat16 autocast
     opencv fsrcnn    OpenCV dnn_superres FSRCNN (FSRCNN_x{scale}.pb in --peers-dir) on the
@@ -68,7 +68,10 @@ def prepare_inputs(args, path):
     import tensorflow as tf  # noqa: F401  (only the parent and our workers load TensorFlow)
 
     from benchmarks.upscale_speed import output_size, synthetic_photo
-    from srcnn import checkpoints, imaging
+    from srcnn.core import checkpoints
+    from srcnn.core import colour
+    from srcnn.core import image_files
+    from srcnn.core import resampling
 
     prefix = checkpoints.resolve(args.checkpoint) if args.checkpoint else checkpoints.pretrained_path(args.scale)
     model, config = checkpoints.load_model(prefix)
@@ -81,14 +84,14 @@ def prepare_inputs(args, path):
         height, width = output_size(megapixels, args.scale)
         photo = synthetic_photo(height // args.scale, width // args.scale)
         arrays[f"photo{index}"] = photo
-        arrays[f"bicubic{index}"] = imaging.resize_bicubic(imaging.luminance(photo), height, width)
+        arrays[f"bicubic{index}"] = resampling.resize_bicubic(colour.luminance(photo), height, width)
     if args.psnr:
-        for index, source in enumerate(imaging.list_images(os.path.join(ROOT, "Test", "Set5"))):
-            hr = imaging.modcrop(imaging.load_image(source), args.scale)
+        for index, source in enumerate(image_files.list_images(os.path.join(ROOT, "Test", "Set5"))):
+            hr = resampling.modcrop(image_files.load_image(source), args.scale)
             height, width = hr.shape[0] // args.scale, hr.shape[1] // args.scale
-            lr = imaging.to_uint8(imaging.resize_bicubic(hr / 255.0, height, width))
+            lr = colour.to_uint8(resampling.resize_bicubic(hr / 255.0, height, width))
             arrays[f"set5_hr{index}"], arrays[f"set5_lr{index}"] = hr, lr
-            arrays[f"set5_bicubic{index}"] = imaging.resize_bicubic(imaging.luminance(lr), *hr.shape[:2])
+            arrays[f"set5_bicubic{index}"] = resampling.resize_bicubic(colour.luminance(lr), *hr.shape[:2])
     np.savez(path, **arrays)
 
 
@@ -99,7 +102,7 @@ def luminance01(rgb):
 
 
 def psnr_y(sr_y, hr_y, shave):
-    """PSNR of two [0, 1] Y images on 8-bit values, `shave` px cut (as srcnn.metrics.psnr)."""
+    """PSNR of two [0, 1] Y images on 8-bit values, `shave` px cut (as srcnn.core.metrics.psnr)."""
     sr = np.clip(np.rint(sr_y * 255.0), 0, 255)[shave:-shave, shave:-shave]
     hr = np.clip(np.rint(hr_y * 255.0), 0, 255)[shave:-shave, shave:-shave]
     return float(10 * np.log10(255.0 ** 2 / np.mean((sr - hr) ** 2)))
@@ -107,8 +110,9 @@ def psnr_y(sr_y, hr_y, shave):
 
 def ours(inputs, method, precision):
     """(upscale function of a case index, Set5 Y function) for our whole upscale or network."""
-    from srcnn import Upscaler, checkpoints
-    from srcnn.upscale import TiledSRCNN
+    from srcnn import Upscaler
+    from srcnn.core import checkpoints
+    from srcnn.upscaling.tiled import TiledSRCNN
 
     model, _ = checkpoints.load_model(str(inputs["prefix"]))
     scale = int(inputs["scale"])
@@ -263,7 +267,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return worker(args)
-    from srcnn.upscale import default_precision
+    from srcnn.upscaling.tiled import default_precision
 
     with tempfile.TemporaryDirectory() as folder:
         inputs_path = os.path.join(folder, "inputs.npz")

@@ -21,7 +21,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from srcnn import data  # noqa: E402
+from srcnn.training import batches
+from srcnn.training import hdf5  # noqa: E402
 
 
 def resident_mb():
@@ -39,7 +40,7 @@ def write_random_h5(path, count, block=8192):
             values = rng.random((min(block, count - start), 33, 33, 1), dtype=np.float32)
             patches[start:start + len(values)] = values
             labels[start:start + len(values)] = values[:, 6:27, 6:27]
-        h5.attrs.update({**data.convention_attributes(), "scale": 3, "image_size": 33, "label_size": 21})
+        h5.attrs.update({**hdf5.convention_attributes(), "scale": 3, "image_size": 33, "label_size": 21})
 
 
 def patches_per_second(source, batch_size, epochs):
@@ -59,7 +60,7 @@ def main(argv=None):
     parser.add_argument("--patches", type=int, default=100_000, help="patches in the temporary file")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--shuffle-buffer", type=int, default=data.SHUFFLE_BUFFER)
+    parser.add_argument("--shuffle-buffer", type=int, default=batches.SHUFFLE_BUFFER)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as folder:
@@ -72,15 +73,15 @@ def main(argv=None):
               f"shuffle buffer {args.shuffle_buffer}")
 
         before = resident_mb()
-        with data.PatchStream(path, {}, args.shuffle_buffer) as stream:
+        with batches.PatchStream(path, {}, args.shuffle_buffer) as stream:
             streamed, peak = patches_per_second(stream, args.batch_size, args.epochs)
         streamed_mb = peak - before
 
         before = resident_mb()
         started = time.perf_counter()
-        patches, labels, _ = data.read_train_h5(path, {})
+        patches, labels, _ = hdf5.read_train_h5(path, {})
         load_seconds = time.perf_counter() - started
-        in_memory, peak = patches_per_second(data.PatchArrays(patches, labels), args.batch_size, args.epochs)
+        in_memory, peak = patches_per_second(batches.PatchArrays(patches, labels), args.batch_size, args.epochs)
         in_memory_mb = peak - before
 
     print(f"{'':10}{'patches/s':>12}{'memory MB':>11}")

@@ -20,7 +20,7 @@ sys.path.insert(0, ROOT)
 
 import step1_pre  # noqa: E402
 import step2_train  # noqa: E402
-from srcnn import history as history_csv  # noqa: E402
+from srcnn.training import history as history_csv  # noqa: E402
 
 # SRCNN 9-1-5 trained on the 91 images, Set5 (ECCV 2014, Table 2 of TPAMI 2016).
 PAPER_SET5 = {2: 36.34, 3: 32.39, 4: 30.09}
@@ -45,7 +45,7 @@ def parse_args(argv):
 
 
 def read_history(path):
-    """The whole rows of a history.csv (`srcnn.history`)."""
+    """The whole rows of a history.csv (`srcnn.training.history`)."""
     return history_csv.read(path)[0]
 
 

@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from srcnn.train import TrainSettings, build_run, compile_train_step, train_step  # noqa: E402
+from srcnn.training.config import TrainSettings  # noqa: E402
+from srcnn.training.update import build_run, compile_train_step, train_step
 
 
 def measure(batch_size, seconds, mode="function", precision="float32"):

@@ -24,16 +24,19 @@ SETS = ("Set5", "Set14")
 
 def upscales(precision):
     """{"scale/set/name": uint8 output} and {"scale/set/name": uint8 ground truth}."""
-    from srcnn import Upscaler, imaging
+    from srcnn import Upscaler
+    from srcnn.core import colour
+    from srcnn.core import image_files
+    from srcnn.core import resampling
 
     outputs, truths = {}, {}
     for scale in (2, 3, 4):
         upscaler = Upscaler.from_checkpoint(os.path.join(ROOT, "checkpoint", "pretrained", f"x{scale}", "srcnn"),
                                             scale=scale, precision=precision)
         for name in SETS:
-            for path in imaging.list_images(os.path.join(ROOT, "Test", name)):
-                truth = imaging.modcrop(imaging.load_image(path), scale)
-                small = imaging.to_uint8(imaging.resize_bicubic(
+            for path in image_files.list_images(os.path.join(ROOT, "Test", name)):
+                truth = resampling.modcrop(image_files.load_image(path), scale)
+                small = colour.to_uint8(resampling.resize_bicubic(
                     np.atleast_3d(truth) / np.float32(255.0), truth.shape[0] // scale, truth.shape[1] // scale))
                 key = f"{scale}/{name}/{os.path.basename(path)}"
                 outputs[key] = upscaler.upscale(small.reshape(small.shape[:2] + truth.shape[2:]))
@@ -60,7 +63,7 @@ def main(argv=None):
         np.savez_compressed(args.save, **outputs)
         print(f"saved {len(outputs)} outputs to {args.save}")
         return 0
-    from srcnn import imaging, metrics
+    from srcnn.core import colour, metrics
 
     saved = np.load(args.against)
     differing = largest = values = 0
@@ -70,10 +73,10 @@ def main(argv=None):
         differing, largest, values = differing + np.count_nonzero(difference), max(largest, difference.max()), \
             values + difference.size
         scale, name, _ = key.split("/")
-        truth_y = imaging.luminance(truths[key])
+        truth_y = colour.luminance(truths[key])
         for which, image in (("saved", saved[key]), ("now", output)):
             psnrs.setdefault((int(scale), name, which), []).append(
-                metrics.psnr(imaging.luminance(image), truth_y, int(scale)))
+                metrics.psnr(colour.luminance(image), truth_y, int(scale)))
     print(f"values differing: {differing} of {values} ({100 * differing / values:.5f} %), largest difference "
           f"{largest}")
     for scale in (2, 3, 4):

@@ -3,8 +3,8 @@
     python benchmarks/upscale_profile.py                 # 4 MPix x3, shipped x3 weights
     python benchmarks/upscale_profile.py --megapixels 1 --scale 2
 
-Runs `srcnn.upscale.upscale` on a synthetic photo with one tile at a time (so the stages'
-times add up) and times each stage of `srcnn.composed.ComposedSRCNN`; then times a 2048^3
+Runs `srcnn.upscaling.tiled.upscale` on a synthetic photo with one tile at a time (so the stages'
+times add up) and times each stage of `srcnn.upscaling.composed.ComposedSRCNN`; then times a 2048^3
 float32 matrix product in numpy's BLAS on one thread, the most this core's FMA units give a
 matrix product, and says what fraction of it the tiles' tap maps (conv1, conv2 and conv3's
 taps: ONNX Runtime's convolutions, or numpy's products without it) reached.
@@ -23,7 +23,9 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.upscale_speed import output_size, synthetic_photo  # noqa: E402
-from srcnn import checkpoints, composed, upscale  # noqa: E402
+from srcnn.core import checkpoints  # noqa: E402
+from srcnn.upscaling import composed
+from srcnn.upscaling import tiled as upscale
 
 STAGES = {"_interior_tap_maps": "conv1, conv2, conv3's taps of the tiles",
           "_side_tap_maps": "the same again for the pixels next to the sides",

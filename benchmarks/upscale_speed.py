@@ -6,10 +6,10 @@
 
 With --psnr-dir (and --checkpoint) it first prints what each precision costs in quality:
 mean PSNR of the tiled network on that folder (x scale, replicate padding), next to
-bicubic and to the untiled float32 network of `srcnn.evaluate`.
+bicubic and to the untiled float32 network of `srcnn.training.evaluate`.
 
 Two figures per case: "network" is SRCNN alone on the bicubic Y (`TiledSRCNN.restore_y_in_tiles`),
-"pipeline" the whole in-memory upscale of an RGB image (`srcnn.upscale.upscale`: bicubic
+"pipeline" the whole in-memory upscale of an RGB image (`srcnn.upscaling.tiled.upscale`: bicubic
 of Y/Cb/Cr per window, the network, back to RGB), without reading or writing files. The
 best of --repeats timed runs is reported, after one untimed run. Weights only change the
 numbers through their values, so a fresh network is used unless --checkpoint is given.
@@ -25,10 +25,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from srcnn import checkpoints, data, imaging, metrics  # noqa: E402
-from srcnn.evaluate import restore_whole_y  # noqa: E402
-from srcnn.model import SRCNN  # noqa: E402
-from srcnn.upscale import DEFAULT_TILE, INFERENCE_PRECISIONS, TiledSRCNN, upscale  # noqa: E402
+from srcnn.core import checkpoints  # noqa: E402
+from srcnn.core import metrics
+from srcnn.core import image_files
+from srcnn.training import test_set
+from srcnn.training.evaluate import restore_whole_y  # noqa: E402
+from srcnn.core.model import SRCNN  # noqa: E402
+from srcnn.upscaling.tiled import DEFAULT_TILE, INFERENCE_PRECISIONS, TiledSRCNN, upscale  # noqa: E402
 
 
 def parse_args(argv):
@@ -49,7 +52,7 @@ def parse_args(argv):
 
 def psnr_by_precision(model, scale, folder, precisions, tile):
     """Mean PSNR on `folder`: bicubic, untiled float32, then the tiled network per precision."""
-    images = [data.test_image(path, scale) for path in imaging.list_images(folder)]
+    images = [test_set.test_image(path, scale) for path in image_files.list_images(folder)]
     rows = [("bicubic", np.mean([metrics.psnr(image.bicubic, image.hr, scale) for image in images])),
             ("untiled float32", np.mean([metrics.psnr(restore_whole_y(model, image.bicubic, "replicate"), image.hr, scale)
                                          for image in images]))]

@@ -5,10 +5,10 @@
     python benchmarks/video_speed.py --memory-frames 100 1000 --memory-size 320x240 --skip-speed
 
 Clips are generated with imageio-ffmpeg's ffmpeg (testsrc2 pattern + a sine track, H.264)
-in a temporary folder. Speed: `srcnn.video.upscale_video` with the shipped weights at the
+in a temporary folder. Speed: `srcnn.upscaling.video.upscale_video` with the shipped weights at the
 precision step3_test.py picks (--precision), the whole pipeline from the source file to
 the muxed MP4, after a 3-frame warm-up run; "network" is the share of the time spent in
-the still-image path (`srcnn.upscale.upscale`), the rest is waiting on ffmpeg (decoding,
+the still-image path (`srcnn.upscaling.tiled.upscale`), the rest is waiting on ffmpeg (decoding,
 x264 at --preset, muxing). PSNR: every 10th encoded frame, read back, against the same
 frame before encoding (Y: 8-bit-rounded BT.601 Y as everywhere in this project; RGB: all
 three channels, which 4:2:0 chroma subsampling alone limits). Memory: each clip length
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from srcnn import video  # noqa: E402
+from srcnn.upscaling import video  # noqa: E402
 
 
 def parse_args(argv):
@@ -94,12 +94,13 @@ def speed(args, folder):
 
 def encoding_psnr(kept, path, scale):
     """Mean PSNR (Y as the project measures it, `scale` px shaved, and RGB) of the encoded frames against `kept`."""
-    from srcnn import imaging, metrics
+    from srcnn.core import metrics
+    from srcnn.core import colour
     y_values, rgb_values = [], []
     for index, frame in enumerate(video.decoded_frames(path, video.probe(path))):
         if index in kept:
-            y_values.append(metrics.psnr(imaging.rgb_to_ycbcr(frame)[..., 0] / 255,
-                                         imaging.rgb_to_ycbcr(kept[index])[..., 0] / 255, scale))
+            y_values.append(metrics.psnr(colour.rgb_to_ycbcr(frame)[..., 0] / 255,
+                                         colour.rgb_to_ycbcr(kept[index])[..., 0] / 255, scale))
             mse = np.mean((frame.astype(np.float64) - kept[index]) ** 2)
             rgb_values.append(10 * np.log10(255.0 ** 2 / mse))
     return np.mean(y_values), np.mean(rgb_values)

@@ -30,8 +30,8 @@ Modules, one job each:
 __version__ = "1.0.0"
 
 # Importing srcnn loads nothing heavy: TensorFlow comes with the first module that
-# computes (srcnn.startup imports it quietly), so a command's --help answers at once.
-_LAZY = {"Upscaler": "srcnn.upscaler", "SRCNNError": "srcnn.errors"}
+# computes (srcnn.core.startup imports it quietly), so a command's --help answers at once.
+_LAZY = {"Upscaler": "srcnn.upscaling.upscaler", "SRCNNError": "srcnn.core.errors"}
 
 
 def __getattr__(name):

@@ -43,8 +43,8 @@ def smooth_rgb():
 @pytest.fixture(scope="session")
 def random_x2_weights(tmp_path_factory):
     """A 9-1-5 x2 checkpoint of random weights: for file names and plumbing, not quality."""
-    from srcnn import checkpoints
-    from srcnn.model import SRCNN
+    from srcnn.core import checkpoints
+    from srcnn.core.model import SRCNN
 
     prefix = str(tmp_path_factory.mktemp("weights") / "x2" / "srcnn")
     checkpoints.export_weights(SRCNN("9-1-5"), 2, prefix)

@@ -12,9 +12,13 @@ from PIL import Image
 import step1_pre
 import step2_train
 import step3_test
-from srcnn import checkpoints, data, imaging
-from srcnn.errors import UserError
-from srcnn.model import SRCNN
+from srcnn.core import checkpoints
+from srcnn.core import image_files
+from srcnn.training import hdf5
+from srcnn.training import patches
+from srcnn.training import test_set
+from srcnn.core.errors import UserError
+from srcnn.core.model import SRCNN
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +113,9 @@ def test_step1_bad_test_image_leaves_both_h5_files(folders, capsys):
 
 def test_step1_good_run_replaces_both(folders):
     assert step1(folders) == 0
-    patches, _, _ = data.read_train_h5(str(folders / "h5" / "train.h5"), {"scale": 3, "image_size": 21})
-    images, _ = data.read_test_h5(str(folders / "h5" / "test.h5"), {"scale": 3})
-    assert len(patches) == data.patch_count(60, 48, 21, 7) == 24 and [image.name for image in images] == ["t"]
+    patches, _, _ = hdf5.read_train_h5(str(folders / "h5" / "train.h5"), {"scale": 3, "image_size": 21})
+    images, _ = hdf5.read_test_h5(str(folders / "h5" / "test.h5"), {"scale": 3})
+    assert len(patches) == patches.patch_count(60, 48, 21, 7) == 24 and [image.name for image in images] == ["t"]
     assert sorted(path.name for path in (folders / "h5").iterdir()) == ["test.h5", "train.h5"]
 
 
@@ -152,7 +156,7 @@ def test_step1_test_image_too_small_for_ssim(folders, capsys):
 def test_step1_training_image_smaller_than_the_scale_is_left_out(folders):
     save(folders / "train" / "dot.png", np.full((2, 2, 3), 90))
     assert step1(folders) == 0
-    patches, _, _ = data.read_train_h5(str(folders / "h5" / "train.h5"), {"scale": 3})
+    patches, _, _ = hdf5.read_train_h5(str(folders / "h5" / "train.h5"), {"scale": 3})
     assert len(patches) == 24  # a.png's alone
 
 
@@ -176,7 +180,7 @@ def test_step3_test_dir_image_smaller_than_the_scale(folders, weights, capsys):
 
 def test_step3_small_image_in_a_test_h5(tmp_path, weights, capsys):
     hr = np.full((15, 15, 1), 0.5, np.float32)  # made by an older step 1, or by hand
-    data.write_test_h5(str(tmp_path / "test.h5"), [data.TestImage("tiny", hr, hr)], scale=3, source="x")
+    hdf5.write_test_h5(str(tmp_path / "test.h5"), [test_set.TestImage("tiny", hr, hr)], scale=3, source="x")
     assert step3_test.main(["--test-h5", str(tmp_path / "test.h5"), "--checkpoint", weights,
                             "--sample-dir", str(tmp_path / "sample")]) == 1
     assert "test image tiny is 15x15, too small for PSNR/SSIM (at least 17 px a side)" in last_error(capsys)
@@ -199,10 +203,10 @@ def test_step1_mistyped_folder(folders, capsys, flag, kind):
 
 
 def test_only_the_default_folder_falls_back_to_the_samples(tmp_path):
-    paths, message = data.find_images(str(tmp_path / "Train"), data.SAMPLE_TRAIN_IMAGES, "training")
-    assert len(paths) == len(data.SAMPLE_TRAIN_IMAGES) and "scikit-image" in message
+    paths, message = patches.find_images(str(tmp_path / "Train"), patches.SAMPLE_TRAIN_IMAGES, "training")
+    assert len(paths) == len(patches.SAMPLE_TRAIN_IMAGES) and "scikit-image" in message
     with pytest.raises(UserError, match="--train-dir .*Train: no such folder"):
-        data.find_images(str(tmp_path / "Train"), data.SAMPLE_TRAIN_IMAGES, "training", "--train-dir")
+        patches.find_images(str(tmp_path / "Train"), patches.SAMPLE_TRAIN_IMAGES, "training", "--train-dir")
 
 
 # --- case 2: outputs are never read back as inputs ----------------------------------------------------
@@ -265,7 +269,7 @@ def frames_file(path, count=3):
                                         ("pages.tif", "a multi-page file of 3 frames")])
 def test_animation_or_pages_are_refused_not_cut_to_one_frame(tmp_path, name, what):
     with pytest.raises(UserError, match=f"{name}: {what}; only still images"):
-        imaging.read_image(str(frames_file(tmp_path / name)))
+        image_files.read_image(str(frames_file(tmp_path / name)))
 
 
 def test_gif_and_webp_in_a_folder_are_upscaled(tmp_path, smooth_rgb, weights):
@@ -282,13 +286,13 @@ def test_gif_and_webp_in_a_folder_are_upscaled(tmp_path, smooth_rgb, weights):
 
 def test_float_tiff_in_zero_to_one_is_not_black(tmp_path):
     Image.fromarray(np.full((8, 8), 0.5, np.float32)).save(tmp_path / "half.tif")
-    assert np.all(imaging.read_image(str(tmp_path / "half.tif")).pixels == 128)
+    assert np.all(image_files.read_image(str(tmp_path / "half.tif")).pixels == 128)
 
 
 def test_lab_tiff_is_converted_to_rgb_colours(tmp_path):
     """A sibling that was already right (Pillow converts CIELAB to sRGB); kept as a guard."""
     Image.new("LAB", (8, 8), (128, 128, 128)).save(tmp_path / "grey.tif")  # L 50 %, a = b = 0: mid grey
-    pixels = imaging.read_image(str(tmp_path / "grey.tif")).pixels
+    pixels = image_files.read_image(str(tmp_path / "grey.tif")).pixels
     assert pixels.shape == (8, 8, 3) and np.abs(pixels.astype(int) - 119).max() <= 1
 
 

@@ -19,9 +19,18 @@ import tensorflow as tf
 import step1_pre
 import step2_train
 import step3_test
-from srcnn import checkpoints, data, evaluate, history, report, train
-from srcnn.errors import CheckpointError, UserError, csv_cell, os_reason, printable
-from srcnn.model import SRCNN
+from srcnn.core import checkpoints
+from srcnn.training import evaluate
+from srcnn.training import history
+from srcnn.training import report
+from srcnn.training import checkpointing
+from srcnn.training.config import TrainSettings
+from srcnn.training import distribution
+from srcnn.training import hdf5
+from srcnn.training import test_set
+from srcnn.training import update
+from srcnn.core.errors import CheckpointError, UserError, csv_cell, os_reason, printable, tf_reason
+from srcnn.core.model import SRCNN
 
 from tiny_data import write_h5s
 
@@ -82,7 +91,7 @@ def test_replicas_that_cannot_split_the_batch_are_refused_up_front(flags, capsys
 def test_too_many_logical_cpus_refused_before_making_them():
     started = time.perf_counter()
     with pytest.raises(UserError, match="--replicas 100000: no GPU here"):
-        train.make_strategy("mirrored", 100000)
+        distribution.make_strategy("mirrored", 100000)
     assert time.perf_counter() - started < 1
 
 
@@ -99,7 +108,7 @@ def test_too_many_logical_cpus_refused_before_making_them():
 def test_malformed_tf_config_is_one_line(monkeypatch, tf_config, reason):
     monkeypatch.setenv("TF_CONFIG", tf_config)
     with pytest.raises(UserError, match="TF_CONFIG is not a cluster description") as error:
-        train.make_strategy("multi-worker")
+        distribution.make_strategy("multi-worker")
     assert reason in str(error.value) and "\n" not in str(error.value)
 
 
@@ -201,7 +210,7 @@ def damaged_copy(source, tmp_path, damage):
 def test_malformed_test_h5_is_one_line_where_it_is_read(h5s, tmp_path, damage, message):
     path = damaged_copy(h5s[1], tmp_path, damage)
     with pytest.raises(UserError, match="rerun step1_pre.py|rename it") as error:
-        data.read_test_h5(str(path))
+        hdf5.read_test_h5(str(path))
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
@@ -280,7 +289,7 @@ def interrupt_with(how):
 def test_step1_interrupted_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, how, code):
     (tmp_path / "h5").mkdir()
     (tmp_path / "h5" / "test.h5").write_bytes(b"earlier")
-    monkeypatch.setattr(data, "write_test_h5", interrupt_with(how))  # after train.h5 is written under a temporary name
+    monkeypatch.setattr(hdf5, "write_test_h5", interrupt_with(how))  # after train.h5 is written under a temporary name
     assert step1_pre.main(["--h5-dir", str(tmp_path / "h5")]) == code
     assert one_error(capsys).startswith(("interrupted; ", "interrupted by SIGTERM; ")[code == 143])
     assert sorted(os.listdir(tmp_path / "h5")) == ["test.h5"]
@@ -304,7 +313,7 @@ def test_step3_interrupted_while_writing_results_leaves_no_half_file(h5s, weight
     ("=HYPERLINK(\"x\",\"y\")", "'=HYPERLINK(\"x\",\"y\")"), ("+1", "'+1"), ("-2+3", "'-2+3"),
     ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("baby", "baby"), ("a=b", "a=b")])
 def test_names_never_reach_a_spreadsheet_as_formulas(tmp_path, name, cell):
-    image = data.TestImage(name, np.zeros((40, 40, 1), np.float32), np.zeros((40, 40, 1), np.float32))
+    image = test_set.TestImage(name, np.zeros((40, 40, 1), np.float32), np.zeros((40, 40, 1), np.float32))
     result = evaluate.ImageResult(name, 30.0, 31.0, 0.9, 0.91, image.hr)
     evaluate.write_samples(str(tmp_path), [image], [result])
     import csv
@@ -327,7 +336,7 @@ def test_a_test_image_named_mean_is_refused(tmp_path, smooth_rgb, file_name):
     from PIL import Image
     Image.fromarray(smooth_rgb).save(tmp_path / file_name)
     with pytest.raises(UserError, match="would read as the mean row"):
-        data.test_images([str(tmp_path / file_name)], 3)
+        test_set.test_images([str(tmp_path / file_name)], 3)
 
 
 # --- rule 6: messages say the true cause ---------------------------------------------------------------
@@ -339,17 +348,17 @@ def test_a_test_image_named_mean_is_refused(tmp_path, smooth_rgb, file_name):
 ])
 def test_os_errors_are_named_by_their_errno(code, said, not_said):
     for error in (OSError(code, os.strerror(code)), tf.errors.OpError(None, None, f"x; {os.strerror(code)}", None)):
-        reason = train.tf_reason(error)
+        reason = tf_reason(error)
         assert said in reason and not_said not in reason, reason
-    assert os_reason(OSError(code, "whatever")) == train.tf_reason(OSError(code, "whatever"))
+    assert os_reason(OSError(code, "whatever")) == tf_reason(OSError(code, "whatever"))
 
 
 @pytest.mark.parametrize("code", [errno.ENAMETOOLONG, errno.EACCES])
 def test_a_checkpoint_that_cannot_be_written_says_why(tmp_path, monkeypatch, code):
     """"File name too long; free some space", and permission denied reported as a full disk."""
-    settings = train.TrainSettings(checkpoint_dir=str(tmp_path / "c"), log_dir=str(tmp_path / "l"))
-    run = train.build_run(settings, tf.distribute.get_strategy(), 10)
-    checkpointer = train.Checkpointer(run, settings, True)
+    settings = TrainSettings(checkpoint_dir=str(tmp_path / "c"), log_dir=str(tmp_path / "l"))
+    run = update.build_run(settings, tf.distribute.get_strategy(), 10)
+    checkpointer = checkpointing.Checkpointer(run, settings, True)
 
     def fail(*args, **kwargs):
         raise OSError(code, os.strerror(code))
@@ -372,9 +381,9 @@ def test_an_h5_that_cannot_be_read_says_why(h5s, tmp_path, monkeypatch, cause, s
         def denied(name, *args, **kwargs):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
 
-        monkeypatch.setattr(data, "open", denied, raising=False)  # root reads any file
+        monkeypatch.setattr(hdf5, "open", denied, raising=False)  # root reads any file
     with pytest.raises(UserError, match=f"{path}: cannot read \\({said}\\)"):
-        data.read_test_h5(str(path))
+        hdf5.read_test_h5(str(path))
 
 
 def test_full_log_folder_is_one_line(h5s, tmp_path, monkeypatch, capsys):

@@ -13,11 +13,14 @@ import pytest
 import tensorflow as tf
 
 import step2_train
-from srcnn import checkpoints, run_folders
-from srcnn.data import PatchArrays
-from srcnn.errors import UserError, exit_on_user_error
-from srcnn.model import SRCNN
-from srcnn.train import TrainSettings, make_optimizer, train_on
+from srcnn.core import checkpoints
+from srcnn.training import run_folders
+from srcnn.training.batches import PatchArrays
+from srcnn.core.errors import UserError, exit_on_user_error
+from srcnn.core.model import SRCNN
+from srcnn.training.config import TrainSettings
+from srcnn.training.loop import train_on
+from srcnn.training.update import make_optimizer
 
 from tiny_data import Training, write_h5s
 

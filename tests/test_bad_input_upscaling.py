@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn import Upscaler, cli, imaging
-from srcnn.errors import CheckpointError, InputError, OutputError
+from srcnn import Upscaler
+from srcnn.commands import cli
+from srcnn.core import image_files
+from srcnn.core.errors import CheckpointError, InputError, OutputError
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +131,7 @@ def test_a_video_is_never_written_over_itself_nor_as_mp4_named_otherwise(upscale
     ("savedmodel", "folder", "holds other files than a SavedModel"),
 ])
 def test_export_replaces_only_a_model_of_its_format(tmp_path, model_format, existing, message):
-    from srcnn import export
+    from srcnn.upscaling import export
 
     target = tmp_path / "model"
     if existing == "file":
@@ -151,9 +153,9 @@ def test_an_unreadable_image_is_not_called_damaged(tmp_path, smooth_rgb, monkeyp
     def refused(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(imaging.Image, "open", refused)
+    monkeypatch.setattr(image_files.Image, "open", refused)
     with pytest.raises(InputError, match=r"photo.png: cannot read \(permission denied\)"):
-        imaging.read_image(str(tmp_path / "photo.png"))
+        image_files.read_image(str(tmp_path / "photo.png"))
 
 
 def test_a_name_too_long_is_not_a_full_disk(tmp_path, weights, smooth_rgb, capsys):
@@ -167,7 +169,7 @@ def test_a_name_too_long_is_not_a_full_disk(tmp_path, weights, smooth_rgb, capsy
 # --- Ctrl-C and SIGTERM: one line, a known status, nothing half-written -----------------------
 
 def test_ctrl_c_in_srcnn_upscale_is_one_line(tmp_path, weights, smooth_rgb, capsys, monkeypatch):
-    from srcnn import jobs
+    from srcnn.upscaling import jobs
 
     Image.fromarray(smooth_rgb).save(tmp_path / "photo.png")
 
@@ -220,15 +222,15 @@ def test_escape_sequences_in_names_are_printed_as_text(tmp_path, weights, smooth
 
 
 def test_batch_failures_never_reach_a_spreadsheet_as_formulas():
-    from srcnn import batch
+    from srcnn.upscaling import batch
 
     line = batch.failure_line("=HYPERLINK(\"http://x\")", "-not an image")
     assert line.startswith("\"'=HYPERLINK") and ",'-not an image" in line
 
 
 def test_a_full_disk_during_savedmodel_export_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
-    from srcnn import export
-    from srcnn.startup import tf
+    from srcnn.upscaling import export
+    from srcnn.core.startup import tf
 
     def full_disk(module, path):
         os.makedirs(os.path.join(path, "variables"))

@@ -12,7 +12,8 @@ from PIL import Image
 
 pytest.importorskip("apache_beam")
 
-from srcnn import batch, cli  # noqa: E402
+from srcnn.upscaling import batch  # noqa: E402
+from srcnn.commands import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

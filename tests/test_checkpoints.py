@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srcnn import checkpoints
-from srcnn.errors import UserError
-from srcnn.model import SRCNN
+from srcnn.core import checkpoints
+from srcnn.core.errors import UserError
+from srcnn.core.model import SRCNN
 
 from conftest import ROOT
 from tiny_data import HANG_GUARD

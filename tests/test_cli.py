@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn import Upscaler, checkpoints, cli, export
-from srcnn.errors import CheckpointError, InputError, OutputError, OutputExistsError, SRCNNError
+from srcnn import Upscaler
+from srcnn.core import checkpoints
+from srcnn.commands import cli
+from srcnn.upscaling import export
+from srcnn.core.errors import CheckpointError, InputError, OutputError, OutputExistsError, SRCNNError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,12 +1,15 @@
-"""The float32 upscale on the small image's grid (srcnn.composed) equals the whole-image network."""
+"""The float32 upscale on the small image's grid (srcnn.upscaling.composed) equals the whole-image network."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from srcnn import checkpoints, composed, imaging
-from srcnn.model import SRCNN
-from srcnn.upscale import TiledSRCNN, upscale
+from srcnn.core import checkpoints
+from srcnn.upscaling import composed
+from srcnn.core import colour
+from srcnn.core import resampling
+from srcnn.core.model import SRCNN
+from srcnn.upscaling.tiled import TiledSRCNN, upscale
 
 
 def textured_grey(height, width, seed=0):
@@ -26,9 +29,9 @@ def network_with(model, scale, padding, backend):
 
 def whole_image_reference(model, grey, scale, padding):
     """uint8 (sr, bicubic): the network on the whole bicubic image (tf.image.resize) at once."""
-    bicubic = imaging.resize_bicubic(grey[..., None] / np.float32(255.0), grey.shape[0] * scale, grey.shape[1] * scale)
+    bicubic = resampling.resize_bicubic(grey[..., None] / np.float32(255.0), grey.shape[0] * scale, grey.shape[1] * scale)
     restored = np.clip(model(tf.constant(bicubic[None]), padding=padding)[0].numpy(), 0.0, 1.0)
-    return imaging.to_uint8(restored[..., 0]), imaging.to_uint8(bicubic[..., 0])
+    return colour.to_uint8(restored[..., 0]), colour.to_uint8(bicubic[..., 0])
 
 
 def assert_same_to_rounding(actual, expected):
@@ -73,8 +76,8 @@ def test_the_sides_need_their_own_filters():
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_the_enlargement_matrix_is_tensorflows_bicubic(scale):
     length = 9
-    resized = imaging.resize_bicubic(np.eye(length, dtype=np.float32)[:, :, None], scale * length, length)
-    np.testing.assert_allclose(imaging.enlargement_matrix(length, scale), resized[:, :, 0], atol=1e-6)
+    resized = resampling.resize_bicubic(np.eye(length, dtype=np.float32)[:, :, None], scale * length, length)
+    np.testing.assert_allclose(resampling.enlargement_matrix(length, scale), resized[:, :, 0], atol=1e-6)
 
 
 def test_colour_and_alpha_equal_the_tensorflow_tiles(monkeypatch, smooth_rgb):
@@ -124,7 +127,7 @@ def test_the_tile_convolutions_equal_the_products(scale):
 
 @pytest.mark.parametrize("gains", [[2.5, 2.5, 2.5], [2.5, 2.5, 2.5, 0], [1.0], [1.0, 0]])
 def test_rounding_to_uint8_is_rint_then_clip(gains):
-    # RGB, RGBA, grey, grey + alpha (`imaging.y_gains`); halves round to even, as np.rint.
+    # RGB, RGBA, grey, grey + alpha (`colour.y_gains`); halves round to even, as np.rint.
     gains = np.float32(gains)
     rng = np.random.default_rng(len(gains))
     planes = rng.uniform(-40, 300, (9, 6 * 5, len(gains))).astype(np.float32)

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import step2_train
-from srcnn import checkpoints, data
-from srcnn.evaluate import evaluate_images
+from srcnn.core import checkpoints
+from srcnn.training import hdf5
+from srcnn.training.evaluate import evaluate_images
 
 from tiny_data import Training, write_h5s
 
@@ -32,7 +33,7 @@ def reference(tmp_path_factory):
     assert step2_train.main([*flags, "--checkpoint-dir", str(folder / "single" / "checkpoint"),
                              "--log-dir", str(folder / "single" / "logs")]) == 0
     model, _ = checkpoints.load_model(checkpoints.resolve(str(folder / "single" / "checkpoint")))
-    return SimpleNamespace(flags=flags, test_images=data.read_test_h5(test_h5)[0], model=model,
+    return SimpleNamespace(flags=flags, test_images=hdf5.read_test_h5(test_h5)[0], model=model,
                            checkpoint_dir=folder / "single" / "checkpoint")
 
 

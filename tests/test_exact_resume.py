@@ -9,9 +9,13 @@ import pytest
 import tensorflow as tf
 
 import step2_train
-from srcnn import checkpoints, data, history, train
-from srcnn.data import PatchArrays
-from srcnn.train import TrainSettings, train_on
+from srcnn.core import checkpoints
+from srcnn.training import history
+from srcnn.training import hdf5
+from srcnn.training import loop, summaries
+from srcnn.training.batches import PatchArrays
+from srcnn.training.config import TrainSettings
+from srcnn.training.loop import train_on
 
 from tiny_data import write_h5s
 
@@ -21,8 +25,8 @@ EPOCHS, STEPS_PER_EPOCH = 3, 4  # 64 patches, batch 16
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     train_h5, test_h5 = write_h5s(str(tmp_path_factory.mktemp("h5")), count=64)
-    patches, labels, _ = data.read_train_h5(train_h5, {})
-    test_images, _ = data.read_test_h5(test_h5)
+    patches, labels, _ = hdf5.read_train_h5(train_h5, {})
+    test_images, _ = hdf5.read_test_h5(test_h5)
     return train_h5, test_h5, patches, labels, test_images
 
 
@@ -90,17 +94,17 @@ def test_interrupted_while_validating_then_resumed_keeps_that_epochs_row(tiny, u
                                                                          monkeypatch):
     """The epoch's row was lost for good: the resumed run started at the next epoch."""
     _, _, patches, labels, test_images = tiny
-    validate = train.validate
+    validate = summaries.validate
 
     def interrupted_in_epoch_2(*args, epoch, **kwargs):
         if epoch == 1:
             raise KeyboardInterrupt
         return validate(*args, epoch=epoch, **kwargs)
 
-    monkeypatch.setattr(train, "validate", interrupted_in_epoch_2)
+    monkeypatch.setattr(loop, "validate", interrupted_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         train_on(settings(tmp_path), PatchArrays(patches, labels), test_images, say=lambda line: None)
-    monkeypatch.setattr(train, "validate", validate)
+    monkeypatch.setattr(loop, "validate", validate)
     train_on(settings(tmp_path), PatchArrays(patches, labels), test_images, say=lambda line: None)
     assert_same(outcome(tmp_path), uninterrupted)
 

@@ -13,9 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn import Upscaler, cli, imaging
-from srcnn.metrics import psnr
-from srcnn.upscale import default_precision
+from srcnn import Upscaler
+from srcnn.commands import cli
+from srcnn.core import colour
+from srcnn.core import image_files
+from srcnn.core import resampling
+from srcnn.core.metrics import psnr
+from srcnn.upscaling.tiled import default_precision
 
 from conftest import ROOT, dataset
 
@@ -32,10 +36,10 @@ OUTPUTS = {"savedmodel": "srcnn_x3_savedmodel", "tflite": "srcnn_x3.tflite", "on
 def set5_x3():
     """{name: (hr, lr)}: uint8 RGB ground truth (modcropped) and its x3 shrunk, rounded to uint8."""
     images = {}
-    for path in imaging.list_images(dataset("Test", "Set5")):
-        hr = imaging.modcrop(imaging.load_image(path), SCALE)
-        lr = imaging.resize_bicubic(hr / np.float32(255), hr.shape[0] // SCALE, hr.shape[1] // SCALE)
-        images[os.path.splitext(os.path.basename(path))[0]] = (hr, imaging.to_uint8(lr))
+    for path in image_files.list_images(dataset("Test", "Set5")):
+        hr = resampling.modcrop(image_files.load_image(path), SCALE)
+        lr = resampling.resize_bicubic(hr / np.float32(255), hr.shape[0] // SCALE, hr.shape[1] // SCALE)
+        images[os.path.splitext(os.path.basename(path))[0]] = (hr, colour.to_uint8(lr))
     return images
 
 
@@ -44,7 +48,7 @@ def inputs(set5_x3):
 
 
 def mean_psnr(results, set5_x3):
-    return float(np.mean([psnr(imaging.luminance(results[name]), imaging.luminance(hr), SCALE)
+    return float(np.mean([psnr(colour.luminance(results[name]), colour.luminance(hr), SCALE)
                           for name, (hr, _) in set5_x3.items()]))
 
 
@@ -92,7 +96,7 @@ def run_elsewhere(model, folder):
 def test_upscaler_reaches_the_paper_on_set5(upscaled, set5_x3):
     for precision, results in upscaled.items():
         assert mean_psnr(results, set5_x3) >= PAPER, precision
-    bicubic = {name: imaging.to_uint8(imaging.resize_bicubic(lr / np.float32(255), *hr.shape[:2]))
+    bicubic = {name: colour.to_uint8(resampling.resize_bicubic(lr / np.float32(255), *hr.shape[:2]))
                for name, (hr, lr) in set5_x3.items()}
     assert mean_psnr(bicubic, set5_x3) < PAPER - 1.5  # measured against the ground truth
 
@@ -120,7 +124,7 @@ def test_runner_refuses_what_a_consumer_lacks(exported):
 
 
 def test_export_refuses_a_scale_other_than_the_checkpoints(capsys, tmp_path):
-    from srcnn import checkpoints
+    from srcnn.core import checkpoints
 
     assert cli.export_main(["--checkpoint", checkpoints.pretrained_path(2), "--scale", "3", "--format", "onnx",
                             "--output", str(tmp_path / "m.onnx")]) == 1

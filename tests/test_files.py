@@ -1,11 +1,11 @@
-"""One writability check for every folder a script writes into (srcnn/files.py)."""
+"""One writability check for every folder a script writes into (srcnn/core/files.py)."""
 
 import os
 
 import pytest
 
-from srcnn.errors import UserError
-from srcnn.files import ensure_writable_folder
+from srcnn.core.errors import UserError
+from srcnn.core.files import ensure_writable_folder
 
 
 def test_missing_folder_is_created_and_the_probe_leaves_nothing(tmp_path):

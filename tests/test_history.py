@@ -2,8 +2,8 @@
 
 import pytest
 
-from srcnn import history
-from srcnn.errors import UserError
+from srcnn.training import history
+from srcnn.core.errors import UserError
 
 
 def row(epoch):

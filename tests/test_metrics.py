@@ -3,7 +3,7 @@ import pytest
 
 from skimage.metrics import structural_similarity
 
-from srcnn import metrics
+from srcnn.core import metrics
 
 
 def test_psnr_of_known_error():

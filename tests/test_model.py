@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srcnn.model import SRCNN, pad_edges, parse_arch, valid_margin
+from srcnn.core.model import SRCNN, pad_edges, parse_arch, valid_margin
 
 
 def test_valid_output_of_a_33_patch_is_21():

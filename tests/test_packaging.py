@@ -54,10 +54,10 @@ def test_wheel_holds_the_package_the_weights_and_the_console_scripts(wheel):
         # the recipe that step 3 prints on the weights line, and the curve of the sample page
         assert f"srcnn/pretrained/x{scale}/recipe.json" in names
         assert f"srcnn/pretrained/x{scale}/history.csv" in names
-    assert {"srcnn/__init__.py", "srcnn/upscaler.py", "srcnn/export.py", "srcnn/cli.py"} <= names
-    assert "srcnn-upscale = srcnn.cli:upscale_main" in entry_points
-    assert "srcnn-export = srcnn.cli:export_main" in entry_points
-    assert "srcnn-upscale-batch = srcnn.batch:main" in entry_points
+    assert {"srcnn/__init__.py", "srcnn/upscaling/upscaler.py", "srcnn/upscaling/export.py", "srcnn/commands/cli.py"} <= names
+    assert "srcnn-upscale = srcnn.commands.cli:upscale_main" in entry_points
+    assert "srcnn-export = srcnn.commands.cli:export_main" in entry_points
+    assert "srcnn-upscale-batch = srcnn.upscaling.batch:main" in entry_points
 
 
 def test_installed_package_finds_its_weights_from_any_folder(wheel, tmp_path):

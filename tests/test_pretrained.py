@@ -5,7 +5,7 @@ import csv
 import pytest
 
 import step3_test
-from srcnn.checkpoints import pretrained_path, read_config
+from srcnn.core.checkpoints import pretrained_path, read_config
 
 from conftest import dataset
 

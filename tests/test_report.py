@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import step3_test
-from srcnn import checkpoints, report
+from srcnn.core import checkpoints
+from srcnn.training import report
 
 from tiny_data import HANG_GUARD, write_h5s
 

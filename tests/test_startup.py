@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 
-from srcnn import imaging
-from srcnn.startup import without_startup_noise
+from srcnn.core import image_files
+from srcnn.core.startup import without_startup_noise
 
 from conftest import ROOT
 from tiny_data import HANG_GUARD, write_h5s
@@ -43,7 +43,7 @@ def test_the_filter_works_on_the_file_descriptor_and_keeps_unexpected_lines(tmp_
         "print('a Python warning while importing', file=sys.stderr)\n"
         "config = types.SimpleNamespace(list_physical_devices=lambda kind: os.write(2, b'probe\\n'))\n")
     script = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
-              "from srcnn.startup import import_tensorflow_quietly; import_tensorflow_quietly()\n"
+              "from srcnn.core.startup import import_tensorflow_quietly; import_tensorflow_quietly()\n"
               "print('first line of our own')\n")
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path), str(ROOT)], capture_output=True,
@@ -69,7 +69,7 @@ def test_scripts_output_starts_with_their_own_lines(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
     rows, columns = np.mgrid[0:48, 0:48]
-    imaging.save_png(str(folder / "gradient.png"), np.stack([rows * 5, columns * 5, rows + columns], -1).astype(np.uint8))
+    image_files.save_png(str(folder / "gradient.png"), np.stack([rows * 5, columns * 5, rows + columns], -1).astype(np.uint8))
     line = first_line("step1_pre.py", "--train-dir", folder, "--test-dir", folder, "--h5-dir", tmp_path / "h5")
     assert line == f"training: 1 images from {folder}"
 

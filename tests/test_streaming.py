@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import step2_train
-from srcnn import data
+from srcnn.training.batches import PatchStream, STREAM_CHUNK
+from srcnn.training import batches, hdf5
 
 from conftest import ROOT
 from tiny_data import Training, write_h5s
@@ -17,7 +18,7 @@ from tiny_data import Training, write_h5s
 def numbered_h5(path, count):
     """A train.h5 whose patch i is filled with the value i (its label with -i)."""
     ids = np.arange(count, dtype=np.float32)[:, None, None, None]
-    data.write_train_h5(str(path), np.broadcast_to(ids, (count, 33, 33, 1)),
+    hdf5.write_train_h5(str(path), np.broadcast_to(ids, (count, 33, 33, 1)),
                         np.broadcast_to(-ids, (count, 21, 21, 1)), scale=3, image_size=33, label_size=21,
                         stride=14, augment=False, source="numbers")
 
@@ -27,16 +28,16 @@ def ids(batches):
 
 
 def test_stream_visits_each_patch_once_per_epoch_shuffled_across_chunks(tmp_path):
-    count = 3 * data.STREAM_CHUNK + 100
+    count = 3 * STREAM_CHUNK + 100
     numbered_h5(tmp_path / "train.h5", count)
-    with data.PatchStream(str(tmp_path / "train.h5"), {"scale": 3}, shuffle_buffer=1500) as stream:
+    with PatchStream(str(tmp_path / "train.h5"), {"scale": 3}, shuffle_buffer=1500) as stream:
         epoch = ids(stream.batches(64, np.random.default_rng([0, 0])))
         assert len(epoch) == count // 64 and all(len(batch) == 64 for batch in epoch)
         seen = np.concatenate(epoch)
         assert len(set(seen)) == len(seen)  # no patch twice
         for batch_data, batch_label in stream.batches(64, np.random.default_rng([0, 0])):
             assert np.array_equal(batch_data[:, 0, 0, 0], -batch_label[:, 0, 0, 0])  # pairs stay together
-        chunks_per_batch = [len(set(batch // data.STREAM_CHUNK)) for batch in epoch]
+        chunks_per_batch = [len(set(batch // STREAM_CHUNK)) for batch in epoch]
         assert np.mean(chunks_per_batch) > 1.5  # batches mix chunks, not one chunk after another
         assert not np.array_equal(seen, np.sort(seen))
         # A resumed epoch (skip) replays the same batches; another epoch gets another order.
@@ -47,7 +48,7 @@ def test_stream_visits_each_patch_once_per_epoch_shuffled_across_chunks(tmp_path
 
 def test_train_h5_over_half_the_free_memory_is_streamed_without_a_flag(tmp_path, monkeypatch, capsys):
     train_h5, test_h5 = write_h5s(str(tmp_path / "h5"))
-    monkeypatch.setattr(data, "available_memory", lambda: os.path.getsize(train_h5))
+    monkeypatch.setattr(batches, "available_memory", lambda: os.path.getsize(train_h5))
     flags = ["--train-h5", train_h5, "--test-h5", test_h5, "--checkpoint-dir", str(tmp_path / "checkpoint"),
              "--log-dir", str(tmp_path / "logs"), "--epochs", "2", "--batch-size", "16", "--log-every", "8"]
     assert step2_train.main(flags) == 0

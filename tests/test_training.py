@@ -1,14 +1,18 @@
 import numpy as np
 import pytest
 
-from srcnn import data, imaging
-from srcnn.errors import UserError
-from srcnn.train import TrainSettings, train
+from srcnn.core import image_files
+from srcnn.training import hdf5
+from srcnn.training.patches import training_patches
+from srcnn.training import test_set
+from srcnn.core.errors import UserError
+from srcnn.training.config import TrainSettings
+from srcnn.training.loop import train
 
 
 def test_short_training_on_real_images_beats_bicubic(tmp_path, train_images, set5):
-    patches, labels = data.training_patches(imaging.list_images(str(train_images)), scale=3)
-    held_out = [data.test_image(path, 3) for path in imaging.list_images(str(set5))]
+    patches, labels = training_patches(image_files.list_images(str(train_images)), scale=3)
+    held_out = [test_set.test_image(path, 3) for path in image_files.list_images(str(set5))]
     settings = TrainSettings(epochs=4, checkpoint_dir=str(tmp_path / "checkpoint"),
                              log_dir=str(tmp_path / "logs"), log_every=10, save_every=10_000)
     history = train(settings, patches, labels, held_out, say=lambda line: None)
@@ -17,7 +21,7 @@ def test_short_training_on_real_images_beats_bicubic(tmp_path, train_images, set
 
 
 def test_training_never_writes_into_the_shipped_weights(tmp_path):
-    from srcnn.checkpoints import PRETRAINED_DIR
+    from srcnn.core.checkpoints import PRETRAINED_DIR
     settings = TrainSettings(epochs=1, checkpoint_dir=f"{PRETRAINED_DIR}/x3", log_dir=str(tmp_path))
     with pytest.raises(UserError, match="shipped weights"):
         train(settings, np.zeros((4, 33, 33, 1), np.float32), np.zeros((4, 21, 21, 1), np.float32), [])
@@ -30,12 +34,12 @@ def test_patch_size_must_fit_the_architecture(tmp_path):
 
 
 def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp_path):
-    from srcnn import checkpoints
+    from srcnn.core import checkpoints
     from tiny_data import write_h5s
 
     train_h5, test_h5 = write_h5s(str(tmp_path / "h5"), count=256)
-    patches, labels, _ = data.read_train_h5(train_h5, {"scale": 3})
-    images, _ = data.read_test_h5(test_h5)
+    patches, labels, _ = hdf5.read_train_h5(train_h5, {"scale": 3})
+    images, _ = hdf5.read_test_h5(test_h5)
     settings = TrainSettings(epochs=2, precision="mixed_bfloat16", checkpoint_dir=str(tmp_path / "checkpoint"),
                              log_dir=str(tmp_path / "logs"), log_every=1, batch_size=32)
     history = train(settings, patches, labels, images, say=lambda line: None)
@@ -51,5 +55,5 @@ def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp
     assert checkpoints.read_recipe(checkpoints.resolve(str(tmp_path / "checkpoint" / "best"))) == expected
     assert model(images[0].bicubic[None]).dtype == "float32"
     # The PSNR logged while training is the one the checkpoint gives in float32 (as step 3 runs it).
-    from srcnn.evaluate import evaluate_images
+    from srcnn.training.evaluate import evaluate_images
     assert evaluate_images(model, images, 3)[0].psnr == pytest.approx(history[-1]["psnr"], abs=1e-9)

@@ -7,8 +7,10 @@ import pytest
 import tensorflow as tf
 
 import step2_train
-from srcnn.model import SRCNN
-from srcnn.train import TrainSettings, describe_compute, duration, uses_xla
+from srcnn.core.model import SRCNN
+from srcnn.training.config import TrainSettings
+from srcnn.training.progress import duration
+from srcnn.training.update import describe_compute, uses_xla
 
 from tiny_data import write_h5s
 

@@ -13,8 +13,9 @@ import pytest
 import tensorflow as tf
 
 import step2_train
-from srcnn import checkpoints, data
-from srcnn.model import SRCNN
+from srcnn.core import checkpoints
+from srcnn.training import hdf5
+from srcnn.core.model import SRCNN
 
 from tiny_data import Training, write_h5s
 
@@ -118,7 +119,7 @@ def test_train_h5_whose_patches_do_not_match_their_labels(run, tmp_path, capsys)
     with h5py.File(odd, "w") as h5:
         h5.create_dataset("data", data=np.zeros((8, 33, 33, 1), np.float32))
         h5.create_dataset("label", data=np.zeros((7, 21, 21, 1), np.float32))
-        h5.attrs.update({**data.convention_attributes(), "scale": 3, "image_size": 33})
+        h5.attrs.update({**hdf5.convention_attributes(), "scale": 3, "image_size": 33})
     for stream in ("--no-stream", "--stream"):
         assert run.main("--epochs", "1", stream, train=odd) == 1
         assert "8 patches but 7 labels" in one_line_error(capsys)

@@ -8,10 +8,15 @@ import tensorflow as tf
 from PIL import Image, ImageCms
 
 import step3_test
-from srcnn import checkpoints, data, imaging, metrics
-from srcnn.model import SRCNN
-from srcnn import upscale as upscale_module
-from srcnn.upscale import INFERENCE_PRECISIONS, TiledSRCNN, default_precision, plan_tiles, upscale
+from srcnn.core import checkpoints
+from srcnn.core import metrics
+from srcnn.core import colour
+from srcnn.core import image_files
+from srcnn.core import resampling
+from srcnn.training import test_set
+from srcnn.core.model import SRCNN
+from srcnn.upscaling import tiled as upscale_module
+from srcnn.upscaling.tiled import INFERENCE_PRECISIONS, TiledSRCNN, default_precision, plan_tiles, upscale
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +72,7 @@ def test_bfloat16_costs_under_005_db_on_set5_with_the_shipped_weights(set5):
     if not os.path.exists(prefix + ".index"):
         pytest.skip(f"{prefix} not shipped yet")
     model, _ = checkpoints.load_model(prefix)
-    images = [data.test_image(path, 3) for path in imaging.list_images(str(set5))]
+    images = [test_set.test_image(path, 3) for path in image_files.list_images(str(set5))]
     psnr = {precision: np.mean([metrics.psnr(TiledSRCNN(model, precision=precision).restore_y_in_tiles(image.bicubic),
                                              image.hr, 3) for image in images])
             for precision in INFERENCE_PRECISIONS}
@@ -88,10 +93,10 @@ def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb, scale,
     height, width = size[0] * scale, size[1] * scale
     sr, bicubic = upscale(TiledSRCNN(model, precision="float32", tile=tile), rgb, scale)
     assert sr.shape == bicubic.shape == (height, width, 3) and sr.dtype == np.uint8
-    ycbcr = imaging.resize_bicubic(imaging.rgb_to_ycbcr(rgb) / 255.0, height, width)
-    expected = imaging.colour_output(whole_image(model, ycbcr[..., :1], "replicate"), ycbcr[..., 1:])
+    ycbcr = resampling.resize_bicubic(colour.rgb_to_ycbcr(rgb) / 255.0, height, width)
+    expected = colour.colour_output(whole_image(model, ycbcr[..., :1], "replicate"), ycbcr[..., 1:])
     assert np.abs(sr.astype(int) - expected).max() <= 1 and (sr != expected).mean() < 0.001
-    expected = imaging.ycbcr_to_rgb(ycbcr * 255.0)
+    expected = colour.ycbcr_to_rgb(ycbcr * 255.0)
     assert np.abs(bicubic.astype(int) - expected).max() <= 1 and (bicubic != expected).mean() < 0.001
 
 
@@ -102,8 +107,8 @@ def test_planes_made_in_chunks_are_the_whole_image_conversion(monkeypatch):
     rgb = rng.integers(0, 256, (59, 48, 3), dtype=np.uint8)
     alpha = rng.integers(0, 256, (59, 48), dtype=np.uint8)
     y, base = upscale_module.low_resolution_planes(rgb, alpha)
-    assert np.array_equal(y[..., 0], imaging.rgb_to_ycbcr(rgb)[..., 0] / np.float32(255.0))
-    assert np.array_equal(base[..., :3], imaging.rgb_less_y(rgb)) and np.array_equal(base[..., 3], alpha)
+    assert np.array_equal(y[..., 0], colour.rgb_to_ycbcr(rgb)[..., 0] / np.float32(255.0))
+    assert np.array_equal(base[..., :3], colour.rgb_less_y(rgb)) and np.array_equal(base[..., 3], alpha)
 
 
 @pytest.mark.parametrize("scale, tile", [(2, 7), (3, 24), (4, 512)])
@@ -141,7 +146,7 @@ def test_greyscale_stays_greyscale_and_alpha_is_kept(model, smooth_rgb):
     alpha = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (60, 1))
     sr, bicubic = upscale(network, smooth_rgb, 2, alpha)
     assert sr.shape == (120, 96, 4)
-    expected_alpha = imaging.to_uint8(imaging.resize_bicubic(alpha[..., None] / 255.0, 120, 96))[..., 0]
+    expected_alpha = colour.to_uint8(resampling.resize_bicubic(alpha[..., None] / 255.0, 120, 96))[..., 0]
     assert np.abs(sr[..., 3].astype(int) - expected_alpha).max() <= 1
     assert np.array_equal(sr[..., 3], bicubic[..., 3])
     sr, _ = upscale(network, grey, 2, alpha)
@@ -153,7 +158,7 @@ def test_exif_orientation_is_respected(tmp_path, smooth_rgb):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, shown rotated 90 degrees clockwise
     Image.fromarray(smooth_rgb).save(path, exif=exif.tobytes())
-    loaded = imaging.read_image(str(path))
+    loaded = image_files.read_image(str(path))
     assert loaded.pixels.shape == (48, 60, 3) and loaded.alpha is None
 
 

@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 import step3_test
-from srcnn import checkpoints, imaging
-from srcnn.errors import UserError
-from srcnn.model import SRCNN
+from srcnn.core import checkpoints
+from srcnn.core import image_files
+from srcnn.core.errors import UserError
+from srcnn.core.model import SRCNN
 
 
 @pytest.fixture(scope="module")
@@ -184,14 +185,14 @@ def test_existing_outputs_are_kept_without_overwrite(folder, weights, capsys):
 def test_read_image_modes(tmp_path, mode, shape, alpha):
     path = tmp_path / "image.png"
     Image.new("RGBA" if alpha else "RGB", (5, 6), (40, 90, 160, 128)).convert(mode).save(path)
-    loaded = imaging.read_image(str(path))
+    loaded = image_files.read_image(str(path))
     assert loaded.pixels.shape == shape and loaded.pixels.dtype == np.uint8
     assert (loaded.alpha is not None) == alpha
 
 
 def test_load_image_keeps_its_contract_for_existing_callers(tmp_path, smooth_rgb):
     Image.fromarray(np.dstack([smooth_rgb, np.full(smooth_rgb.shape[:2], 7, np.uint8)])).save(tmp_path / "a.png")
-    assert np.array_equal(imaging.load_image(str(tmp_path / "a.png")), smooth_rgb)
+    assert np.array_equal(image_files.load_image(str(tmp_path / "a.png")), smooth_rgb)
     with pytest.raises(UserError, match="empty file"):
         (tmp_path / "e.png").write_bytes(b"")
-        imaging.load_image(str(tmp_path / "e.png"))
+        image_files.load_image(str(tmp_path / "e.png"))

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn import Upscaler, checkpoints, upscale
-from srcnn.model import SRCNN
+from srcnn import Upscaler
+from srcnn.core import checkpoints
+from srcnn.upscaling import tiled as upscale
+from srcnn.core.model import SRCNN
 
 SCALE = 3
 

@@ -16,11 +16,14 @@ import numpy as np
 import pytest
 
 import step3_test
-from srcnn import checkpoints, imaging, metrics, video
+from srcnn.core import checkpoints
+from srcnn.core import metrics
+from srcnn.upscaling import video
+from srcnn.core import colour
 from tiny_data import CTRL_C_RESTORED
-from srcnn.errors import OutputExistsError, UserError
-from srcnn.jobs import Naming, plan_jobs
-from srcnn.upscale import TiledSRCNN, upscale
+from srcnn.core.errors import OutputExistsError, UserError
+from srcnn.upscaling.jobs import Naming, plan_jobs
+from srcnn.upscaling.tiled import TiledSRCNN, upscale
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,7 +41,7 @@ def make_clip(path, size="64x48", rate=25, seconds=1.0, audio=True, pattern="tes
 
 
 def read_frames(path):
-    """All frames of `path`, once each, as uint8 RGB, through imageio-ffmpeg's reader (not srcnn.video)."""
+    """All frames of `path`, once each, as uint8 RGB, through imageio-ffmpeg's reader (not srcnn.upscaling.video)."""
     reader = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
     meta = reader.__next__()
     width, height = meta["size"]
@@ -60,7 +63,7 @@ def psnr(reference, test):
 
 def psnr_y(reference, test, scale=2):
     """The project's PSNR: on the 8-bit-rounded Y (BT.601), `scale` pixels shaved from each border."""
-    return metrics.psnr(imaging.rgb_to_ycbcr(test)[..., 0] / 255, imaging.rgb_to_ycbcr(reference)[..., 0] / 255,
+    return metrics.psnr(colour.rgb_to_ycbcr(test)[..., 0] / 255, colour.rgb_to_ycbcr(reference)[..., 0] / 255,
                         scale)
 
 
@@ -382,7 +385,7 @@ def test_upscaler_upscale_video_is_the_still_image_path_per_frame(tmp_path):
 
 
 def test_srcnn_upscale_takes_videos_too(tmp_path, capsys):
-    from srcnn import cli
+    from srcnn.commands import cli
 
     make_clip(tmp_path / "clip.mov", size="32x24", seconds=0.2)
     assert cli.upscale_main(["--input", str(tmp_path / "clip.mov"), "--scale", "2", "--output", str(tmp_path / "out"),

@@ -12,7 +12,9 @@ import time
 
 import numpy as np
 
-from srcnn import data
+from srcnn.training import hdf5
+from srcnn.training.patches import sample_image_paths, training_patches
+from srcnn.training import test_set
 
 from conftest import ROOT
 
@@ -28,15 +30,15 @@ HANG_GUARD = 900
 def write_h5s(folder, count=512, scale=3):
     """Writes folder/train.h5 (`count` patches) and folder/test.h5; returns their paths."""
     os.makedirs(folder, exist_ok=True)
-    path = data.sample_image_paths(["coffee.png"])
-    patches, labels = data.training_patches(path, scale)
+    path = sample_image_paths(["coffee.png"])
+    patches, labels = training_patches(path, scale)
     chosen = np.sort(np.random.default_rng(0).permutation(len(patches))[:count])
     train_h5, test_h5 = os.path.join(folder, "train.h5"), os.path.join(folder, "test.h5")
-    data.write_train_h5(train_h5, patches[chosen], labels[chosen], scale=scale, image_size=33, label_size=21,
+    hdf5.write_train_h5(train_h5, patches[chosen], labels[chosen], scale=scale, image_size=33, label_size=21,
                         stride=14, augment=False, source="coffee.png")
-    image = data.test_image(data.sample_image_paths(["chelsea.png"])[0], scale)
-    crop = data.TestImage(image.name, image.hr[:96, :96], image.bicubic[:96, :96], image.bicubic_cbcr[:96, :96])
-    data.write_test_h5(test_h5, [crop], scale=scale, source="chelsea.png")
+    image = test_set.test_image(sample_image_paths(["chelsea.png"])[0], scale)
+    crop = test_set.TestImage(image.name, image.hr[:96, :96], image.bicubic[:96, :96], image.bicubic_cbcr[:96, :96])
+    hdf5.write_test_h5(test_h5, [crop], scale=scale, source="chelsea.png")
     return train_h5, test_h5
 
 

@@ -11,8 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from srcnn import checkpoints  # noqa: E402
-from srcnn.errors import exit_on_user_error  # noqa: E402
+from srcnn.core import checkpoints  # noqa: E402
+from srcnn.core.errors import exit_on_user_error  # noqa: E402
 
 
 @exit_on_user_error

@@ -15,7 +15,7 @@ Set TF_CPP_MIN_LOG_LEVEL to 0 or 1 to see every line.
 `import srcnn` does not load TensorFlow (a command's --help answers at once); each module
 that computes with it imports it from here, first:
 
-    from srcnn.startup import tf
+    from srcnn.core.startup import tf
 """
 
 import os
@@ -76,7 +76,7 @@ def import_tensorflow_quietly():
 
 
 def __getattr__(name):
-    # `from srcnn.startup import tf`: TensorFlow, imported quietly on that first use
+    # `from srcnn.core.startup import tf`: TensorFlow, imported quietly on that first use
     if name == "tf":
         return import_tensorflow_quietly()
-    raise AttributeError(f"module 'srcnn.startup' has no attribute {name!r}")
+    raise AttributeError(f"module 'srcnn.core.startup' has no attribute {name!r}")

@@ -8,8 +8,8 @@ Every format holds the whole upscale, so a consumer needs nothing from this proj
     input  "rgb"  uint8 (1, H, W, 3), any H and W
     output "sr"   uint8 (1, scale*H, scale*W, 3)
 
-Inside: MATLAB rgb2ycbcr (Y rounded, as `imaging.rgb_to_ycbcr`), bicubic enlargement
-of Y, Cb, Cr (`imaging.enlarge_bicubic`, equal to `tf.image.resize(..., "bicubic",
+Inside: MATLAB rgb2ycbcr (Y rounded, as `colour.rgb_to_ycbcr`), bicubic enlargement
+of Y, Cb, Cr (`resampling.enlarge_bicubic`, equal to `tf.image.resize(..., "bicubic",
 antialias=True)`), the network on Y with each layer's input edge-padded ("replicate",
 the MATLAB demo's borders), the restored Y clipped to [0, 1], the bicubic Cb/Cr put
 back, and the RGB rounded and clipped to uint8, as `upscale.upscale` does.
@@ -27,13 +27,14 @@ import os
 import shutil
 
 import numpy as np
-from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
+from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
 
-from srcnn import imaging
-from srcnn.choices import EXPORT_FORMATS
-from srcnn.errors import MissingDependency, OutputError, OutputExistsError, tf_reason
-from srcnn.files import atomic_path
-from srcnn.model import InferenceLayers, restore_y
+from srcnn.core import colour
+from srcnn.core import resampling
+from srcnn.core.choices import EXPORT_FORMATS
+from srcnn.core.errors import MissingDependency, OutputError, OutputExistsError, tf_reason
+from srcnn.core.files import atomic_path
+from srcnn.core.model import InferenceLayers, restore_y
 
 FORMATS = EXPORT_FORMATS
 SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
@@ -44,7 +45,7 @@ class DeployableSRCNN(tf.Module):
     """The whole upscale (uint8 RGB in, uint8 RGB out) as one graph; see the module docstring.
 
     Args:
-        model: a `srcnn.model.SRCNN` (its current weights are copied as constants).
+        model: a `srcnn.core.model.SRCNN` (its current weights are copied as constants).
         scale: the integer factor the weights were trained for.
     """
 
@@ -56,9 +57,9 @@ class DeployableSRCNN(tf.Module):
         self._layers = InferenceLayers(model, lambda weights: weights.numpy())
         self._layers.last_bias = self._layers.last_bias.numpy()
         # MATLAB rgb2ycbcr and its inverse as 1x1 convolutions, RGB and YCbCr in [0, 255]
-        self._to_ycbcr = (imaging.YCBCR_MATRIX.T / 255.0)[None, None].astype(np.float32)
-        self._ycbcr_offset = imaging.YCBCR_OFFSET.astype(np.float32)
-        self._to_rgb = (imaging.RGB_MATRIX.T * 255.0)[None, None].astype(np.float32)
+        self._to_ycbcr = (colour.YCBCR_MATRIX.T / 255.0)[None, None].astype(np.float32)
+        self._ycbcr_offset = colour.YCBCR_OFFSET.astype(np.float32)
+        self._to_rgb = (colour.RGB_MATRIX.T * 255.0)[None, None].astype(np.float32)
 
     @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.uint8, name="rgb")])
     def __call__(self, rgb):
@@ -66,7 +67,7 @@ class DeployableSRCNN(tf.Module):
         ycbcr = tf.nn.conv2d(tf.cast(rgb, tf.float32), self._to_ycbcr, 1, "VALID") + self._ycbcr_offset
         # Y rounded to 8 bits as MATLAB rgb2ycbcr gives it for uint8 input; Cb, Cr not.
         ycbcr = tf.concat([tf.round(ycbcr[..., :1]), ycbcr[..., 1:]], axis=-1) / 255.0
-        bicubic = imaging.enlarge_bicubic(ycbcr, self.scale)
+        bicubic = resampling.enlarge_bicubic(ycbcr, self.scale)
         sr_y = tf.clip_by_value(restore_y(bicubic[..., :1], self._layers), 0.0, 1.0)
         sr_ycbcr = tf.concat([sr_y, bicubic[..., 1:]], axis=-1) * 255.0 - self._ycbcr_offset
         sr_rgb = tf.nn.conv2d(sr_ycbcr, self._to_rgb, 1, "VALID")

@@ -11,7 +11,7 @@ The weights are --checkpoint (a prefix or folder), else the shipped ones for --s
 training in checkpoint/x{scale}.
 
 Only the parser and the file names are made before TensorFlow loads: --help and a bad
-flag answer at once. The library raises typed errors (`srcnn.errors`); the hints below
+flag answer at once. The library raises typed errors (`srcnn.core.errors`); the hints below
 add the flag that fixes each.
 """
 
@@ -19,14 +19,13 @@ import argparse
 import os
 import sys
 
-from srcnn import __version__, jobs
-from srcnn.choices import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION, DEFAULT_SCALE, DEFAULT_TILE,
-                           EXPORT_FORMATS, OUTPUT_EXTENSIONS, PADDINGS, PRECISIONS, SCALES)
-from srcnn.errors import (CheckpointError, ImageTooLarge, MissingDependency, OutputError, OutputExistsError, SRCNNError,
-                          UserError, exit_on_interrupt, exit_on_user_error, printable, with_hint)
-from srcnn.flags import crf, positive_int
+from srcnn import __version__
+from srcnn.upscaling import jobs
+from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION, DEFAULT_SCALE, DEFAULT_TILE, EXPORT_FORMATS, OUTPUT_EXTENSIONS, PADDINGS, PRECISIONS, SCALES
+from srcnn.core.errors import CheckpointError, ImageTooLarge, MissingDependency, OutputError, OutputExistsError, SRCNNError, UserError, exit_on_interrupt, exit_on_user_error, printable, with_hint
+from srcnn.core.flags import crf, positive_int
 
-# What to do, in the commands' words, per kind of error (srcnn.errors).
+# What to do, in the commands' words, per kind of error (srcnn.core.errors).
 UPSCALE_HINTS = {
     ImageTooLarge: "raise --max-pixels if you trust it",
     CheckpointError: "pass another --checkpoint (a checkpoint prefix or folder)",
@@ -110,14 +109,14 @@ def check_naming(parser, args):
 
 
 def naming_for(args, scale):
-    """The `srcnn.jobs.Naming` of these flags."""
+    """The `srcnn.upscaling.jobs.Naming` of these flags."""
     return jobs.Naming(scale, args.suffix, args.ext, args.bicubic)
 
 
 def weights_for(checkpoint, scale):
     """(checkpoint prefix, its scale): --checkpoint, else the shipped weights for `scale` (3),
     resolved once; its scale is checked against --scale."""
-    from srcnn import checkpoints
+    from srcnn.core import checkpoints
 
     prefix = checkpoints.resolve(checkpoint) if checkpoint else checkpoints.pretrained_path(scale or DEFAULT_SCALE)
     trained = checkpoints.read_config(prefix)["scale"]
@@ -131,7 +130,7 @@ def upscale_files(args, prefix, scale):
     """Upscales --input's files; a rerun skips what is done. Reports bad files and carries on; 1 if any failed."""
     from tqdm import tqdm
 
-    from srcnn import checkpoints
+    from srcnn.core import checkpoints
 
     planned, clashes = jobs.plan_jobs(args.inputs, args.output, naming_for(args, scale))
     for message in clashes:
@@ -139,7 +138,7 @@ def upscale_files(args, prefix, scale):
     todo = [job for job in planned if args.overwrite or not job.done()]
     skipped = len(planned) - len(todo)
     if todo:  # the weights are loaded only when there is work
-        from srcnn.upscaler import Upscaler
+        from srcnn.upscaling.upscaler import Upscaler
 
         jobs.prepare_output(args.output)
         upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
@@ -194,8 +193,8 @@ def _size(path):
 def export_main(argv=None):
     """srcnn-export: writes one format of the chosen weights."""
     args = parse_export_args(argv)
-    from srcnn import export
-    from srcnn.upscaler import Upscaler
+    from srcnn.upscaling import export
+    from srcnn.upscaling.upscaler import Upscaler
 
     prefix, scale = weights_for(args.checkpoint, args.scale)
     output = args.output or export.default_output(scale, args.model_format)

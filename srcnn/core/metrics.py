@@ -6,9 +6,9 @@ the scale and the border is decided here, once.
 """
 
 import numpy as np
-from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
+from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
 
-from srcnn.imaging import to_uint8
+from srcnn.core.colour import to_uint8
 
 SSIM_WINDOW = 11  # the Gaussian window's side (sigma 1.5), as in Wang et al. and the SR papers
 

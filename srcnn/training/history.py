@@ -1,7 +1,7 @@
 """step2_train's history.csv: one row per epoch trained, kept in --log-dir.
 
 Written by `srcnn.train` (a whole row per append, so a kill leaves it whole or absent),
-read back by training (to resume and trim), the sample page (`srcnn.report`) and the
+read back by training (to resume and trim), the sample page (`srcnn.training.report`) and the
 time-to-quality benchmark.
 """
 
@@ -10,8 +10,8 @@ import io
 import math
 import os
 
-from srcnn.errors import UserError, os_reason
-from srcnn.files import atomic_path
+from srcnn.core.errors import UserError, os_reason
+from srcnn.core.files import atomic_path
 
 FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 FILE_NAME = "history.csv"

@@ -7,11 +7,11 @@
     upscaler = Upscaler.from_checkpoint("checkpoint/x3", precision="float32", tile=256)
     upscaler.export("srcnn_x3.onnx", "onnx")            # a model that runs without this project
     upscaler.upscale_file("photo.jpg", "photo_x3.png")  # any image file Pillow reads; PNG, JPEG, WebP, TIFF out
-    upscaler.upscale_video("clip.mp4", "clip_x3.mp4")   # frame by frame, sound copied (srcnn.video)
+    upscaler.upscale_video("clip.mp4", "clip_x3.mp4")   # frame by frame, sound copied (srcnn.upscaling.video)
 
 It is the one front door: `srcnn-upscale`, `step3_test.py --input` and batch jobs
-(`srcnn.jobs`) upscale through it. Bicubic enlargement, SRCNN on Y, bicubic Cb/Cr, alpha
-enlarged bicubically, greyscale kept greyscale, done in tiles (`srcnn.upscale`).
+(`srcnn.upscaling.jobs`) upscale through it. Bicubic enlargement, SRCNN on Y, bicubic Cb/Cr, alpha
+enlarged bicubically, greyscale kept greyscale, done in tiles (`srcnn.upscaling.tiled`).
 
 Accepted images:
     uint8 numpy arrays (H, W) or (H, W, C), C = 1 (grey), 2 (grey + alpha), 3 (RGB), 4 (RGBA);
@@ -20,11 +20,11 @@ Accepted images:
         rounded to 8 bits, as the network was trained on 8-bit images, and returned in the
         same range and dtype;
     PIL images of any mode Pillow converts (EXIF orientation applied, palette/CMYK/16-bit
-        converted as `imaging.read_image` does); the result is an "L", "LA", "RGB" or
+        converted as `image_files.read_image` does); the result is an "L", "LA", "RGB" or
         "RGBA" image carrying the input's colour profile.
 Anything else raises one TypeError (wrong type or dtype) or ValueError (wrong shape,
 empty, values out of range) that names the problem. Files, folders and checkpoints raise
-the `srcnn.errors` types (InputError, OutputExistsError, OutputError, CheckpointError).
+the `srcnn.core.errors` types (InputError, OutputExistsError, OutputError, CheckpointError).
 """
 
 import os
@@ -32,12 +32,15 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
-from srcnn import checkpoints, imaging, upscale as tiled, video
-from srcnn.choices import (DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS,
-                           SCALES)
-from srcnn.errors import CheckpointError, InputError, OutputError, OutputExistsError, os_reason
-from srcnn.export import DeployableSRCNN, export as export_module
-from srcnn.files import atomic_paths, same_file
+from srcnn.core import checkpoints
+from srcnn.upscaling import tiled
+from srcnn.upscaling import video
+from srcnn.core import colour
+from srcnn.core import image_files
+from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS, SCALES
+from srcnn.core.errors import CheckpointError, InputError, OutputError, OutputExistsError, os_reason
+from srcnn.upscaling.export import DeployableSRCNN, export as export_module
+from srcnn.core.files import atomic_paths, same_file
 
 _CHANNEL_MEANING = "1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)"
 _PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -47,7 +50,7 @@ class Upscaler:
     """Upscales images `scale` times with SRCNN; see the module docstring for inputs.
 
     Args:
-        model: a `srcnn.model.SRCNN` with its weights.
+        model: a `srcnn.core.model.SRCNN` with its weights.
         scale: the factor those weights were trained for.
         padding: "replicate" (the MATLAB demo's borders, default) or "zero".
         precision: "auto" (bfloat16 where the hardware runs it natively, else float32),
@@ -79,7 +82,7 @@ class Upscaler:
             scale: the factor expected of the weights, or None for theirs.
 
         Raises:
-            srcnn.errors.CheckpointError: nothing loadable at `path`, or weights for
+            srcnn.core.errors.CheckpointError: nothing loadable at `path`, or weights for
                 another `scale`.
         """
         prefix = checkpoints.resolve(os.fspath(path))
@@ -152,11 +155,11 @@ class Upscaler:
         if image.width == 0 or image.height == 0:
             raise ValueError(f"image is {image.width}x{image.height} pixels; it needs at least one pixel")
         frames = getattr(image, "n_frames", 1)
-        if frames > 1 and image.format != "MPO":  # as imaging.read_image: never cut to one frame
+        if frames > 1 and image.format != "MPO":  # as image_files.read_image: never cut to one frame
             raise ValueError(f"image is an animation or multi-page file of {frames} frames; pass one frame "
                              "(image.seek(i), then image.copy())")
         try:
-            loaded = imaging.convert_pil_image(ImageOps.exif_transpose(image))
+            loaded = image_files.convert_pil_image(ImageOps.exif_transpose(image))
         except OSError as error:  # the pixels are decoded only now
             raise InputError(f"image: truncated or damaged ({' '.join(str(error).split())})") from None
         sr, _ = tiled.upscale(self.network, loaded.pixels, self.scale, loaded.alpha, progress, with_bicubic=False)
@@ -170,27 +173,27 @@ class Upscaler:
         """Reads the image file `source`, upscales it and writes `destination` (and the
         bicubic enlargement to `bicubic_destination`, if given; either may be None).
 
-        The format follows the extension (`imaging.SAVE_OPTIONS`: PNG, JPEG, WebP, TIFF),
+        The format follows the extension (`image_files.SAVE_OPTIONS`: PNG, JPEG, WebP, TIFF),
         the colour profile is kept, and the files are renamed into place only once all are
         written: an error or interrupt leaves none of them.
 
         Raises:
-            srcnn.errors.InputError: `source` is not a readable image, or over `max_pixels`.
-            srcnn.errors.OutputExistsError: an output exists (and not `overwrite`).
-            srcnn.errors.OutputError: an output cannot be written.
+            srcnn.core.errors.InputError: `source` is not a readable image, or over `max_pixels`.
+            srcnn.core.errors.OutputExistsError: an output exists (and not `overwrite`).
+            srcnn.core.errors.OutputError: an output cannot be written.
         """
         wanted = [(os.fspath(path), kind) for path, kind in ((destination, "sr"), (bicubic_destination, "bicubic"))
                   if path is not None]
         if not wanted:
             raise ValueError("pass a destination, a bicubic_destination or both")
         for path, _ in wanted:
-            if os.path.splitext(path)[1].lower() not in imaging.SAVE_OPTIONS:
-                raise ValueError(f"{path}: name the output {', '.join(imaging.SAVE_OPTIONS)}")
+            if os.path.splitext(path)[1].lower() not in image_files.SAVE_OPTIONS:
+                raise ValueError(f"{path}: name the output {', '.join(image_files.SAVE_OPTIONS)}")
             if same_file(source, path):
                 raise OutputError(f"{path}: is the image being upscaled; it would be replaced")
             if not overwrite and os.path.lexists(path):
                 raise OutputExistsError(f"{path}: already exists")
-        image = imaging.read_image(os.fspath(source), max_pixels)
+        image = image_files.read_image(os.fspath(source), max_pixels)
         sr, bicubic = tiled.upscale(self.network, image.pixels, self.scale, image.alpha, progress,
                                     with_bicubic=bicubic_destination is not None)
         pixels, failed = {"sr": sr, "bicubic": bicubic}, []
@@ -199,28 +202,28 @@ class Upscaler:
                 for (path, kind), temporary in zip(wanted, temporaries):
                     failed[:] = [path]
                     os.makedirs(os.path.dirname(path) or os.curdir, exist_ok=True)
-                    imaging.write_image(temporary, pixels[kind], os.path.splitext(path)[1], image.icc_profile)
+                    image_files.write_image(temporary, pixels[kind], os.path.splitext(path)[1], image.icc_profile)
         except OSError as error:
             raise OutputError(f"{failed[0]}: cannot write ({os_reason(error)})") from None
 
     def upscale_video(self, source, destination, crf=DEFAULT_CRF, overwrite=False, progress=False):
         """Upscales the video file `source` into the MP4 `destination`, each frame as `upscale` does.
 
-        Streams through ffmpeg with the audio copied; see `srcnn.video.upscale_video` for
+        Streams through ffmpeg with the audio copied; see `srcnn.upscaling.video.upscale_video` for
         `crf`, `overwrite` and `progress`.
 
         Returns:
-            a `srcnn.video.VideoResult` (frames, size, frame rate, what became of the audio).
+            a `srcnn.upscaling.video.VideoResult` (frames, size, frame rate, what became of the audio).
 
         Raises:
-            srcnn.errors.UserError: `source` is not a usable video, or `destination`
+            srcnn.core.errors.UserError: `source` is not a usable video, or `destination`
                 exists (and not `overwrite`) or cannot be written.
         """
         return video.upscale_video(self.upscale, self.scale, os.fspath(source), os.fspath(destination),
                                    crf, overwrite=overwrite, progress=progress)
 
     def export(self, path, model_format, overwrite=False):
-        """Writes this upscaler as a self-contained model (see `srcnn.export`); returns `path`.
+        """Writes this upscaler as a self-contained model (see `srcnn.upscaling.export`); returns `path`.
 
         The model always computes in float32 with replicate padding. An existing `path` is
         replaced only with `overwrite`, and only if it is a model of that format.
@@ -250,4 +253,4 @@ def _to_uint8(image, value_range):
     if low < 0 or high > top:
         expected = f"[0, {top}] (value_range={value_range})" if value_range else "[0, 1] or [0, 255]"
         raise ValueError(f"image values span [{low:g}, {high:g}], outside {expected}")
-    return imaging.to_uint8(image / np.float64(top)), top
+    return colour.to_uint8(image / np.float64(top)), top

@@ -17,9 +17,10 @@ import contextlib
 import glob
 import os
 
-from srcnn import checkpoints, history
-from srcnn.errors import UserError, os_reason
-from srcnn.files import atomic_path, ensure_writable_folder
+from srcnn.core import checkpoints
+from srcnn.training import history
+from srcnn.core.errors import UserError, os_reason
+from srcnn.core.files import atomic_path, ensure_writable_folder
 
 try:
     import fcntl
@@ -67,7 +68,7 @@ def claim(settings, chief=True):
 
 def prepare_folder(folder, what):
     """Creates a checkpoint or log folder (`what`), refusing the shipped weights' folder and
-    folders that cannot be written (`srcnn.files.ensure_writable_folder`).
+    folders that cannot be written (`srcnn.core.files.ensure_writable_folder`).
 
     Raises:
         UserError: either, reported with the flag --{what}-dir to change.

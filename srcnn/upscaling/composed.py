@@ -14,12 +14,12 @@ Near the image sides the enlargement renormalises its taps and each layer pads i
 input ("replicate" as the MATLAB demo, or "zero"), so the composition differs there:
 small pixels within a few rows or columns of a side get filters of their own, made
 from the same enlargement and padding (`AxisFilters`). The result is
-`model(bicubic, padding)` of `srcnn.model` to float rounding, as the TensorFlow tiles
-of `srcnn.upscale` give it.
+`model(bicubic, padding)` of `srcnn.core.model` to float rounding, as the TensorFlow tiles
+of `srcnn.upscaling.tiled` give it.
 
 The colour planes (what Cb and Cr add to R, G and B; alpha) and, on request, the
 bicubic Y are enlarged with the enlargement's own filters in the same way, and merged
-with the restored Y in the phase layout that `srcnn.upscale.put_phases` writes.
+with the restored Y in the phase layout that `srcnn.upscaling.tiled.put_phases` writes.
 
 Where ONNX Runtime and onnx are installed (`pip install srcnn[runtimes]`, and
 requirements.txt), a tile's interior goes through ONNX Runtime as convolutions, one chain
@@ -34,10 +34,10 @@ import math
 
 import numpy as np
 
-from srcnn import imaging
-from srcnn.model import parse_arch
+from srcnn.core import resampling
+from srcnn.core.model import parse_arch
 
-# Most small-image pixels on a tile's side (`srcnn.upscale` splits an image into tiles of
+# Most small-image pixels on a tile's side (`srcnn.upscaling.tiled` splits an image into tiles of
 # equal sizes): 128 measured faster than 96 and 160 at x3, as the fixed costs of a tile
 # (numpy calls, margins) shrink while its tap maps (tile^2 * s^2 * 32 floats) still
 # fit the last-level cache.
@@ -76,7 +76,7 @@ class AxisFilters:
 
     def __init__(self, scale, size, padding):
         half, length = size // 2, 4 * MIN_SIDE
-        enlarged = imaging.enlargement_matrix(length, scale)
+        enlarged = resampling.enlargement_matrix(length, scale)
         rows = np.arange(-half, scale * length + half)
         kept = (rows >= 0) & (rows < scale * length) | (padding == "replicate")
         padded = enlarged[np.clip(rows, 0, scale * length - 1)] * kept[:, None]
@@ -110,7 +110,7 @@ class ComposedSRCNN:
     """The float32 upscale of an f1-1-f3 network computed on the small image's grid.
 
     Args:
-        model: a `srcnn.model.SRCNN` whose conv2 is 1 x 1 (see `supported`).
+        model: a `srcnn.core.model.SRCNN` whose conv2 is 1 x 1 (see `supported`).
         scale: the enlargement factor.
         padding: "replicate" or "zero", as in `model(bicubic, padding)`.
         backend: what runs the products: "onnxruntime", "numpy", or "auto" (the first
@@ -167,14 +167,14 @@ class ComposedSRCNN:
 
         Args:
             y, base: float32 (h, w, 1) Y in [0, 1] and (h, w, C) base planes of
-                `srcnn.upscale.low_resolution_planes`, over `crop(box, size)`.
+                `srcnn.upscaling.tiled.low_resolution_planes`, over `crop(box, size)`.
             box: the small-image pixels whose s * s output pixels to compute.
             size: (height, width) of the small image.
-            gains: float32 (C,) each output plane's gain on Y in 8-bit units (255 * `imaging.y_gains`).
+            gains: float32 (C,) each output plane's gain on Y in 8-bit units (255 * `colour.y_gains`).
             with_bicubic: False gives None for bicubic.
 
         Returns:
-            uint8 (box rows, box columns, s * s * C) in the layout of `srcnn.upscale.put_phases`.
+            uint8 (box rows, box columns, s * s * C) in the layout of `srcnn.upscaling.tiled.put_phases`.
         """
         crop = self.crop(box, size)
         # conv2's maps that conv3 reads, past the image sides too (conv3's padding, `_conv3`).
@@ -330,7 +330,7 @@ def _tap_maps_session(bias1, conv2, bias2, conv3):
         [numpy_helper.from_array(np.asarray(value), name) for name, value in constants.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     options = onnxruntime.SessionOptions()
-    # One thread per call: `srcnn.upscale` runs a tile per core.
+    # One thread per call: `srcnn.upscaling.tiled` runs a tile per core.
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
@@ -450,10 +450,10 @@ def _zero_padded(planes, crop, region):
 
 
 def _quantize(planes, y, gains, rows, columns):
-    """uint8 (rows, columns, s * s * C), in the layout of `srcnn.upscale.put_phases`, of
+    """uint8 (rows, columns, s * s * C), in the layout of `srcnn.upscaling.tiled.put_phases`, of
     `planes` (s * s, pixels, C) plus each plane's gain times `y` (s * s, pixels), all in
     8-bit units: rounded half to even (as np.rint), then clipped to 0..255."""
-    moved = int(np.count_nonzero(gains))  # `imaging.y_gains`: one gain on the planes Y moves, then alpha's 0
+    moved = int(np.count_nonzero(gains))  # `colour.y_gains`: one gain on the planes Y moves, then alpha's 0
     scaled_y = (y * gains[0])[..., None]
     if moved == planes.shape[-1]:
         values = planes + scaled_y

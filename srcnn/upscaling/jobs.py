@@ -21,10 +21,11 @@ import os
 import re
 from dataclasses import dataclass
 
-from srcnn import imaging, video
-from srcnn.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION
-from srcnn.errors import InputError, OutputExistsError
-from srcnn.files import ensure_writable_folder
+from srcnn.upscaling import video
+from srcnn.core import image_files
+from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION
+from srcnn.core.errors import InputError, OutputExistsError
+from srcnn.core.files import ensure_writable_folder
 
 DEFAULT_SUFFIX = "_srcnn_x{scale}"
 BICUBIC_SUFFIX = "_bicubic_x{scale}"
@@ -46,16 +47,16 @@ class Naming:
             raise ValueError(f"suffix {self.suffix!r}: only {{scale}} may stand in braces") from None
         if os.sep in self.suffix or (os.altsep and os.altsep in self.suffix):
             raise ValueError(f"suffix {self.suffix!r} holds a path separator; it is added to file names")
-        if self.extension != "same" and "." + self.extension not in imaging.SAVE_OPTIONS:
+        if self.extension != "same" and "." + self.extension not in image_files.SAVE_OPTIONS:
             raise ValueError(f"extension {self.extension!r} is not one of "
-                             f"{', '.join(ext[1:] for ext in imaging.SAVE_OPTIONS)} or 'same'")
+                             f"{', '.join(ext[1:] for ext in image_files.SAVE_OPTIONS)} or 'same'")
 
     def image_extension(self, source):
         """The extension (with its dot) of the upscaled image of `source`."""
         if self.extension != "same":
             return "." + self.extension
         own = os.path.splitext(source)[1].lower()
-        return own if own in imaging.SAVE_OPTIONS else "." + DEFAULT_OUTPUT_EXTENSION
+        return own if own in image_files.SAVE_OPTIONS else "." + DEFAULT_OUTPUT_EXTENSION
 
     def outputs(self, source, folder):
         """(sr_path, bicubic_path or None) of `source`, written in `folder`."""
@@ -70,7 +71,7 @@ class Naming:
     def is_output_name(self, name):
         """Whether a file name looks like an output of this naming, at any scale."""
         stem, extension = os.path.splitext(name)
-        if extension.lower() not in tuple(imaging.SAVE_OPTIONS) + (".mp4",):
+        if extension.lower() not in tuple(image_files.SAVE_OPTIONS) + (".mp4",):
             return False
         suffixes = (self.suffix, BICUBIC_SUFFIX)
         return any(re.search(re.escape(suffix).replace(re.escape("{scale}"), r"\d+") + "$", stem)
@@ -103,7 +104,7 @@ def _sources(input_path, output_dir, naming):
     if os.path.isdir(input_path):
         same_folder = os.path.realpath(output_dir) == os.path.realpath(input_path)
         exclude = () if same_folder else (output_dir,)
-        sources = [source for source in imaging.list_images(input_path, exclude=exclude)
+        sources = [source for source in image_files.list_images(input_path, exclude=exclude)
                    + video.list_videos(input_path, exclude=exclude)
                    if not (same_folder and naming.is_output_name(os.path.basename(source)))]
         if not sources:

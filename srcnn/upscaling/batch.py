@@ -4,12 +4,12 @@
     srcnn-upscale-batch "scans/*.tif" -o out/ --workers 4 --failures bad.csv   # 4 worker processes
     srcnn-upscale-batch /mnt/archive/ -o /mnt/out/ --runner FlinkRunner --flink_master host:8081
 
-Outputs have srcnn-upscale's names (`srcnn.jobs`): the same inputs give the same files,
+Outputs have srcnn-upscale's names (`srcnn.upscaling.jobs`): the same inputs give the same files,
 pixel for pixel. A quoted pattern is expanded here, as a shell would for srcnn-upscale.
 Flags this command does not know are Beam pipeline options (--runner, --project, ...);
 docs/batch.md shows the Dataflow and Flink forms.
 
-The pipeline: the launcher plans the jobs with `srcnn.jobs.plan_jobs` and writes them to a
+The pipeline: the launcher plans the jobs with `srcnn.upscaling.jobs.plan_jobs` and writes them to a
 listing in the output folder (a million paths would not fit in the pipeline's graph) ->
 read -> skip jobs whose outputs are there -> RunInference with `UpscaleHandler` (the weights
 loaded once per worker; each image read, upscaled and written atomically by
@@ -31,9 +31,11 @@ import os
 import sys
 import tempfile
 
-from srcnn import __version__, cli, jobs
-from srcnn.errors import InputError, SRCNNError, csv_cell, exit_on_interrupt, exit_on_user_error, with_hint
-from srcnn.flags import positive_int
+from srcnn import __version__
+from srcnn.commands import cli
+from srcnn.upscaling import jobs
+from srcnn.core.errors import InputError, SRCNNError, csv_cell, exit_on_interrupt, exit_on_user_error, with_hint
+from srcnn.core.flags import positive_int
 
 NAMESPACE = "srcnn"  # of the Beam metrics: done, skipped, failed
 VIDEO_REASON = "a video: srcnn-upscale-batch upscales images; upscale videos with srcnn-upscale"
@@ -110,7 +112,7 @@ def write_listing(planned, folder):
 
 
 def make_handler(prefix, args):
-    """An Apache Beam `ModelHandler` that runs `srcnn.jobs.Job`s with an `Upscaler` (imports Beam)."""
+    """An Apache Beam `ModelHandler` that runs `srcnn.upscaling.jobs.Job`s with an `Upscaler` (imports Beam)."""
     from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
     class UpscaleHandler(ModelHandler):
@@ -126,7 +128,7 @@ def make_handler(prefix, args):
             self.overwrite, self.max_pixels = args.overwrite, args.max_pixels
 
         def load_model(self):
-            from srcnn.upscaler import Upscaler
+            from srcnn.upscaling.upscaler import Upscaler
 
             return Upscaler.from_checkpoint(self.prefix, padding=self.padding, precision=self.precision,
                                             tile=self.tile)
@@ -206,7 +208,7 @@ def pipeline_options(pipeline_args, workers):
 
 def importable_by_workers():
     """Local worker processes are fresh interpreters: they import srcnn from where this one did."""
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(jobs.__file__)))
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(jobs.__file__))))
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if package_parent not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent] + paths))

@@ -2,7 +2,7 @@
 
     sr, _ = upscale(TiledSRCNN(model), pixels, scale=3, with_bicubic=False)
 
-`srcnn.Upscaler` is its front door (arrays, PIL images, files, videos); `srcnn.jobs`
+`srcnn.Upscaler` is its front door (arrays, PIL images, files, videos); `srcnn.upscaling.jobs`
 names and runs the files of the command line.
 
 Each image is enlarged `scale` times with the bicubic of `srcnn.imaging`; the network
@@ -10,7 +10,7 @@ restores Y, Cb and Cr stay bicubic (as in evaluation), and an alpha channel is e
 bicubically and kept. Greyscale stays greyscale.
 
 In float32 a 9-1-5 network upscales images of at least `composed.MIN_SIDE` pixels a side
-on the small image's grid (`srcnn.composed`, `TiledSRCNN.composed_network`), with the
+on the small image's grid (`srcnn.upscaling.composed`, `TiledSRCNN.composed_network`), with the
 same result to float rounding; what follows is the TensorFlow way, which bfloat16, small
 images and 9-5-5 networks take.
 
@@ -29,8 +29,8 @@ rows before run (`plane_bands`).
 
 The conversion from Y, Cb, Cr to RGB is affine and Y weighs the same in R, G and B, so
 each output plane is a part that Cb and Cr set (its "base") plus a gain times Y
-(`imaging.y_gains`), and bicubic enlargement commutes with both. So:
-- Y alone is enlarged into pixels (`imaging.enlarge_phases` of a crop that reaches the
+(`colour.y_gains`), and bicubic enlargement commutes with both. So:
+- Y alone is enlarged into pixels (`resampling.enlarge_phases` of a crop that reaches the
   window, filtered VALID where its sides are inside the image), for the network;
 - the base planes are enlarged from a crop whose enlargement is the tile itself, and
   left in the enlargement's phase layout (no depth_to_space), where the restored Y's
@@ -54,13 +54,15 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
+from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from srcnn import composed, imaging
-from srcnn.choices import DEFAULT_TILE, INFERENCE_PRECISIONS
-from srcnn.model import DEFAULT_PADDING, InferenceLayers, bfloat16_is_native, restore_y, valid_margin
+from srcnn.upscaling import composed
+from srcnn.core import colour
+from srcnn.core import resampling
+from srcnn.core.choices import DEFAULT_TILE, INFERENCE_PRECISIONS
+from srcnn.core.model import DEFAULT_PADDING, InferenceLayers, bfloat16_is_native, restore_y, valid_margin
 
 # Tiles computed at once by `upscale` (threads; TensorFlow releases the GIL): each tile's
 # copies and element-wise work overlap the others' convolutions. On 2 cores 4 ran faster
@@ -134,7 +136,7 @@ class TiledSRCNN:
     """SRCNN inference over tiles, equal to `model(bicubic, padding=padding)` on the whole image.
 
     Args:
-        model: a `srcnn.model.SRCNN` (its current weights are copied).
+        model: a `srcnn.core.model.SRCNN` (its current weights are copied).
         padding: "replicate" (the MATLAB demo's borders) or "zero".
         precision: "float32" or "bfloat16" (see the module docstring).
         tile: output tile side in pixels (`upscale` rounds it down to a multiple of the
@@ -216,32 +218,32 @@ class TiledSRCNN:
     def _upscale_tile(self, y, base, geometry, scale, with_bicubic):
         """One tile of `upscale`: `low_resolution_planes` -> uint8 (sr, bicubic) phases of the box.
 
-        The output planes are base + gain * Y (`imaging.y_gains`), added up in the
-        enlargement's phase layout (`imaging.enlarge_phases`) over the box, which the base
+        The output planes are base + gain * Y (`colour.y_gains`), added up in the
+        enlargement's phase layout (`resampling.enlarge_phases`) over the box, which the base
         crop's enlargement covers; only Y is enlarged into pixels, for the network.
         bicubic is an empty tensor unless `with_bicubic`. `geometry` is a `TileGeometry`.
         """
         y_crop, base_crop, window, box = geometry.y_crop, geometry.base_crop, geometry.window, geometry.box
         y = y[:, y_crop[0]:y_crop[1], y_crop[2]:y_crop[3]]
-        y_phases = imaging.enlarge_phases(y, scale, geometry.y_sides)
+        y_phases = resampling.enlarge_phases(y, scale, geometry.y_sides)
         # The network casts its input to its precision anyway: casting the phases first
         # moves half the bytes through the depth-to-space in bfloat16.
         network_y = y_phases if with_bicubic else tf.cast(y_phases, self._dtype)
-        enlarged_y = imaging.phases_to_image(network_y, scale)
+        enlarged_y = resampling.phases_to_image(network_y, scale)
         restored = self._restored_box(enlarged_y[:, window[0]:window[1], window[2]:window[3]], geometry.borders,
                                       geometry.box_in_output)
         # The base crop enlarges to the box, or past it where the crop reaches an image side
         # that the box stops short of (within 2 input pixels): cut to the box.
         base = base[:, base_crop[0]:base_crop[1], base_crop[2]:base_crop[3]]
         base_box = geometry.box_in_base
-        base_phases = imaging.enlarge_phases(base, scale, geometry.base_sides)[:, base_box[0]:base_box[1],
+        base_phases = resampling.enlarge_phases(base, scale, geometry.base_sides)[:, base_box[0]:base_box[1],
                                                                                base_box[2]:base_box[3]]
         gains = self._gain_matrix(scale, base.shape[-1])
 
         def planes(y01):  # uint8 phases of the output planes for this Y (in [0, 1]) over the box
-            y_phases = tf.reshape(imaging.image_to_phases(y01, scale), (-1, scale * scale))
+            y_phases = tf.reshape(resampling.image_to_phases(y01, scale), (-1, scale * scale))
             # A matrix product, not a 1x1 convolution, which oneDNN runs slower here.
-            return imaging.quantize_uint8(base_phases[0] + tf.reshape(y_phases @ gains, tf.shape(base_phases)[1:]))
+            return colour.quantize_uint8(base_phases[0] + tf.reshape(y_phases @ gains, tf.shape(base_phases)[1:]))
 
         bicubic = planes(enlarged_y[:, box[0]:box[1], box[2]:box[3]]) if with_bicubic else tf.zeros((0,), tf.uint8)
         return planes(restored), bicubic
@@ -249,8 +251,8 @@ class TiledSRCNN:
     @staticmethod
     def _gain_matrix(scale, channels):
         """(s * s, s * s * C) matrix: Y's phase k (in [0, 1]) -> phase k of every output plane,
-        times its gain in 8-bit units (`imaging.y_gains`)."""
-        return tf.constant(np.kron(np.eye(scale * scale, dtype=np.float32), 255.0 * imaging.y_gains(channels)[None]))
+        times its gain in 8-bit units (`colour.y_gains`)."""
+        return tf.constant(np.kron(np.eye(scale * scale, dtype=np.float32), 255.0 * colour.y_gains(channels)[None]))
 
     def tile_function(self, scale, channels, with_bicubic):
         """The traced `_upscale_tile` for these arguments (traced once, on the first call)."""
@@ -280,7 +282,7 @@ class TiledSRCNN:
 
         Returns:
             uint8 (box height / scale, box width / scale, scale * scale * C) arrays, in the
-            layout of `imaging.enlarge_phases` (see `put_phases`).
+            layout of `resampling.enlarge_phases` (see `put_phases`).
         """
         upscale_crop = self.tile_function(scale, band.base.shape[-1], with_bicubic)
         y_crop, y_sides, y_first = _input_crop(tile.window, scale, band.image_size)
@@ -327,14 +329,14 @@ def plane_bands(pixels, alpha, tiles, scale):
 
 
 def _input_crop(box, scale, size):
-    """The crop of a `size` input whose `imaging.enlarge_phases` covers `box` (output pixels).
+    """The crop of a `size` input whose `resampling.enlarge_phases` covers `box` (output pixels).
 
     Returns:
         (crop, image_sides, first): crop (top, bottom, left, right) in input pixels, 1
         where its side is the image's, and the first output row and column it enlarges to.
     """
     top, bottom, left, right = box
-    reach = imaging.BICUBIC_REACH
+    reach = resampling.BICUBIC_REACH
     crop = (max(0, top // scale - reach), min(size[0], -(-bottom // scale) + reach),
             max(0, left // scale - reach), min(size[1], -(-right // scale) + reach))
     image_sides = (int(crop[0] == 0), int(crop[1] == size[0]), int(crop[2] == 0), int(crop[3] == size[1]))
@@ -374,9 +376,9 @@ def plane_channels(pixels, alpha=None):
 def low_resolution_planes(pixels, alpha=None):
     """The planes that are enlarged: float32 (h, w, 1) Y in [0, 1] and (h, w, C) base.
 
-    Y is as `imaging.rgb_to_ycbcr` rounds it. base is each output plane less its gain
-    times Y (`imaging.y_gains`), in [0, 255] units: for RGB images what Cb and Cr add to
-    R, G and B (`imaging.rgb_to_ycbcr` and back, unclipped, less the gain times Y; so
+    Y is as `colour.rgb_to_ycbcr` rounds it. base is each output plane less its gain
+    times Y (`colour.y_gains`), in [0, 255] units: for RGB images what Cb and Cr add to
+    R, G and B (`colour.rgb_to_ycbcr` and back, unclipped, less the gain times Y; so
     only Cb and Cr are in it), zero for greyscale, then alpha when given.
     """
     channels = plane_channels(pixels, alpha)
@@ -386,8 +388,8 @@ def low_resolution_planes(pixels, alpha=None):
     for top in range(0, pixels.shape[0], chunk_rows):
         rows = slice(top, top + chunk_rows)
         if pixels.ndim == 3:
-            y[rows] = imaging.rgb_to_ycbcr(pixels[rows])[..., :1]
-            base[rows, :, :3] = imaging.rgb_less_y(pixels[rows])
+            y[rows] = colour.rgb_to_ycbcr(pixels[rows])[..., :1]
+            base[rows, :, :3] = colour.rgb_less_y(pixels[rows])
         else:
             y[rows, :, 0] = pixels[rows]
         if alpha is not None:
@@ -453,7 +455,7 @@ def _upscale_composed(engine, pixels, alpha, progress, sr, bicubic):
     with the tiles'.
     """
     size, scale = pixels.shape[:2], engine.scale
-    gains = np.float32(255.0) * imaging.y_gains(sr.shape[-1])
+    gains = np.float32(255.0) * colour.y_gains(sr.shape[-1])
     # Tiles of at most TILE_PIXELS a side, of equal sizes: no thin last row or column of tiles.
     rows, columns = (np.linspace(0, side, -(-side // composed.TILE_PIXELS) + 1).round().astype(int) for side in size)
     boxes = [(int(top), int(bottom), int(left), int(right))

@@ -3,7 +3,7 @@
 import argparse
 import math
 
-from srcnn.choices import CRF_RANGE
+from srcnn.core.choices import CRF_RANGE
 
 
 def positive_int(text):

@@ -25,19 +25,19 @@ import json
 import os
 import re
 
-from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
+from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
 
-from srcnn.errors import CheckpointError, UserError, printable
-from srcnn.choices import SCALES
-from srcnn.files import atomic_path
-from srcnn.model import DEFAULT_PADDING, SRCNN, parse_arch
+from srcnn.core.errors import CheckpointError, UserError, printable
+from srcnn.core.choices import SCALES
+from srcnn.core.files import atomic_path
+from srcnn.core.model import DEFAULT_PADDING, SRCNN, parse_arch
 
 # What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
 # bytes than requested"), a bad index an OpError.
 READ_ERRORS = (tf.errors.OpError, ValueError, IndexError)
 
 RECIPE_FILE = "recipe.json"
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # srcnn/
 # The shipped weights: package data (srcnn/pretrained/, mapped from checkpoint/pretrained/ by
 # pyproject.toml) once installed, checkpoint/pretrained/ beside the package in a checkout.
 # Both are found from the package's own location, whatever the working folder.

@@ -10,10 +10,10 @@ moved or zipped whole. It shows:
     - per image: ground truth, bicubic and SRCNN side by side, and a 4x enlarged crop of
       the window where SRCNN gains the most over bicubic.
 
-PNGs it adds to the sample folder per image (next to those of `srcnn.evaluate`):
+PNGs it adds to the sample folder per image (next to those of `srcnn.training.evaluate`):
     <name>_label_color.png   ground truth      } all three with the bicubic Cb/Cr, so they
     <name>_input_color.png   bicubic           } differ only in Y, what the network restores
-    (<name>_srcnn_color.png  SRCNN, written by srcnn.evaluate)  and what the figures measure
+    (<name>_srcnn_color.png  SRCNN, written by srcnn.training.evaluate)  and what the figures measure
     <name>_label_crop.png, <name>_input_crop.png, <name>_srcnn_crop.png: the crops, enlarged
 """
 
@@ -24,10 +24,14 @@ import urllib.parse
 
 import numpy as np
 
-from srcnn import history, imaging, metrics, run_folders
-from srcnn.evaluate import table_rows
-from srcnn.errors import UserError, os_reason
-from srcnn.files import atomic_path
+from srcnn.training import history
+from srcnn.core import metrics
+from srcnn.training import run_folders
+from srcnn.core.colour import colour_output
+from srcnn.core import image_files
+from srcnn.training.evaluate import table_rows
+from srcnn.core.errors import UserError, os_reason
+from srcnn.core.files import atomic_path
 
 CROP_WINDOW = 48  # side of the compared window, in image pixels
 CROP_ZOOM = 8  # nearest-neighbour enlargement of the crops: about as wide as the images beside them
@@ -121,9 +125,9 @@ def write_page(folder, images, results, scale, weights, padding, history_path=No
     """Writes the colour and crop PNGs and index.html (see the module docstring) to `folder`.
 
     Args:
-        folder: the sample folder, where srcnn.evaluate.write_samples wrote its PNGs.
+        folder: the sample folder, where srcnn.training.evaluate.write_samples wrote its PNGs.
         images: the `srcnn.data.TestImage`s evaluated.
-        results: their `srcnn.evaluate.ImageResult`s, in the same order (with SSIM).
+        results: their `srcnn.training.evaluate.ImageResult`s, in the same order (with SSIM).
         scale: the upscaling factor.
         weights: the checkpoint prefix evaluated (shown on the page).
         padding: the padding evaluated with (shown on the page).
@@ -147,10 +151,10 @@ def _write_page(folder, images, results, scale, weights, padding, history_path):
         versions = {"label": image.hr, "input": image.bicubic, "srcnn": result.sr}
         crop_psnr = {}
         for kind, y in versions.items():
-            colour = imaging.colour_output(np.clip(y, 0.0, 1.0), image.bicubic_cbcr)
-            if kind != "srcnn":  # srcnn.evaluate wrote <name>_srcnn_color.png
-                imaging.save_png(os.path.join(folder, f"{image.name}_{kind}_color.png"), colour)
-            imaging.save_png(os.path.join(folder, f"{image.name}_{kind}_crop.png"), enlarge(colour[window]))
+            colour = colour_output(np.clip(y, 0.0, 1.0), image.bicubic_cbcr)
+            if kind != "srcnn":  # srcnn.training.evaluate wrote <name>_srcnn_color.png
+                image_files.save_png(os.path.join(folder, f"{image.name}_{kind}_color.png"), colour)
+            image_files.save_png(os.path.join(folder, f"{image.name}_{kind}_crop.png"), enlarge(colour[window]))
             if kind != "label":
                 crop_psnr[kind] = metrics.psnr(y[window], image.hr[window], 0)  # a window: no border to shave
         sections.append(_image_section(image, result, (top, left, side), crop_psnr, test_set, scale))

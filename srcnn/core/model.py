@@ -14,11 +14,11 @@ testing:
     "zero"       TF's "SAME" zero padding; same size, but borders come out darker
 """
 
-from srcnn.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
+from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 
 import keras  # noqa: E402
 
-from srcnn.choices import DEFAULT_PADDING, PADDINGS  # noqa: E402,F401  (model.PADDINGS: their home for readers)
+from srcnn.core.choices import DEFAULT_PADDING, PADDINGS  # noqa: E402,F401  (model.PADDINGS: their home for readers)
 
 FILTERS = (64, 32, 1)
 # bfloat16 is only fast with hardware support; elsewhere it is emulated and slower than float32.

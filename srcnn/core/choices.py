@@ -7,21 +7,21 @@ meaning is documented where it is used (named after each).
 
 SCALES = (2, 3, 4)  # the factors the scripts train and test, checkpoints may hold, and weights ship for
 DEFAULT_SCALE = 3  # the paper's headline factor
-# srcnn.model: how each layer's input is padded; "valid" is training's, the others test time's.
+# srcnn.core.model: how each layer's input is padded; "valid" is training's, the others test time's.
 PADDINGS = ("valid", "replicate", "zero")
 # Test-time padding: replicate is what the paper's figures assume (zero costs > 1 dB).
 DEFAULT_PADDING = "replicate"
-# srcnn.upscale: precisions of the upscale ("auto": bfloat16 where it is native, else float32).
+# srcnn.upscaling.tiled: precisions of the upscale ("auto": bfloat16 where it is native, else float32).
 INFERENCE_PRECISIONS = ("float32", "bfloat16")
 PRECISIONS = ("auto",) + INFERENCE_PRECISIONS
 DEFAULT_TILE = 512  # output pixels per tile side: little recomputed overlap, activations well under 1 GB
 # srcnn.imaging.read_image: larger images are refused before decoding (Pillow's own limit).
 DEFAULT_MAX_PIXELS = 89_478_485
-# srcnn.video: x264's constant rate factor; 18 is the "visually lossless" end of its scale.
+# srcnn.upscaling.video: x264's constant rate factor; 18 is the "visually lossless" end of its scale.
 DEFAULT_CRF = 18
 CRF_RANGE = (0, 51)  # 0 is lossless
-# srcnn.export: the model formats.
+# srcnn.upscaling.export: the model formats.
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
-# srcnn.jobs: the file types upscaled images are written as ("same": the input's, where writable).
+# srcnn.upscaling.jobs: the file types upscaled images are written as ("same": the input's, where writable).
 OUTPUT_EXTENSIONS = ("png", "jpg", "webp", "tif", "same")
 DEFAULT_OUTPUT_EXTENSION = "png"

@@ -37,11 +37,11 @@ from fractions import Fraction
 import numpy as np
 from tqdm import tqdm
 
-from srcnn import imaging
-from srcnn.choices import DEFAULT_CRF
-from srcnn.errors import InputError, MissingDependency, OutputError, OutputExistsError, os_reason
-from srcnn.files import atomic_path, same_file
-from srcnn.flags import check_crf
+from srcnn.core import image_files
+from srcnn.core.choices import DEFAULT_CRF
+from srcnn.core.errors import InputError, MissingDependency, OutputError, OutputExistsError, os_reason
+from srcnn.core.files import atomic_path, same_file
+from srcnn.core.flags import check_crf
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".3gp")
@@ -85,8 +85,8 @@ def is_video(path):
 
 
 def list_videos(directory, exclude=()):
-    """Sorted paths of the video files in `directory` and its subfolders; see `imaging.list_files`."""
-    return imaging.list_files(directory, is_video, exclude=exclude)
+    """Sorted paths of the video files in `directory` and its subfolders; see `image_files.list_files`."""
+    return image_files.list_files(directory, is_video, exclude=exclude)
 
 
 def output_size(height, width, scale):

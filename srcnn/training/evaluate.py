@@ -14,12 +14,14 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from srcnn.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.startup)
+from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
 
-from srcnn import imaging, metrics
-from srcnn.errors import UserError, csv_cell, printable
-from srcnn.files import atomic_path, why_not_a_folder
-from srcnn.model import DEFAULT_PADDING
+from srcnn.core import metrics
+from srcnn.core import colour
+from srcnn.core import image_files
+from srcnn.core.errors import UserError, csv_cell, printable
+from srcnn.core.files import atomic_path, why_not_a_folder
+from srcnn.core.model import DEFAULT_PADDING
 
 RESULT_FIELDS = ("image", "bicubic_psnr", "srcnn_psnr", "bicubic_ssim", "srcnn_ssim")
 
@@ -62,10 +64,10 @@ def write_samples(folder, images, results):
         os.makedirs(folder, exist_ok=True)
         for image, result in zip(images, results):
             stem = os.path.join(folder, image.name)
-            imaging.save_png(f"{stem}_input.png", imaging.to_uint8(image.bicubic))
-            imaging.save_png(f"{stem}_label.png", imaging.to_uint8(image.hr))
-            imaging.save_png(f"{stem}_srcnn.png", imaging.to_uint8(result.sr))
-            imaging.save_png(f"{stem}_srcnn_color.png", imaging.colour_output(result.sr, image.bicubic_cbcr))
+            image_files.save_png(f"{stem}_input.png", colour.to_uint8(image.bicubic))
+            image_files.save_png(f"{stem}_label.png", colour.to_uint8(image.hr))
+            image_files.save_png(f"{stem}_srcnn.png", colour.to_uint8(result.sr))
+            image_files.save_png(f"{stem}_srcnn_color.png", colour.colour_output(result.sr, image.bicubic_cbcr))
         with atomic_path(os.path.join(folder, "results.csv")) as temporary, open(temporary, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(RESULT_FIELDS)

@@ -5,7 +5,7 @@ import contextlib
 import os
 import tempfile
 
-from srcnn.errors import OutputError, UserError, os_reason
+from srcnn.core.errors import OutputError, UserError, os_reason
 
 
 def ensure_writable_folder(path, what, flag=None):

@@ -1,0 +1,1 @@
+"""The console commands' argument parsing and their one-line reports."""

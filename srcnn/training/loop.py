@@ -1,0 +1,182 @@
+"""Training: MSE between the VALID network's output and the label patches.
+
+The loop keeps one checkpoint bundle (see `srcnn.core.checkpoints`) with the optimizer state
+and the step, saved every `save_every` steps, on Ctrl-C / SIGTERM and at the end by a
+`CheckpointManager`, with the training `recipe` in recipe.json beside it; a rerun restores
+the newest complete one and continues, so a killed run loses at most `save_every` steps.
+A second manager keeps the best checkpoint by validation PSNR. TensorBoard summaries go
+to `log_dir`/train (loss), /eval (PSNR, reconstructed images) and /bicubic (the bicubic
+PSNR under the same tag, so the two curves overlay); `log_dir`/history.csv has one row
+per epoch for scripts, cut back to the restored step on resume so replayed epochs are
+not counted twice.
+
+Batches come from `srcnn.data.PatchArrays` (in memory) or `PatchStream` (from disk).
+Under a `tf.distribute` strategy each global batch is split evenly across the replicas
+and their gradients summed, which gives the single-device update. With several workers
+(`MultiWorkerMirroredStrategy`) every worker draws the same global batches and feeds its
+own replicas their share; all restore from the (shared) checkpoint folder, and only the
+chief writes checkpoints, summaries and history.csv.
+"""
+
+import contextlib
+import dataclasses
+import math
+import os
+import sys
+from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
+import numpy as np
+from srcnn.training import history
+from srcnn.training import run_folders
+from srcnn.training.batches import PatchArrays
+from srcnn.training.patches import random_dihedral
+from srcnn.core.errors import UserError
+from srcnn.training.checkpointing import Checkpointer
+from srcnn.training.config import check_inputs
+from srcnn.training.distribution import _check_workers_agree, split_batch
+from srcnn.training.progress import Progress
+from srcnn.training.resume_history import _row_missing, _start_history
+from srcnn.training.summaries import _flush, _log_step, _summary_writers, validate
+from srcnn.training.update import build_run, compile_train_step, describe_compute, uses_xla
+
+
+def train(settings, data, label, test_images, say=print, strategy=None):
+    """Trains (or resumes training) on patches held in memory; see `train_on`.
+
+    Args:
+        data, label: float32 (N, S, S, 1) patches and (N, S - 2m, S - 2m, 1) labels.
+    """
+    return train_on(settings, PatchArrays(data, label), test_images, say, strategy)
+
+
+def train_on(settings, patches, test_images, say=print, strategy=None):
+    """Trains (or resumes training) and returns the history rows.
+
+    Args:
+        settings: a TrainSettings.
+        patches: a `srcnn.data.PatchArrays` or `PatchStream`.
+        test_images: `srcnn.data.TestImage`s for validation each epoch.
+        say: where progress lines go.
+        strategy: a `tf.distribute.Strategy` (see `make_strategy`); default one device.
+
+    Returns:
+        list of dicts with `history.FIELDS`, one per epoch trained in this call.
+
+    Raises:
+        UserError: mismatched data or checkpoint, unwritable folders, or a non-finite loss
+            (the checkpoints then stay as they were before it).
+    """
+    return _Training(settings, patches, test_images, say, strategy or tf.distribute.get_strategy()).run()
+
+
+class _Training:
+    """One call of `train_on`, by phase: set up (here), then `run`: each epoch's steps
+    (`train_epoch`) and its validation (`end_epoch`), a save on interrupt and at the end."""
+
+    def __init__(self, settings, patches, test_images, say, strategy):
+        # Check the inputs, build the run, restore its newest checkpoint.
+        batch_size = check_inputs(settings, patches, strategy)
+        if batch_size != settings.batch_size:
+            say(f"--batch-size {settings.batch_size}: only {patches.count} patches, so batches of {batch_size}")
+            settings = dataclasses.replace(settings, batch_size=batch_size)  # what recipe.json records
+        self.settings, self.patches, self.test_images, self.strategy = settings, patches, test_images, strategy
+        self.chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
+        self.steps_per_epoch = patches.count // batch_size
+        self.run_state, self.checkpointer = _start_run(settings, strategy, self.chief, self.steps_per_epoch,
+                                                       patches.count, say)
+        self.history_path = os.path.join(settings.log_dir, history.FILE_NAME)
+        self.best_psnr = _start_history(settings.log_dir, int(self.run_state.step), settings.fresh,
+                                        self.checkpointer.best_dir) if self.chief else math.inf
+        self.step_function = compile_train_step(self.run_state, strategy, jit_compile=uses_xla(settings, strategy))
+        self.writers = _summary_writers(settings.log_dir, self.chief)
+        self.rows, self.progress = [], Progress(settings, int(self.run_state.step), self.steps_per_epoch, say)
+
+    def run(self):
+        run, checkpointer, progress = self.run_state, self.checkpointer, self.progress
+        try:
+            # A run stopped while validating its last epoch saved that epoch's end, but not its row.
+            if self.chief and run.epoch_losses[1] and _row_missing(self.history_path, int(run.step),
+                                                                   self.steps_per_epoch, self.settings.epochs):
+                self.end_epoch(int(run.step) // self.steps_per_epoch - 1)
+            for epoch in range(int(run.step) // self.steps_per_epoch, self.settings.epochs):
+                self.train_epoch(epoch)
+                self.end_epoch(epoch)
+        except KeyboardInterrupt as interrupt:
+            # Interrupt (Ctrl-C, or SIGTERM as `srcnn.core.errors.Terminated`): save, then stop, saying what was saved.
+            progress.close()
+            saved = checkpointer.save()
+            raise type(interrupt)(f"saved {saved}; rerun to continue" if self.chief else "the chief saves") from None
+        finally:
+            progress.close()
+            # A full log folder shows here; when something else stopped the run, that is what to report.
+            with contextlib.suppress(UserError) if sys.exc_info()[0] else contextlib.nullcontext():
+                _flush(self.writers, self.settings.log_dir)
+        if int(run.step):
+            checkpointer.save()
+        return self.rows
+
+    def train_epoch(self, epoch):
+        """The epoch's steps, from where a resumed run stopped."""
+        settings, run, steps_per_epoch = self.settings, self.run_state, self.steps_per_epoch
+        # Data: the epoch's order is drawn from (seed, epoch), so a resumed epoch replays
+        # it and skips the steps already taken.
+        rng = np.random.default_rng([settings.seed, epoch])
+        skip = int(run.step) - epoch * steps_per_epoch
+        if not skip:
+            run.epoch_losses.assign([0.0, 0.0])
+        self.progress.start_epoch(epoch)
+        for batch_data, batch_label in self.patches.batches(settings.batch_size, rng, skip):
+            # Step: the same random flip/rotation of data and label, one update over all replicas.
+            # Drawn from (seed, step), so a resumed run draws what the uninterrupted one would.
+            if settings.augment:
+                step_rng = np.random.default_rng([settings.seed, epoch, int(run.step)])
+                batch_data, batch_label = random_dihedral(step_rng, batch_data, batch_label)
+            loss = self.step_function(split_batch(self.strategy, batch_data), split_batch(self.strategy, batch_label))
+            step = int(run.step)
+            self.progress.step_done(step)
+            # Log: reading the loss costs a device-to-host copy, so only every log_every steps;
+            # the epoch's sum is in the checkpoint, so a resumed epoch's row has the whole mean.
+            if step % settings.log_every == 0 or (step % steps_per_epoch == 0 and not run.epoch_losses[1]):
+                self.checkpointer.check_health()
+                value = float(loss)
+                run.epoch_losses.assign_add([value, 1.0])
+            if step % settings.log_every == 0:
+                _log_step(self.writers["train"], step, value, run.optimizer.learning_rate)
+                self.progress.loss(epoch, step, value)
+            # Save: the kill-safe checkpoint.
+            if step % settings.save_every == 0:
+                self.checkpointer.save()
+
+    def end_epoch(self, epoch):
+        """Validate: PSNR on the test images, one history row, and the best checkpoint."""
+        self.checkpointer.check_health()
+        loss_sum, loss_count = self.run_state.epoch_losses.numpy()
+        row = validate(self.run_state.model, self.test_images, self.settings, self.writers, epoch=epoch,
+                       step=int(self.run_state.step), loss=loss_sum / loss_count, seconds=self.progress.clock.seconds())
+        self.rows.append(row)
+        if self.chief:
+            history.append(self.history_path, row)
+        self.progress.epoch_done(row)
+        if row["psnr"] > self.best_psnr:
+            self.best_psnr = row["psnr"]
+            self.checkpointer.save(best=True)
+
+
+def _start_run(settings, strategy, chief, steps_per_epoch, patch_count, say):
+    """Prepares the run's folders, builds the run and restores its newest checkpoint.
+
+    Returns:
+        (TrainingRun, Checkpointer), the run at the restored step (0 for a new one).
+    """
+    if chief:
+        run_folders.prepare_folder(settings.checkpoint_dir, "checkpoint")
+        run_folders.prepare_folder(settings.log_dir, "log")
+    run = build_run(settings, strategy, total_steps=steps_per_epoch * settings.epochs)
+    checkpointer = Checkpointer(run, settings, chief)
+    restored = checkpointer.restore(say)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _check_workers_agree(strategy, int(run.step), settings.checkpoint_dir)
+    how = describe_compute(settings, strategy)
+    say(f"Continuing from step {int(run.step)} ({restored}), {how}" if restored else
+        f"Starting a new {settings.arch} x{settings.scale} training: {patch_count} patches, "
+        f"{steps_per_epoch} steps per epoch, {settings.epochs} epochs, {how}")
+    return run, checkpointer

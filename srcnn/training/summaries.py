@@ -1,0 +1,66 @@
+"""TensorBoard summaries and the per-epoch validation."""
+
+import math
+import os
+from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
+import numpy as np
+from srcnn.core.errors import UserError, tf_reason
+from srcnn.training.evaluate import evaluate_images
+from srcnn.training.update import float32_model
+
+
+def _summary_writers(log_dir, chief):
+    """TensorBoard writers log_dir/train, /eval and /bicubic (no-ops except on the chief)."""
+    try:
+        return {name: tf.summary.create_file_writer(os.path.join(log_dir, name)) if chief
+                else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
+    except tf.errors.OpError as error:
+        raise UserError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)}); "
+                        "pass another --log-dir") from None
+
+
+def _flush(writers, log_dir):
+    """Writes out the summaries the writers hold; UserError when the log folder cannot take them."""
+    try:
+        for writer in writers.values():
+            writer.flush()
+    except tf.errors.OpError as error:
+        raise UserError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)}); "
+                        "pass another --log-dir") from None
+
+
+def _log_step(writer, step, loss, learning_rate):
+    """The train/loss and learning_rate summaries of one step."""
+    with writer.as_default(step=step):
+        tf.summary.scalar("loss", loss)
+        tf.summary.scalar("learning_rate", float(learning_rate))
+
+
+def validate(model, test_images, settings, writers, *, epoch, step, loss, seconds):
+    """Evaluates the model on the test images, writes the summaries and returns the history row.
+
+    Args:
+        model: the network being trained; evaluated in float32 with replicate padding, as
+            step 3 evaluates its checkpoints.
+        test_images: `srcnn.data.TestImage`s.
+        settings: a TrainSettings (scale, image_every, epochs).
+        writers: the "eval" and "bicubic" summary writers.
+        epoch: the 0-based epoch just finished; step: the step reached.
+        loss: the epoch's training loss; seconds: time since the run (re)started.
+
+    Returns:
+        dict with `history.FIELDS` (PSNRs are NaN without test images).
+    """
+    # In float32, so that the PSNR logged is the one step3_test.py gives the checkpoint.
+    results = evaluate_images(float32_model(model), test_images, settings.scale, padding="replicate")
+    psnr = float(np.mean([row.psnr for row in results])) if results else math.nan
+    bicubic_psnr = float(np.mean([row.bicubic_psnr for row in results])) if results else math.nan
+    with writers["eval"].as_default(step=step):
+        tf.summary.scalar("psnr", psnr)
+        if epoch % settings.image_every == 0 or epoch + 1 == settings.epochs:
+            for row in results[:3]:
+                tf.summary.image(f"srcnn/{row.name}", row.sr[None], max_outputs=1)
+    with writers["bicubic"].as_default(step=step):
+        tf.summary.scalar("psnr", bicubic_psnr)
+    return {"epoch": epoch + 1, "step": step, "seconds": round(seconds, 2), "loss": loss, "psnr": psnr,
+            "bicubic_psnr": bicubic_psnr}

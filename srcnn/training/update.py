@@ -1,0 +1,118 @@
+"""One training update: the model, the optimizer and the compiled train step."""
+
+import functools
+from dataclasses import dataclass
+from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
+import keras  # noqa: E402
+from srcnn.core import checkpoints
+from srcnn.core.model import SRCNN
+from srcnn.training.config import resolved_initialization, resolved_learning_rate, training_precision
+
+
+def make_optimizer(settings, total_steps):
+    """The optimizer and a per-variable gradient multiplier list.
+
+    "sgd" is the paper's: momentum 0.9, Gaussian init, learning rate 1e-4 for conv1/conv2
+    and ten times smaller for conv3 (a 0.1 gradient multiplier, exact for SGD).
+    "adam" uses He init and a cosine decay of the learning rate to 1 % over the run.
+    """
+    if settings.optimizer == "sgd":
+        return keras.optimizers.SGD(resolved_learning_rate(settings), momentum=0.9), (1.0, 1.0, 1.0, 1.0, 0.1, 0.1)
+    schedule = keras.optimizers.schedules.CosineDecay(resolved_learning_rate(settings), max(total_steps, 1), alpha=0.01)
+    return keras.optimizers.Adam(schedule), (1.0,) * 6
+
+
+def uses_xla(settings, strategy):
+    """Whether the training step is compiled with XLA: on one device in float32, where it runs
+    faster on the CPU; bfloat16 and split batches keep TensorFlow's own kernels."""
+    return strategy.num_replicas_in_sync == 1 and training_precision(settings.precision) == "float32" \
+        and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def describe_compute(settings, strategy):
+    """How the steps compute, for the start line: e.g. "float32 (auto: no native bfloat16 here), XLA"."""
+    precision = training_precision(settings.precision)
+    if settings.precision == "auto":
+        precision += f" (auto: {'no ' if precision == 'float32' else ''}native bfloat16 here)"
+    return precision + (", XLA" if uses_xla(settings, strategy) else "")
+
+
+def float32_model(model):
+    """`model`, or a float32 copy of it if it computes in another precision (validation is float32)."""
+    if model.dtype_policy.compute_dtype == "float32":
+        return model
+    twin = SRCNN(model.arch)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+@dataclass(eq=False)
+class TrainingRun:
+    """What one training updates, and the checkpoint bundle that saves it (see `build_run`)."""
+
+    model: SRCNN
+    optimizer: keras.optimizers.Optimizer
+    multipliers: tuple  # one gradient multiplier per trainable variable (see `make_optimizer`)
+    step: tf.Variable  # int64: optimizer steps taken
+    first_bad_step: tf.Variable  # int64: the first step whose loss was not finite, -1 while none
+    epoch_losses: tf.Variable  # float64 (sum, count) of the losses read this epoch, for its history row
+    bundle: tf.train.Checkpoint  # model, optimizer, step, epoch_losses and `checkpoints.Config`
+
+
+def build_run(settings, strategy, total_steps):
+    """The model, optimizer and step counter of a training, seeded, and their checkpoint bundle.
+
+    Args:
+        settings: a TrainSettings (seed, arch, optimizer, precision, scale).
+        strategy: the `tf.distribute.Strategy` whose scope holds the model and optimizer.
+        total_steps: the length of the whole run, for the learning-rate schedule.
+    """
+    keras.utils.set_random_seed(settings.seed)
+    with strategy.scope():
+        model = SRCNN(settings.arch, initialization=resolved_initialization(settings), padding="valid",
+                      dtype=training_precision(settings.precision))
+        optimizer, multipliers = make_optimizer(settings, total_steps)
+        optimizer.build(model.trainable_variables)  # slots must exist before a restore fills them
+    # Host-side counters, outside the strategy: only the loop (not the replicas) updates them.
+    step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    first_bad_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
+    epoch_losses = tf.Variable([0.0, 0.0], dtype=tf.float64, trainable=False)
+    bundle = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, epoch_losses=epoch_losses,
+                                 config=checkpoints.Config(settings.scale, settings.arch))
+    return TrainingRun(model, optimizer, multipliers, step, first_bad_step, epoch_losses, bundle)
+
+
+def _replica_step(run, replicas, batch_data, batch_label):
+    """One replica's share of `train_step`: its loss, and the update from its gradients."""
+    variables = run.model.trainable_variables
+    with tf.GradientTape() as tape:
+        # This replica's mean; the replicas' gradients are summed, so each counts 1/replicas.
+        output = tf.cast(run.model(batch_data, training=True), tf.float32)
+        loss = tf.reduce_mean(tf.square(output - batch_label)) / replicas
+    gradients = tape.gradient(loss, variables)
+    run.optimizer.apply_gradients([(gradient * multiplier, variable) for gradient, multiplier, variable
+                                   in zip(gradients, run.multipliers, variables)])
+    return loss
+
+
+def train_step(run, strategy, batch_data, batch_label):
+    """One optimizer update of `run` on a global batch; returns the batch's mean squared error.
+
+    Args:
+        run: a TrainingRun.
+        strategy: the strategy `run` was built under.
+        batch_data, batch_label: (B, S, S, 1) and (B, L, L, 1), as `split_batch` gives them.
+    """
+    replica_losses = strategy.run(functools.partial(_replica_step, run, strategy.num_replicas_in_sync),
+                                  (batch_data, batch_label))
+    loss = strategy.reduce(tf.distribute.ReduceOp.SUM, replica_losses, axis=None)
+    run.step.assign_add(1)
+    # Remember the first bad step without a device-to-host copy every step.
+    run.first_bad_step.assign(tf.where((run.first_bad_step < 0) & ~tf.math.is_finite(loss), run.step,
+                                       run.first_bad_step))
+    return loss
+
+
+def compile_train_step(run, strategy, jit_compile=None):
+    """`train_step` bound to a run as a `tf.function`: call it with (batch_data, batch_label)."""
+    return tf.function(functools.partial(train_step, run, strategy), jit_compile=jit_compile)
