@@ -13,7 +13,7 @@ folder, then measures Upscaler (float32 and bfloat16), the SavedModel (TensorFlo
     go round the paths in turn, --repeats times, and each path's best is kept, so that a
     change in the machine's load falls on all paths alike.
 Everything is uint8 RGB in, uint8 RGB out (bicubic, YCbCr, network, colour merge included).
-All runtimes share this process here (tests/test_export.py runs each alone); ONNX Runtime's
+All runtimes share this process here (tests/upscaling/test_export.py runs each alone); ONNX Runtime's
 idle threads are told not to spin, so they leave the cores to the next path.
 Writes benchmarks/results/formats_x3.csv.
 """

@@ -21,8 +21,6 @@ import keras  # noqa: E402
 from srcnn.core.choices import DEFAULT_PADDING, PADDINGS  # noqa: E402,F401  (model.PADDINGS: their home for readers)
 
 FILTERS = (64, 32, 1)
-# bfloat16 is only fast with hardware support; elsewhere it is emulated and slower than float32.
-_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 INITIALIZATIONS = ("he", "gaussian", "identity")
 
 
@@ -40,22 +38,6 @@ def parse_arch(arch):
 def valid_margin(arch):
     """Pixels lost on each side by VALID filtering: (33 - 21) / 2 = 6 for 9-1-5."""
     return sum(size // 2 for size in parse_arch(arch))
-
-
-def bfloat16_is_native():
-    """True where the hardware computes bfloat16 natively, so that it is faster than float32.
-
-    That is a GPU of compute capability 8 or more, or a CPU with AVX512-BF16 or AMX.
-    """
-    for gpu in tf.config.list_physical_devices("GPU"):
-        if tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)) >= (8, 0):
-            return True
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    return any(flag in flags for flag in _BFLOAT16_CPU_FLAGS)
 
 
 def pad_edges(images, amounts, padding=DEFAULT_PADDING):

@@ -4,7 +4,8 @@ import math
 from dataclasses import dataclass
 from srcnn.core.errors import UserError
 from srcnn.core.flags import SEED_LIMIT
-from srcnn.core.model import INITIALIZATIONS, bfloat16_is_native, valid_margin
+from srcnn.core.model import INITIALIZATIONS, valid_margin
+from srcnn.core.precision import resolve_precision
 
 
 OPTIMIZERS = ("adam", "sgd")
@@ -50,9 +51,7 @@ class TrainSettings:
 
 def training_precision(precision):
     """The Keras dtype policy for a `TrainSettings.precision`; "auto" is bfloat16 compute where native."""
-    if precision == "auto":
-        return "mixed_bfloat16" if bfloat16_is_native() else "float32"
-    return precision
+    return resolve_precision(precision, training=True)
 
 
 def resolved_learning_rate(settings):

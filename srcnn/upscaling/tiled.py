@@ -62,7 +62,8 @@ from srcnn.upscaling import composed
 from srcnn.core import colour
 from srcnn.core import resampling
 from srcnn.core.choices import DEFAULT_TILE, INFERENCE_PRECISIONS
-from srcnn.core.model import DEFAULT_PADDING, InferenceLayers, bfloat16_is_native, restore_y, valid_margin
+from srcnn.core.model import DEFAULT_PADDING, InferenceLayers, restore_y, valid_margin
+from srcnn.core.precision import resolve_precision
 
 # Tiles computed at once by `upscale` (threads; TensorFlow releases the GIL): each tile's
 # copies and element-wise work overlap the others' convolutions. On 2 cores 4 ran faster
@@ -80,7 +81,7 @@ PLANES_CHUNK_PIXELS = 16384
 
 def default_precision():
     """The faster precision here: "bfloat16" on hardware that runs it natively, else "float32"."""
-    return "bfloat16" if bfloat16_is_native() else "float32"
+    return resolve_precision("auto")
 
 
 @dataclass

@@ -194,7 +194,7 @@ def test_sigterm_during_a_video_leaves_no_temporary(tmp_path, weights):
     out = tmp_path / "out"
     script = ("import sys; from srcnn import cli; sys.exit(cli.upscale_main(sys.argv[1:]))")
     process = subprocess.Popen([sys.executable, "-c", script, clip, "-o", str(out), "--checkpoint", weights],
-                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not (out.exists() and any(".tmp-" in name for name in os.listdir(out))):

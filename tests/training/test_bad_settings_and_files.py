@@ -2,7 +2,7 @@
 
 Rules: 2 every value from outside is checked where it enters; 3 Ctrl-C and SIGTERM end every
 command with one line and a known exit status, nothing half-written; 5 names from files are
-data; 6 messages say the true cause. (Rule 4, exact resume, is in test_exact_resume.py.)
+data; 6 messages say the true cause. (Rule 4, exact resume, is in tests/training/test_resume.py.)
 """
 
 import errno

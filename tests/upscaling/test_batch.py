@@ -15,7 +15,7 @@ pytest.importorskip("apache_beam")
 from srcnn.upscaling import batch  # noqa: E402
 from srcnn.commands import cli
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

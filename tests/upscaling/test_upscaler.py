@@ -1,4 +1,4 @@
-"""srcnn.Upscaler: the kinds of image it takes and gives back, its options, its errors (the CLI: test_cli.py)."""
+"""srcnn.Upscaler: the kinds of image it takes and gives back, its options, its errors (the CLI: tests/commands/test_srcnn_upscale.py)."""
 
 import io
 

@@ -16,7 +16,7 @@ from srcnn.commands import cli
 from srcnn.upscaling import export
 from srcnn.core.errors import CheckpointError, InputError, OutputError, OutputExistsError, SRCNNError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from srcnn.upscaling.jobs import Naming, plan_jobs
 from srcnn.upscaling.tiled import TiledSRCNN, upscale
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def make_clip(path, size="64x48", rate=25, seconds=1.0, audio=True, pattern="testsrc2", output_options=()):
