@@ -121,7 +121,7 @@ def main(argv=None):
     output_megapixels = timed.shape[0] * timed.shape[1] * args.scale ** 2 / 1e6
     print(f"Set5 x{args.scale}: {len(images)} images; timing: {timed.shape[1]}x{timed.shape[0]} -> "
           f"{output_megapixels:.2f} MPix output, best of {args.repeats}; CPU: {os.cpu_count()} cores")
-    engines = {"float32": "srcnn.upscaling.composed", "bfloat16": "TensorFlow, tiled"}
+    engines = {"float32": "srcnn.upscaling.composed_engine", "bfloat16": "srcnn.upscaling.tensorflow_engine"}
     paths = {f"Upscaler {precision} ({engine})": Upscaler.pretrained(args.scale, precision=precision).upscale
              for precision, engine in engines.items()}
     with tempfile.TemporaryDirectory() as folder:

@@ -6,11 +6,11 @@
 
 Methods, all on the same synthetic RGB photo enlarged to about --megapixels:
     ours whole       `srcnn.Upscaler.upscale`, the in-memory API: uint8 RGB in, uint8 RGB
-                     out (bicubic, the network on Y, colour), float32 (`srcnn.upscaling.composed`, on
+                     out (bicubic, the network on Y, colour), float32 (`srcnn.upscaling.composed_engine`, on
                      the small image's grid) and bfloat16 (TensorFlow tiles)
     ours network     TensorFlow's tiled network alone on a bicubic Y
                      (`TiledSRCNN.restore_y_in_tiles`), the path the whole upscale took in
-                     float32 before `srcnn.upscaling.composed`
+                     float32 before `srcnn.upscaling.composed_engine`
     torch network    PyTorch running the same 9-1-5 weights with replicate padding on the
                      whole bicubic Y: float32 channels-last, and bfloat16 autocast
     opencv fsrcnn    OpenCV dnn_superres FSRCNN (FSRCNN_x{scale}.pb in --peers-dir) on the
@@ -112,7 +112,7 @@ def ours(inputs, method, precision):
     """(upscale function of a case index, Set5 Y function) for our whole upscale or network."""
     from srcnn import Upscaler
     from srcnn.core import checkpoints
-    from srcnn.upscaling.tiled import TiledSRCNN
+    from srcnn.upscaling.tensorflow_engine import TiledSRCNN
 
     model, _ = checkpoints.load_model(str(inputs["prefix"]))
     scale = int(inputs["scale"])
@@ -267,7 +267,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return worker(args)
-    from srcnn.upscaling.tiled import default_precision
+    from srcnn.core.precision import resolve_precision
 
     with tempfile.TemporaryDirectory() as folder:
         inputs_path = os.path.join(folder, "inputs.npz")
@@ -278,7 +278,7 @@ def main(argv=None):
     for row in rows:
         print(f"{row['method']:<15}{row['precision']:<11}{row['output']:>11}{row['mpix_per_s']:>9.2f}"
               f"{row['set5_psnr']:>11}")
-    print_ratios(rows, default_precision())
+    print_ratios(rows, resolve_precision("auto"))
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
     with open(args.csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)

@@ -3,8 +3,8 @@
     python benchmarks/upscale_profile.py                 # 4 MPix x3, shipped x3 weights
     python benchmarks/upscale_profile.py --megapixels 1 --scale 2
 
-Runs `srcnn.upscaling.tiled.upscale` on a synthetic photo with one tile at a time (so the stages'
-times add up) and times each stage of `srcnn.upscaling.composed.ComposedSRCNN`; then times a 2048^3
+Runs `srcnn.upscaling.engines.upscale` on a synthetic photo with one tile at a time (so the stages'
+times add up) and times each stage of `srcnn.upscaling.composed_engine.ComposedSRCNN`; then times a 2048^3
 float32 matrix product in numpy's BLAS on one thread, the most this core's FMA units give a
 matrix product, and says what fraction of it the tiles' tap maps (conv1, conv2 and conv3's
 taps: ONNX Runtime's convolutions, or numpy's products without it) reached.
@@ -24,8 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.upscale_speed import output_size, synthetic_photo  # noqa: E402
 from srcnn.core import checkpoints  # noqa: E402
-from srcnn.upscaling import composed
-from srcnn.upscaling import tiled as upscale
+from srcnn.upscaling import composed_engine as composed  # noqa: E402
+from srcnn.upscaling import engines  # noqa: E402
+from srcnn.upscaling import tiles  # noqa: E402
 
 STAGES = {"_interior_tap_maps": "conv1, conv2, conv3's taps of the tiles",
           "_side_tap_maps": "the same again for the pixels next to the sides",
@@ -63,20 +64,19 @@ def main(argv=None):
         setattr(composed.ComposedSRCNN, name, timed(name, getattr(composed.ComposedSRCNN, name), totals))
     composed._quantize = timed("_quantize", composed._quantize, totals)
     for name in ("low_resolution_planes", "put_phases"):
-        setattr(upscale, name, timed(name, getattr(upscale, name), totals))
-    upscale.composed_threads = lambda: 1  # one tile at a time
+        setattr(tiles, name, timed(name, getattr(tiles, name), totals))
+    composed.composed_threads = lambda: 1  # one tile at a time
 
     model, _ = checkpoints.load_model(checkpoints.pretrained_path(args.scale))
-    network = upscale.TiledSRCNN(model, "replicate", "float32")
+    engine = composed.ComposedSRCNN(model, args.scale, "replicate")
     height, width = output_size(args.megapixels, args.scale)
     photo = synthetic_photo(height // args.scale, width // args.scale)
-    upscale.upscale(network, photo, args.scale, with_bicubic=False)  # warm-up
+    engines.upscale(engine, photo, args.scale, with_bicubic=False)  # warm-up
     totals.clear()
     tile_pixels[0] = 0
     started = time.perf_counter()
-    upscale.upscale(network, photo, args.scale, with_bicubic=False)
+    engines.upscale(engine, photo, args.scale, with_bicubic=False)
     seconds = time.perf_counter() - started
-    engine = network.composed_network(args.scale, photo.shape[:2])
     print(f"{photo.shape[1] * args.scale}x{photo.shape[0] * args.scale} x{args.scale}, one thread, "
           f"{engine.backend}: {1000 * seconds:.0f} ms, {photo.size // 3 * args.scale ** 2 / seconds / 1e6:.2f} MPix/s")
     for name, what in STAGES.items():

@@ -9,8 +9,8 @@ mean PSNR of the tiled network on that folder (x scale, replicate padding), next
 bicubic and to the untiled float32 network of `srcnn.training.evaluate`.
 
 Two figures per case: "network" is SRCNN alone on the bicubic Y (`TiledSRCNN.restore_y_in_tiles`),
-"pipeline" the whole in-memory upscale of an RGB image (`srcnn.upscaling.tiled.upscale`: bicubic
-of Y/Cb/Cr per window, the network, back to RGB), without reading or writing files. The
+"pipeline" the whole in-memory upscale of an RGB image (`srcnn.upscaling.engines.upscale` with the
+engine `Upscaler` selects: bicubic of Y/Cb/Cr per window, the network, back to RGB), without reading or writing files. The
 best of --repeats timed runs is reported, after one untimed run. Weights only change the
 numbers through their values, so a fresh network is used unless --checkpoint is given.
 """
@@ -31,7 +31,10 @@ from srcnn.core import image_files
 from srcnn.training import test_set
 from srcnn.training.evaluate import restore_whole_y  # noqa: E402
 from srcnn.core.model import SRCNN  # noqa: E402
-from srcnn.upscaling.tiled import DEFAULT_TILE, INFERENCE_PRECISIONS, TiledSRCNN, upscale  # noqa: E402
+from srcnn.core.choices import DEFAULT_TILE, INFERENCE_PRECISIONS  # noqa: E402
+from srcnn.upscaling.engines import upscale  # noqa: E402
+from srcnn.upscaling.tensorflow_engine import TiledSRCNN  # noqa: E402
+from srcnn.upscaling.upscaler import Upscaler  # noqa: E402
 
 
 def parse_args(argv):
@@ -111,13 +114,15 @@ def main(argv=None):
     for device in devices:
         for precision in args.precision:
             with tf.device(device):
-                network = TiledSRCNN(model, precision=precision, tile=args.tile)
+                upscaler = Upscaler(model, scale, precision=precision, tile=args.tile)
+                network = upscaler.network
                 for megapixels in args.megapixels:
                     height, width = output_size(megapixels, scale)
                     photo = synthetic_photo(height // scale, width // scale)
                     bicubic = np.random.default_rng(1).random((height, width, 1), dtype=np.float32)
                     network_seconds = best_seconds(lambda: network.restore_y_in_tiles(bicubic), args.repeats)
-                    pipeline_seconds = best_seconds(lambda: upscale(network, photo, scale), args.repeats)
+                    engine = upscaler.engine_for(photo.shape[:2])
+                    pipeline_seconds = best_seconds(lambda: upscale(engine, photo, scale), args.repeats)
                     pixels = height * width / 1e6
                     print(f"{device.strip('/'):<8}{precision:<11}{f'{width}x{height}':>16}{pixels:>7.2f}"
                           f"{pixels / network_seconds:>16.2f}{pixels / pipeline_seconds:>17.2f}", flush=True)

@@ -8,7 +8,7 @@ Clips are generated with imageio-ffmpeg's ffmpeg (testsrc2 pattern + a sine trac
 in a temporary folder. Speed: `srcnn.upscaling.video.upscale_video` with the shipped weights at the
 precision step3_test.py picks (--precision), the whole pipeline from the source file to
 the muxed MP4, after a 3-frame warm-up run; "network" is the share of the time spent in
-the still-image path (`srcnn.upscaling.tiled.upscale`), the rest is waiting on ffmpeg (decoding,
+the still-image path (`srcnn.upscaling.engines.upscale`), the rest is waiting on ffmpeg (decoding,
 x264 at --preset, muxing). PSNR: every 10th encoded frame, read back, against the same
 frame before encoding (Y: 8-bit-rounded BT.601 Y as everywhere in this project; RGB: all
 three channels, which 4:2:0 chroma subsampling alone limits). Memory: each clip length

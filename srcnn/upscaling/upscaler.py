@@ -11,7 +11,8 @@
 
 It is the one front door: `srcnn-upscale`, `step3_test.py --input` and batch jobs
 (`srcnn.upscaling.jobs`) upscale through it. Bicubic enlargement, SRCNN on Y, bicubic Cb/Cr, alpha
-enlarged bicubically, greyscale kept greyscale, done in tiles (`srcnn.upscaling.tiled`).
+enlarged bicubically, greyscale kept greyscale, done in tiles by the engine that
+`srcnn.upscaling.engines.select_engine` picks for each image.
 
 Accepted images:
     uint8 numpy arrays (H, W) or (H, W, C), C = 1 (grey), 2 (grey + alpha), 3 (RGB), 4 (RGBA);
@@ -33,14 +34,15 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from srcnn.core import checkpoints
-from srcnn.upscaling import tiled
-from srcnn.upscaling import video
 from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS, SCALES
 from srcnn.core.errors import CheckpointError, InputError, OutputError, OutputExistsError, os_reason
 from srcnn.upscaling.export import DeployableSRCNN, export as export_module
 from srcnn.core.files import atomic_paths, same_file
+from srcnn.core.precision import resolve_precision
+from srcnn.upscaling import engines
+from srcnn.upscaling import video
 
 _CHANNEL_MEANING = "1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)"
 _PIL_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -55,7 +57,8 @@ class Upscaler:
         padding: "replicate" (the MATLAB demo's borders, default) or "zero".
         precision: "auto" (bfloat16 where the hardware runs it natively, else float32),
             "float32" or "bfloat16".
-        tile: output tile side in pixels; memory grows with its square.
+        tile: output tile side in pixels of the TensorFlow engine; memory grows with its square
+            (the composed engine cuts its own, `srcnn.upscaling.composed_engine.TILE_PIXELS`).
         checkpoint: where the weights came from (for messages), or None.
     """
 
@@ -64,8 +67,9 @@ class Upscaler:
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
         self.model, self.scale, self.checkpoint = model, int(scale), checkpoint
-        self.precision = tiled.default_precision() if precision == "auto" else precision
-        self.network = tiled.TiledSRCNN(model, padding, self.precision, tile)
+        self.precision = resolve_precision(precision)
+        self.network = engines.TiledSRCNN(model, padding, self.precision, tile)
+        self._composed = None  # the composed engine, made on first use
 
     @classmethod
     def pretrained(cls, scale=DEFAULT_SCALE, **options):
@@ -115,6 +119,18 @@ class Upscaler:
     def tile(self):
         return self.network.tile
 
+    def engine_for(self, size):
+        """The engine that upscales an image of `size` (height, width): see `engines.select_engine`."""
+        if engines.select_engine(self.arch, self.precision, size) == engines.TENSORFLOW:
+            return self.network
+        if self._composed is None:
+            self._composed = engines.ComposedSRCNN(self.model, self.scale, self.padding)
+        return self._composed
+
+    def _upscale(self, pixels, alpha, progress, with_bicubic=False):
+        """`engines.upscale` of uint8 pixels (and alpha) by the engine for their size."""
+        return engines.upscale(self.engine_for(pixels.shape[:2]), pixels, self.scale, alpha, progress, with_bicubic)
+
     def __repr__(self):
         return (f"Upscaler(x{self.scale}, {self.arch}, padding={self.padding!r}, precision={self.precision!r}, "
                 f"tile={self.tile}, checkpoint={self.checkpoint!r})")
@@ -144,8 +160,8 @@ class Upscaler:
         channels = 1 if image.ndim == 2 else image.shape[2]
         grey = pixels8 if image.ndim == 2 else pixels8[..., 0] if channels <= 2 else pixels8[..., :3]
         alpha = pixels8[..., -1] if channels in (2, 4) else None
-        sr, _ = tiled.upscale(self.network, np.ascontiguousarray(grey), self.scale,
-                              None if alpha is None else np.ascontiguousarray(alpha), progress, with_bicubic=False)
+        sr, _ = self._upscale(np.ascontiguousarray(grey), None if alpha is None else np.ascontiguousarray(alpha),
+                              progress)
         sr = sr.reshape(sr.shape[:2] + image.shape[2:])
         if top is None:
             return sr
@@ -162,7 +178,7 @@ class Upscaler:
             loaded = image_files.convert_pil_image(ImageOps.exif_transpose(image))
         except OSError as error:  # the pixels are decoded only now
             raise InputError(f"image: truncated or damaged ({' '.join(str(error).split())})") from None
-        sr, _ = tiled.upscale(self.network, loaded.pixels, self.scale, loaded.alpha, progress, with_bicubic=False)
+        sr, _ = self._upscale(loaded.pixels, loaded.alpha, progress)
         result = Image.fromarray(sr, _PIL_MODES[1 if sr.ndim == 2 else sr.shape[2]])
         if loaded.icc_profile:
             result.info["icc_profile"] = loaded.icc_profile
@@ -194,8 +210,7 @@ class Upscaler:
             if not overwrite and os.path.lexists(path):
                 raise OutputExistsError(f"{path}: already exists")
         image = image_files.read_image(os.fspath(source), max_pixels)
-        sr, bicubic = tiled.upscale(self.network, image.pixels, self.scale, image.alpha, progress,
-                                    with_bicubic=bicubic_destination is not None)
+        sr, bicubic = self._upscale(image.pixels, image.alpha, progress, with_bicubic=bicubic_destination is not None)
         pixels, failed = {"sr": sr, "bicubic": bicubic}, []
         try:
             with atomic_paths([path for path, _ in wanted], failed) as temporaries:  # all written, then all renamed

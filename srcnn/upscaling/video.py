@@ -19,9 +19,8 @@ is held in memory and no frame ever touches the disk:
   better and bigger), BT.709 tagged, `+faststart` MP4. Audio streams are copied unchanged
   into the same file in the same ffmpeg run; codecs MP4 cannot hold (e.g. PCM, Vorbis)
   are re-encoded to AAC, and the result says so.
-- Safety: the MP4 is written to `<name>.tmp-<pid>` beside the final name and renamed
-  only when everything succeeded; on any error or Ctrl-C the child processes are killed
-  and the temporary file removed.
+- Safety: the MP4 is written to `<name>.tmp-<pid>` and renamed only once all succeeded;
+  on any error or Ctrl-C the children are killed and the temporary file removed.
 
 The ffmpeg binary is the one `imageio-ffmpeg` installs with pip (no system ffmpeg needed).
 """

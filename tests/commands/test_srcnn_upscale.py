@@ -112,7 +112,7 @@ def test_bad_flags_are_usage_errors(argv, message, capsys):
 
 
 def test_help_and_bad_flags_answer_without_tensorflow():
-    probe = ("import sys\nfrom srcnn import cli\n"
+    probe = ("import sys\nfrom srcnn.commands import cli\n"
              "for argv in (['--help'], ['--bogus'], []):\n"
              "    try:\n        cli.upscale_main(argv)\n    except SystemExit:\n        pass\n"
              "print('tensorflow loaded:', 'tensorflow' in sys.modules)")
@@ -123,20 +123,22 @@ def test_help_and_bad_flags_answer_without_tensorflow():
 def test_the_package_imports_have_no_cycle():
     """Imports among srcnn's modules form no cycle, those inside functions included (video's
     import of the engine inside a function was the cycle)."""
-    package = os.path.join(ROOT, "srcnn")
-    modules = {name[:-3] for name in os.listdir(package) if name.endswith(".py") and name != "__init__.py"}
+    modules = {}  # dotted name -> path, e.g. "srcnn.upscaling.engines"
+    for folder, _, names in os.walk(os.path.join(ROOT, "srcnn")):
+        for name in names:
+            if name.endswith(".py") and name != "__init__.py":
+                path = os.path.join(folder, name)
+                modules[os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")] = path
     graph = {}
-    for module in modules:
-        tree = ast.parse(open(os.path.join(package, module + ".py")).read())
+    for module, path in modules.items():
         imported = set()
-        for node in ast.walk(tree):
+        for node in ast.walk(ast.parse(open(path).read())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("srcnn"):
-                parts = node.module.split(".")
-                imported |= {parts[1]} if len(parts) > 1 else {alias.name for alias in node.names}
+                imported |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
             elif isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("srcnn.")}
-        graph[module] = imported & modules
-    assert graph["upscale"] and graph["cli"]  # the scan sees imports
+                imported |= {alias.name for alias in node.names}
+        graph[module] = imported & modules.keys()
+    assert graph["srcnn.upscaling.upscaler"] and graph["srcnn.commands.cli"]  # the scan sees imports
 
     def visit(module, path):
         assert module not in path, f"import cycle: {' -> '.join(path + [module])}"

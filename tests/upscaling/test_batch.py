@@ -109,7 +109,7 @@ def test_a_pattern_that_matches_nothing_is_one_line(tmp_path, capsys):
 
 
 def test_help_and_bad_flags_load_neither_tensorflow_nor_beam():
-    probe = ("import sys; from srcnn import batch\n"
+    probe = ("import sys; from srcnn.upscaling import batch\n"
              "for argv in (['--help'], ['x.png', '--ext', 'gif']):\n"
              "    try: batch.main(argv)\n"
              "    except SystemExit as exit: print('exit', exit.code)\n"

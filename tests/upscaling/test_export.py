@@ -19,7 +19,7 @@ from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core import resampling
 from srcnn.core.metrics import psnr
-from srcnn.upscaling.tiled import default_precision
+from srcnn.core.precision import resolve_precision
 
 from conftest import ROOT, dataset
 
@@ -59,7 +59,7 @@ def upscaled(set5_x3):
     (bfloat16 is the default only where the hardware runs it natively; emulated it is slow.)
     """
     results = {}
-    for precision in dict.fromkeys(("float32", default_precision())):
+    for precision in dict.fromkeys(("float32", resolve_precision("auto"))):
         upscaler = Upscaler.pretrained(SCALE, precision=precision)
         results[precision] = {name: upscaler.upscale(lr) for name, lr in inputs(set5_x3).items()}
     return results

@@ -8,8 +8,10 @@ from PIL import Image
 
 from srcnn import Upscaler
 from srcnn.core import checkpoints
-from srcnn.upscaling import tiled as upscale
+from srcnn.core import resampling
 from srcnn.core.model import SRCNN
+from srcnn.core.precision import resolve_precision
+from srcnn.upscaling import engines
 
 SCALE = 3
 
@@ -31,7 +33,7 @@ def rgba(smooth_rgb):
 
 
 def test_rgb_equals_the_step3_path(model, upscaler, smooth_rgb):
-    expected, _ = upscale.upscale(upscale.TiledSRCNN(model, "replicate", "float32", 32), smooth_rgb, SCALE)
+    expected, _ = engines.upscale(engines.ComposedSRCNN(model, SCALE, "replicate"), smooth_rgb, SCALE)
     sr = upscaler.upscale(smooth_rgb)
     assert sr.dtype == np.uint8 and sr.shape == (180, 144, 3)
     np.testing.assert_array_equal(sr, expected)
@@ -47,7 +49,7 @@ def test_numpy_layouts_come_back_the_same(upscaler, rgba, channels):
     assert sr.dtype == np.uint8 and sr.shape == (image.shape[0] * SCALE, image.shape[1] * SCALE) + image.shape[2:]
     if channels in (2, 4):  # alpha is enlarged bicubically, not by the network
         alpha = rgba[..., 3].astype(np.float32)[..., None] / 255
-        bicubic = np.rint(np.clip(upscale.imaging.resize_bicubic(alpha, 180, 144)[..., 0], 0, 1) * 255)
+        bicubic = np.rint(np.clip(resampling.resize_bicubic(alpha, 180, 144)[..., 0], 0, 1) * 255)
         np.testing.assert_allclose(sr[..., -1], bicubic, atol=1)
 
 
@@ -122,7 +124,7 @@ def test_value_range_is_checked(upscaler):
 def test_options_reach_the_network(model):
     upscaler = Upscaler(model, 2, padding="zero", precision="bfloat16", tile=64)
     assert (upscaler.scale, upscaler.padding, upscaler.precision, upscaler.tile) == (2, "zero", "bfloat16", 64)
-    assert Upscaler(model, 2).precision == upscale.default_precision()
+    assert Upscaler(model, 2).precision == resolve_precision("auto")
     with pytest.raises(ValueError, match="precision 'half'"):
         Upscaler(model, 2, precision="half")
 

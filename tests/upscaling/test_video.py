@@ -23,7 +23,7 @@ from srcnn.core import colour
 from tiny_data import CTRL_C_RESTORED
 from srcnn.core.errors import OutputExistsError, UserError
 from srcnn.upscaling.jobs import Naming, plan_jobs
-from srcnn.upscaling.tiled import TiledSRCNN, upscale
+from srcnn.upscaling.upscaler import Upscaler
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -89,10 +89,9 @@ def ffmpeg_children():
 
 
 @pytest.fixture(scope="module")
-def network():
+def upscaler():
     """The shipped x2 weights, float32, as step3_test.py --precision float32 builds them."""
-    model, _ = checkpoints.load_model(checkpoints.pretrained_path(2))
-    return TiledSRCNN(model, "replicate", "float32")
+    return Upscaler.from_checkpoint(checkpoints.pretrained_path(2), precision="float32")
 
 
 @pytest.fixture(scope="module")
@@ -120,22 +119,22 @@ def test_audio_is_copied_unchanged(done_clip):
     assert stream_md5(result, "a:0") == stream_md5(source, "a:0")
 
 
-def test_frame_40_matches_the_still_image_path_after_encoding(done_clip, network):
+def test_frame_40_matches_the_still_image_path_after_encoding(done_clip, upscaler):
     source, result = done_clip
-    still = upscale(network, read_frames(source)[40], 2)[0]
+    still = upscaler.upscale(read_frames(source)[40])
     encoded = read_frames(result)[40]
     assert psnr_y(still, encoded) >= 35.0
     # 4:2:0 alone (x264 at crf 0) bounds RGB to 33.7 dB on this saturated test pattern.
     assert psnr(still, encoded) >= 32.0
 
 
-def test_frames_before_encoding_are_exactly_the_still_image_path(tmp_path, network):
+def test_frames_before_encoding_are_exactly_the_still_image_path(tmp_path, upscaler):
     source = make_clip(tmp_path / "clip.mp4", size="48x32", seconds=0.4, audio=False)
-    frames = list(video.upscaled_frames(source, lambda frame: upscale(network, frame, 2)[0], 2))
+    frames = list(video.upscaled_frames(source, upscaler.upscale, 2))
     decoded = read_frames(source)
     assert len(frames) == len(decoded) == 10
     for frame, pixels in zip(frames, decoded):
-        np.testing.assert_array_equal(frame, upscale(network, pixels, 2)[0])
+        np.testing.assert_array_equal(frame, upscaler.upscale(pixels))
 
 
 def test_odd_output_sizes_lose_their_last_column_and_row(tmp_path):
@@ -287,7 +286,7 @@ def test_ctrl_c_in_a_real_run_leaves_no_file(tmp_path):
     source = make_clip(tmp_path / "clip.mp4", seconds=4)
     destination = tmp_path / "out" / "clip_x2.mp4"
     script = (CTRL_C_RESTORED + "import sys, time, numpy as np\n"
-              "from srcnn import video\n"
+              "from srcnn.upscaling import video\n"
               "def slow(pixels):\n"
               "    time.sleep(0.05)\n"
               "    return np.repeat(np.repeat(pixels, 2, axis=0), 2, axis=1)\n"

@@ -1,15 +1,16 @@
-"""The float32 upscale on the small image's grid (srcnn.upscaling.composed) equals the whole-image network."""
+"""srcnn.upscaling.composed_engine: the float32 upscale on the small image's grid equals the whole-image network."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from srcnn.core import checkpoints
-from srcnn.upscaling import composed
 from srcnn.core import colour
 from srcnn.core import resampling
 from srcnn.core.model import SRCNN
-from srcnn.upscaling.tiled import TiledSRCNN, upscale
+from srcnn.upscaling import composed_engine as composed
+from srcnn.upscaling.engines import upscale
+from srcnn.upscaling.tensorflow_engine import TiledSRCNN
 
 
 def textured_grey(height, width, seed=0):
@@ -18,13 +19,6 @@ def textured_grey(height, width, seed=0):
     image = 30 + rows * 3 + columns * 2 + np.random.default_rng(seed).normal(0, 25, (height, width))
     image[height // 3:height // 2, width // 4:] = 220
     return np.clip(image, 0, 255).astype(np.uint8)
-
-
-def network_with(model, scale, padding, backend):
-    """A float32 TiledSRCNN whose upscale goes through a ComposedSRCNN with this backend."""
-    network = TiledSRCNN(model, padding, "float32")
-    network._composed[scale] = composed.ComposedSRCNN(model, scale, padding, backend)
-    return network
 
 
 def whole_image_reference(model, grey, scale, padding):
@@ -50,7 +44,7 @@ def test_composed_upscale_equals_the_whole_image_network(monkeypatch, scale, pad
     monkeypatch.setattr(composed, "TILE_PIXELS", 13)
     model, _ = checkpoints.load_model(checkpoints.pretrained_path(scale))
     grey = textured_grey(41, 37, seed=scale)
-    sr, bicubic = upscale(network_with(model, scale, padding, backend), grey, scale)
+    sr, bicubic = upscale(composed.ComposedSRCNN(model, scale, padding, backend), grey, scale)
     expected_sr, expected_bicubic = whole_image_reference(model, grey, scale, padding)
     assert sr.shape == expected_sr.shape == (41 * scale, 37 * scale)
     assert_same_to_rounding(sr, expected_sr)
@@ -63,11 +57,9 @@ def test_the_sides_need_their_own_filters():
     model, _ = checkpoints.load_model(checkpoints.pretrained_path(3))
     grey = textured_grey(40, 40)
     engine = composed.ComposedSRCNN(model, 3, "replicate", "numpy")
-    network = TiledSRCNN(model, "replicate", "float32")
-    network._composed[3] = engine
     interior = engine.axis.interior
     engine.conv1[:] = engine.conv1[interior, interior]
-    sr, _ = upscale(network, grey, 3)
+    sr, _ = upscale(engine, grey, 3)
     expected, _ = whole_image_reference(model, grey, 3, "replicate")
     edges = np.abs(sr.astype(int) - expected)
     assert edges[:6].max() > 1 and edges[10:-10, 10:-10].max() <= 1
@@ -80,30 +72,31 @@ def test_the_enlargement_matrix_is_tensorflows_bicubic(scale):
     np.testing.assert_allclose(resampling.enlargement_matrix(length, scale), resized[:, :, 0], atol=1e-6)
 
 
-def test_colour_and_alpha_equal_the_tensorflow_tiles(monkeypatch, smooth_rgb):
+def test_colour_and_alpha_equal_the_tensorflow_engine(monkeypatch, smooth_rgb):
     monkeypatch.setattr(composed, "TILE_PIXELS", 16)
-    model, _ = checkpoints.load_model(checkpoints.pretrained_path(2))
+    scale = 2
+    model, _ = checkpoints.load_model(checkpoints.pretrained_path(scale))
     alpha = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (60, 1))
-    fast = TiledSRCNN(model, "replicate", "float32")
+    fast = composed.ComposedSRCNN(model, scale, "replicate")
     slow = TiledSRCNN(model, "replicate", "float32")
-    slow.composed_network = lambda scale, size: None
     for pixels, extra in ((smooth_rgb, None), (smooth_rgb, alpha), (smooth_rgb[..., 0], alpha)):
-        assert fast.composed_network(2, pixels.shape[:2]) is not None
-        for ours, theirs in zip(upscale(fast, pixels, 2, extra), upscale(slow, pixels, 2, extra)):
+        for ours, theirs in zip(upscale(fast, pixels, scale, extra), upscale(slow, pixels, scale, extra)):
             assert ours.shape == theirs.shape
             assert_same_to_rounding(ours, theirs)
 
 
-def test_what_goes_the_tensorflow_way():
+def test_what_it_refuses():
     tf.keras.utils.set_random_seed(0)
     model = SRCNN("9-1-5")
-    network = TiledSRCNN(model, "replicate", "float32")
-    assert network.composed_network(3, (composed.MIN_SIDE, 500)) is not None
-    assert network.composed_network(3, (composed.MIN_SIDE - 1, 500)) is None  # small images
-    assert TiledSRCNN(model, "replicate", "bfloat16").composed_network(3, (500, 500)) is None
-    assert TiledSRCNN(SRCNN("9-5-5"), "replicate", "float32").composed_network(3, (500, 500)) is None
     with pytest.raises(ValueError, match="backend"):
         composed.ComposedSRCNN(model, 3, "replicate", backend="gpu")
+    with pytest.raises(ValueError, match="1 x 1 conv2"):
+        composed.ComposedSRCNN(SRCNN("9-5-5"), 3, "replicate")
+    engine = composed.ComposedSRCNN(model, 3, "replicate", "numpy")
+    with pytest.raises(ValueError, match="at least 32 pixels"):  # the side filters would overlap
+        upscale(engine, np.zeros((composed.MIN_SIDE - 1, 100), np.uint8), 3)
+    with pytest.raises(ValueError, match="for x3"):
+        upscale(engine, np.zeros((40, 40), np.uint8), 2)
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

@@ -1,4 +1,6 @@
-"""Float32 upscaling on the small image's grid: conv1 composed with the bicubic enlargement.
+"""The composed engine: float32 upscaling on the small image's grid, conv1 composed with the bicubic.
+
+    sr, _ = engines.upscale(ComposedSRCNN(model, scale=3, padding="replicate"), pixels, scale=3)
 
 SRCNN's input is the bicubic enlargement of the small image's Y, and both the
 enlargement and conv1 are linear, so their composition is, for each output phase
@@ -14,31 +16,32 @@ Near the image sides the enlargement renormalises its taps and each layer pads i
 input ("replicate" as the MATLAB demo, or "zero"), so the composition differs there:
 small pixels within a few rows or columns of a side get filters of their own, made
 from the same enlargement and padding (`AxisFilters`). The result is
-`model(bicubic, padding)` of `srcnn.core.model` to float rounding, as the TensorFlow tiles
-of `srcnn.upscaling.tiled` give it.
+`model(bicubic, padding)` of `srcnn.core.model` to float rounding, as the TensorFlow engine
+gives it.
 
 The colour planes (what Cb and Cr add to R, G and B; alpha) and, on request, the
 bicubic Y are enlarged with the enlargement's own filters in the same way, and merged
-with the restored Y in the phase layout that `srcnn.upscaling.tiled.put_phases` writes.
+with the restored Y in the phase layout that `tiles.put_phases` writes.
 
-Where ONNX Runtime and onnx are installed (`pip install srcnn[runtimes]`, and
-requirements.txt), a tile's interior goes through ONNX Runtime as convolutions, one chain
-per phase (`_TileTapMaps`): its blocked-channel kernels run conv1, conv2 and conv3's taps
-close to the FMA peak, and conv1 skips the window taps where a phase's filter is zero. The
-pixels next to the sides go through the three products with their own conv1, in ONNX
-Runtime too (`_tap_maps_session`: it applies the ReLU as it writes). numpy's BLAS runs all
-of it where ONNX Runtime is missing (`BACKENDS`).
+Where ONNX Runtime and onnx are installed, the products run there (`composed_onnx`: a
+tile's interior as per-phase convolutions, the pixels next to the sides as products);
+numpy's BLAS runs them otherwise (`BACKENDS`).
 """
 
 import math
+import os
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from srcnn.core import colour
 from srcnn.core import resampling
 from srcnn.core.model import parse_arch
+from srcnn.upscaling import composed_onnx
+from srcnn.upscaling import tiles as tiling
 
-# Most small-image pixels on a tile's side (`srcnn.upscaling.tiled` splits an image into tiles of
-# equal sizes): 128 measured faster than 96 and 160 at x3, as the fixed costs of a tile
+# Most small-image pixels on a tile's side (tiles of equal sizes, `tiles.plan_tiles`):
+# 128 measured faster than 96 and 160 at x3, as the fixed costs of a tile
 # (numpy calls, margins) shrink while its tap maps (tile^2 * s^2 * 32 floats) still
 # fit the last-level cache.
 TILE_PIXELS = 128
@@ -55,9 +58,15 @@ ROUNDING_OFFSET = np.float32(1.5 * 2 ** 23)
 MIN_SIDE = 32
 
 
-def supported(model):
-    """True for networks this engine computes: conv2 must be 1 x 1 (9-1-5, not 9-5-5)."""
-    return parse_arch(model.arch)[1] == 1
+def supports(arch):
+    """True for architectures this engine computes: conv2 must be 1 x 1 (9-1-5, not 9-5-5)."""
+    return parse_arch(arch)[1] == 1
+
+
+def composed_threads():
+    """Tiles run at once: one per core (on 2 cores, 2-7 % faster than one more than the
+    cores in each of 4 interleaved rounds, 4 MPix x3)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class AxisFilters:
@@ -110,7 +119,7 @@ class ComposedSRCNN:
     """The float32 upscale of an f1-1-f3 network computed on the small image's grid.
 
     Args:
-        model: a `srcnn.core.model.SRCNN` whose conv2 is 1 x 1 (see `supported`).
+        model: a `srcnn.core.model.SRCNN` whose conv2 is 1 x 1 (see `supports`).
         scale: the enlargement factor.
         padding: "replicate" or "zero", as in `model(bicubic, padding)`.
         backend: what runs the products: "onnxruntime", "numpy", or "auto" (the first
@@ -120,7 +129,7 @@ class ComposedSRCNN:
     def __init__(self, model, scale, padding, backend="auto"):
         if backend not in BACKENDS:
             raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
-        if not supported(model):
+        if not supports(model.arch):
             raise ValueError(f"architecture {model.arch}: the composed network needs a 1 x 1 conv2")
         self.scale, self.padding = int(scale), padding
         layers = (model.conv1, model.conv2, model.conv3)
@@ -148,33 +157,62 @@ class ComposedSRCNN:
             len(alone), len(alone), s * s, self.colour_axis.taps ** 2).astype(np.float32)
         self._session = self._tile_tap_maps = None
         if backend != "numpy":
-            self._session = _tap_maps_session(self.bias1, self.conv2, self.bias2, self.conv3)
-            self._tile_tap_maps = self._session and _TileTapMaps(
+            self._session = composed_onnx.tap_maps_session(self.bias1, self.conv2, self.bias2, self.conv3)
+            self._tile_tap_maps = self._session and composed_onnx.TileTapMaps(
                 self.conv1[self.axis.interior, self.axis.interior], self.bias1, self.conv2, self.bias2, self.conv3,
                 self.axis.taps)
         if backend == "onnxruntime" and self._session is None:
             raise ValueError("backend 'onnxruntime' needs onnxruntime and onnx: pip install onnxruntime onnx")
         self.backend = "numpy" if self._session is None else "onnxruntime"
 
+    @property
+    def margin(self):
+        """Small pixels (before, after) a tile's crop reaches past it, for conv1 and conv3."""
+        return self.reach - self.axis.lo, self.reach + self.axis.hi
+
     def crop(self, box, size):
         """The small-image crop (top, bottom, left, right) that `upscale_tile` needs for `box`."""
-        (height, width), lo, hi = size, self.axis.lo, self.axis.hi
-        return (max(0, box[0] - self.reach + lo), min(height, box[1] + self.reach + hi),
-                max(0, box[2] - self.reach + lo), min(width, box[3] + self.reach + hi))
+        (height, width), (before, after) = size, self.margin
+        return (max(0, box[0] - before), min(height, box[1] + after),
+                max(0, box[2] - before), min(width, box[3] + after))
+
+    def upscale_into(self, pixels, scale, alpha, sr, bicubic, progress=False):
+        """Writes the upscale of `pixels` (and `alpha`) into uint8 `sr` and `bicubic` (None: not
+        wanted), a tile per thread (see `srcnn.upscaling.engines.upscale`).
+
+        Each tile makes its planes from its own crop, and BLAS is held to one thread per
+        call: its own threads would compete with the tiles'.
+        """
+        size = pixels.shape[:2]
+        if scale != self.scale or min(size) < MIN_SIDE:
+            raise ValueError(f"the composed engine for x{self.scale} upscales images of at least {MIN_SIDE} pixels "
+                             f"a side, not a {size[1]}x{size[0]} image at x{scale}")
+        gains = np.float32(255.0) * colour.y_gains(sr.shape[-1])
+        tiles = tiling.plan_tiles(*size, TILE_PIXELS, self.margin, equal_sizes=True)  # windows: `crop`
+
+        def one_tile(tile):
+            rows, columns = slice(*tile.window[:2]), slice(*tile.window[2:])
+            crop_alpha = None if alpha is None else alpha[rows, columns]
+            y, base = tiling.low_resolution_planes(pixels[rows, columns], crop_alpha)
+            return self.upscale_tile(y, base, tile.box, size, gains, bicubic is not None)
+
+        output_boxes = [tuple(scale * side for side in tile.box) for tile in tiles]
+        with threadpool_limits(1, user_api="blas"):
+            tiling.run_tiles(one_tile, tiles, output_boxes, scale, sr, bicubic, progress, composed_threads())
 
     def upscale_tile(self, y, base, box, size, gains, with_bicubic):
         """uint8 (sr, bicubic) phases of the small-image `box` (top, bottom, left, right).
 
         Args:
             y, base: float32 (h, w, 1) Y in [0, 1] and (h, w, C) base planes of
-                `srcnn.upscaling.tiled.low_resolution_planes`, over `crop(box, size)`.
+                `tiles.low_resolution_planes`, over `crop(box, size)`.
             box: the small-image pixels whose s * s output pixels to compute.
             size: (height, width) of the small image.
             gains: float32 (C,) each output plane's gain on Y in 8-bit units (255 * `colour.y_gains`).
             with_bicubic: False gives None for bicubic.
 
         Returns:
-            uint8 (box rows, box columns, s * s * C) in the layout of `srcnn.upscaling.tiled.put_phases`.
+            uint8 (box rows, box columns, s * s * C) in the layout of `tiles.put_phases`.
         """
         crop = self.crop(box, size)
         # conv2's maps that conv3 reads, past the image sides too (conv3's padding, `_conv3`).
@@ -290,127 +328,6 @@ class ComposedSRCNN:
         return phases
 
 
-def _tap_maps_session(bias1, conv2, bias2, conv3):
-    """An ONNX Runtime session of `ComposedSRCNN._tap_maps` (inputs "windows", "conv1"; output
-    "taps"), one thread, or None where onnxruntime or onnx does not import.
-
-    Each product, its bias and ReLU are one fused Gemm after ONNX Runtime's optimisations.
-    """
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError:
-        return None
-    from onnx import TensorProto, helper, numpy_helper
-
-    maps1 = conv2.shape[0]
-    constants = {"bias1": bias1, "conv2": conv2, "bias2": bias2, "conv3": conv3,
-                 "by_map": np.array([-1, maps1], np.int64)}
-    nodes = [
-        helper.make_node("MatMul", ["windows", "conv1"], ["features_linear"]),
-        helper.make_node("Add", ["features_linear", "bias1"], ["features"]),
-        helper.make_node("Relu", ["features"], ["features_relu"]),
-        helper.make_node("Reshape", ["features_relu", "by_map"], ["by_phase"]),  # (pixels * s * s, maps1)
-        helper.make_node("MatMul", ["by_phase", "conv2"], ["maps_linear"]),
-        helper.make_node("Add", ["maps_linear", "bias2"], ["maps_biased"]),
-        helper.make_node("Relu", ["maps_biased"], ["maps"]),
-        helper.make_node("MatMul", ["maps", "conv3"], ["taps_by_phase"]),  # (pixels * s * s, f3 * f3)
-        helper.make_node("Shape", ["windows"], ["windows_shape"]),
-        helper.make_node("Slice", ["windows_shape", "zero", "one"], ["pixels"]),
-        helper.make_node("Concat", ["pixels", "minus_one"], ["by_pixel"], axis=0),
-        helper.make_node("Reshape", ["taps_by_phase", "by_pixel"], ["taps_by_pixel"]),
-        helper.make_node("Transpose", ["taps_by_pixel"], ["taps"], perm=[1, 0]),
-    ]
-    constants.update(zero=np.array([0], np.int64), one=np.array([1], np.int64), minus_one=np.array([-1], np.int64))
-    graph = helper.make_graph(
-        nodes, "srcnn_tap_maps",
-        [helper.make_tensor_value_info("windows", TensorProto.FLOAT, ["pixels", None]),
-         helper.make_tensor_value_info("conv1", TensorProto.FLOAT, [None, None])],
-        [helper.make_tensor_value_info("taps", TensorProto.FLOAT, [None, "pixels"])],
-        [numpy_helper.from_array(np.asarray(value), name) for name, value in constants.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    options = onnxruntime.SessionOptions()
-    # One thread per call: `srcnn.upscaling.tiled` runs a tile per core.
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-
-
-class _TileTapMaps:
-    """The tap maps of a whole tile through the interior filters, in ONNX Runtime.
-
-    Called with the zero-padded small Y of a tile, (rows + window - 1, columns + window - 1),
-    it returns (s * s, taps, rows * columns) as `ComposedSRCNN._conv12` does, `taps` being
-    f3 * f3 rounded up to a multiple of 8 (the extra taps are zero).
-
-    Each phase (p, q) is its own chain of convolutions: conv1 over the part of the window
-    where that phase's filter is not zero (the enlargement reaches 6 of the 7 small pixels of
-    a x3 window for two of the three phases: 18 % fewer multiply-adds), then conv2 and
-    conv3's taps as 1 x 1 convolutions. ONNX Runtime runs convolutions whose channels come in
-    blocks of 8 in its blocked-channel (NCHWc) kernels, which keep the FMA units busier than
-    the per-pixel products of `_tap_maps_session`; a phase's 64 maps stay in the cache
-    between its layers; and each phase writes its taps straight into the array returned.
-
-    Args:
-        conv1: (window * window, s * s * maps1) interior conv1 of `ComposedSRCNN`.
-        bias1, conv2, bias2, conv3: as `_tap_maps_session` takes them.
-        window: the side of conv1's window, in small pixels.
-    """
-
-    def __init__(self, conv1, bias1, conv2, bias2, conv3, window):
-        import onnxruntime
-        from onnx import TensorProto, helper, numpy_helper
-
-        maps1, maps2, taps3 = conv2.shape[0], conv2.shape[1], conv3.shape[1]
-        self.phases = conv1.shape[1] // maps1
-        # conv3's taps padded with zero filters to a multiple of 8: whole blocks for NCHWc.
-        self.taps = -(-taps3 // 8) * 8
-        conv3_blocked = np.zeros((self.taps, maps2, 1, 1), np.float32)
-        conv3_blocked[:taps3, :, 0, 0] = conv3.T
-        constants = {"conv2": conv2.T[..., None, None], "bias2": bias2, "conv3": conv3_blocked,
-                     "axes": np.array([2, 3], np.int64)}
-        nodes, self.outputs = [], [f"taps{phase}" for phase in range(self.phases)]
-        self.multiply_adds = self.phases * (maps1 * maps2 + maps2 * self.taps)  # per pixel, conv1's added below
-        for phase, output in enumerate(self.outputs):
-            kernel = conv1[:, phase * maps1:(phase + 1) * maps1].T.reshape(maps1, 1, window, window)
-            rows, columns = (np.flatnonzero(np.any(kernel != 0, axis=axes)) for axes in ((0, 1, 3), (0, 1, 2)))
-            first, last = np.array([rows[0], columns[0]]), np.array([rows[-1], columns[-1]])
-            self.multiply_adds += maps1 * (last - first + 1).prod()
-            constants.update({
-                f"conv1_{phase}": kernel[:, :, first[0]:last[0] + 1, first[1]:last[1] + 1],
-                f"bias1_{phase}": bias1[phase * maps1:(phase + 1) * maps1],
-                f"first{phase}": first, f"stop{phase}": np.where(last < window - 1, last - (window - 1), 2 ** 62)})
-            nodes += [
-                helper.make_node("Slice", ["y", f"first{phase}", f"stop{phase}", "axes"], [f"window{phase}"]),
-                helper.make_node("Conv", [f"window{phase}", f"conv1_{phase}", f"bias1_{phase}"], [f"linear1_{phase}"]),
-                helper.make_node("Relu", [f"linear1_{phase}"], [f"features{phase}"]),
-                helper.make_node("Conv", [f"features{phase}", "conv2", "bias2"], [f"linear2_{phase}"]),
-                helper.make_node("Relu", [f"linear2_{phase}"], [f"maps{phase}"]),
-                helper.make_node("Conv", [f"maps{phase}", "conv3"], [output])]
-        graph = helper.make_graph(
-            nodes, "srcnn_tile_tap_maps", [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, None, None])],
-            [helper.make_tensor_value_info(output, TensorProto.FLOAT, [1, self.taps, None, None])
-             for output in self.outputs],
-            [numpy_helper.from_array(np.ascontiguousarray(value), name) for name, value in constants.items()])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = options.inter_op_num_threads = 1  # a tile per core, as `_tap_maps_session`
-        options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                                    providers=["CPUExecutionProvider"])
-        self.window = window
-
-    def __call__(self, padded):
-        rows, columns = (side - self.window + 1 for side in padded.shape)
-        taps = np.empty((self.phases, self.taps, rows * columns), np.float32)
-        binding = self.session.io_binding()
-        binding.bind_cpu_input("y", np.ascontiguousarray(padded[None, None]))
-        for phase, output in enumerate(self.outputs):
-            binding.bind_output(output, "cpu", 0, np.float32, [1, self.taps, rows, columns], taps[phase].ctypes.data)
-        self.session.run_with_iobinding(binding)
-        return taps
-
-
 def _side_pixels(row_classes, column_classes, interior):
     """(row class, column class, flat pixel indices) for each class pair other than the interior's."""
     if np.all(row_classes == interior) and np.all(column_classes == interior):
@@ -450,7 +367,7 @@ def _zero_padded(planes, crop, region):
 
 
 def _quantize(planes, y, gains, rows, columns):
-    """uint8 (rows, columns, s * s * C), in the layout of `srcnn.upscaling.tiled.put_phases`, of
+    """uint8 (rows, columns, s * s * C), in the layout of `tiles.put_phases`, of
     `planes` (s * s, pixels, C) plus each plane's gain times `y` (s * s, pixels), all in
     8-bit units: rounded half to even (as np.rint), then clipped to 0..255."""
     moved = int(np.count_nonzero(gains))  # `colour.y_gains`: one gain on the planes Y moves, then alpha's 0
