@@ -6,7 +6,7 @@
 Without images in the default folders, scikit-image's sample photographs are used (and it
 says so); a --train-dir or --test-dir given without images is an error. Both files are
 written, or neither.
-The file layout is documented in srcnn/data.py.
+The file layout is documented in srcnn/training/hdf5.py.
 """
 
 import argparse
@@ -18,9 +18,10 @@ from srcnn.core import files
 from srcnn.training import hdf5
 from srcnn.training.patches import SAMPLE_TEST_IMAGES, SAMPLE_TRAIN_IMAGES, find_images, training_patches
 from srcnn.training import test_set
-from srcnn.core.choices import SCALES
-from srcnn.core.errors import UserError, exit_on_interrupt, exit_on_user_error, printable
-from srcnn.core.flags import positive_int
+from srcnn.core.choices import DEFAULT_IMAGE_SIZE, DEFAULT_LABEL_SIZE, DEFAULT_SCALE, DEFAULT_STRIDE, SCALES
+from srcnn.core.errors import (InputError, OutputError, SettingError, exit_on_interrupt, exit_on_user_error,
+                               printable)
+from srcnn.core.flags import flag_name, positive_int, setting_hint
 from srcnn.core.model import valid_margin
 
 DEFAULT_TRAIN_DIR, DEFAULT_TEST_DIR = "Train", "Test/Set5"
@@ -35,11 +36,11 @@ def parse_args(argv):
                         help=f"test images (searched recursively; default {DEFAULT_TEST_DIR}, or scikit-image's "
                              "sample photographs when that holds none)")
     parser.add_argument("--h5-dir", default="h5", help="where train.h5 and test.h5 are written")
-    parser.add_argument("--scale", type=int, default=3, choices=SCALES)
-    parser.add_argument("--image-size", type=positive_int, default=33, help="input patch side")
-    parser.add_argument("--label-size", type=positive_int, default=21,
+    parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, choices=SCALES)
+    parser.add_argument("--image-size", type=positive_int, default=DEFAULT_IMAGE_SIZE, help="input patch side")
+    parser.add_argument("--label-size", type=positive_int, default=DEFAULT_LABEL_SIZE,
                         help="label patch side (input side minus the network's margin)")
-    parser.add_argument("--stride", type=positive_int, default=14, help="step between patches")
+    parser.add_argument("--stride", type=positive_int, default=DEFAULT_STRIDE, help="step between patches")
     parser.add_argument("--augment", action="store_true", help="also take patches from the 8 flips/rotations of each image")
     args = parser.parse_args(argv)
     # The label is the VALID network's output on a patch: smaller by its margin on each side.
@@ -50,25 +51,42 @@ def parse_args(argv):
     return args
 
 
+def images_for(args, setting, default, samples, role):
+    """The image files of --train-dir or --test-dir; only the default folders fall back to the
+    sample photographs, so a mistyped path is an error naming its flag."""
+    folder = getattr(args, setting)
+    try:
+        paths, message = find_images(folder or default, samples, role, fallback=not folder)
+    except InputError as error:
+        raise SettingError(str(error), setting) from None
+    print(message)
+    return paths
+
+
+def folder_hint(error):
+    """--train-dir and --test-dir may also be left out; any other setting is passed again."""
+    if error.setting in ("train_dir", "test_dir"):
+        return f"or leave {flag_name(error.setting)} out for the default"
+    return f"or a smaller {flag_name(error.setting)}" if error.setting == "image_size" else setting_hint(error)
+
+
+HINTS = {SettingError: folder_hint, OutputError: "pass another --h5-dir"}
+
+
 @exit_on_interrupt("no h5 file was written; rerun step1_pre.py")
-@exit_on_user_error
+@exit_on_user_error(hints=HINTS)
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    # Only the default folders fall back to the sample photographs: a mistyped path is an error.
-    train_dir, test_dir = args.train_dir or DEFAULT_TRAIN_DIR, args.test_dir or DEFAULT_TEST_DIR
-    train_paths, message = find_images(train_dir, SAMPLE_TRAIN_IMAGES, "training",
-                                            args.train_dir and "--train-dir")
-    print(message)
-    test_paths, message = find_images(test_dir, SAMPLE_TEST_IMAGES, "test", args.test_dir and "--test-dir")
-    print(message)
+    train_paths = images_for(args, "train_dir", DEFAULT_TRAIN_DIR, SAMPLE_TRAIN_IMAGES, "training")
+    test_paths = images_for(args, "test_dir", DEFAULT_TEST_DIR, SAMPLE_TEST_IMAGES, "test")
 
     # Everything is read and checked before anything is written: both files or neither.
     patches, labels = training_patches(train_paths, args.scale, args.image_size, args.label_size,
                                             args.stride, args.augment)
     if not len(patches):
-        raise UserError(f"{os.path.dirname(train_paths[0])}: no {args.image_size}x{args.image_size} patch fits in "
-                        f"any of the {len(train_paths)} training images; use larger images or a smaller --image-size")
+        raise SettingError(f"{os.path.dirname(train_paths[0])}: no {args.image_size}x{args.image_size} patch fits in "
+                           f"any of the {len(train_paths)} training images; use larger images", "image_size")
     test_images = test_set.test_images(test_paths, args.scale)
     train_path, test_path = os.path.join(args.h5_dir, "train.h5"), os.path.join(args.h5_dir, "test.h5")
     with files.atomic_path(train_path) as train_temporary, files.atomic_path(test_path) as test_temporary:

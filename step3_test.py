@@ -27,8 +27,11 @@ from srcnn.commands import cli
 from srcnn.training import report
 from srcnn.training import hdf5
 from srcnn.training import test_set
-from srcnn.core.choices import SCALES
-from srcnn.core.errors import UserError, exit_on_interrupt, exit_on_user_error
+from srcnn.core.checkpoints import WrongScale
+from srcnn.core.choices import DEFAULT_SCALE, SCALES
+from srcnn.core.errors import SettingError, exit_on_interrupt, exit_on_user_error
+from srcnn.core.flags import setting_hint
+from srcnn.training.run_folder import default_weights
 from srcnn.training.evaluate import evaluate_images, format_table, write_samples
 from srcnn.core.image_files import IMAGE_EXTENSIONS, list_images
 from srcnn.core.model import PADDINGS
@@ -61,16 +64,9 @@ def parse_args(argv):
 
 
 def choose_weights(checkpoint, scale):
-    """The checkpoint prefix to load: the given one, else the user's latest, else the shipped."""
-    if checkpoint:
-        return checkpoints.resolve(checkpoint)
-    trained = os.path.join("checkpoint", f"x{scale}")
-    if os.path.isdir(trained) and any(name.endswith(".index") for name in os.listdir(trained)):
-        return checkpoints.resolve(trained)
-    shipped = checkpoints.pretrained_path(scale)
-    if os.path.exists(shipped + ".index"):
-        return shipped
-    raise UserError(f"no weights for x{scale}: train with step2_train.py --scale {scale} or pass --checkpoint")
+    """The checkpoint prefix to load: the given one, else `run_folder.default_weights` (your
+    latest training for `scale`, else the shipped weights)."""
+    return checkpoints.resolve(checkpoint) if checkpoint else default_weights(scale)
 
 
 def load_test_images(args):
@@ -79,25 +75,25 @@ def load_test_images(args):
     if scale is None and args.checkpoint:
         scale = checkpoints.read_config(checkpoints.resolve(args.checkpoint))["scale"]
     if args.test_dir:
-        scale = scale or 3
+        scale = scale or DEFAULT_SCALE
         if os.path.realpath(args.sample_dir) == os.path.realpath(args.test_dir):
-            raise UserError(f"--sample-dir {args.sample_dir} is the --test-dir: its PNGs would be read back as test "
-                            "images next time; pass another --sample-dir")
+            raise SettingError(f"--sample-dir {args.sample_dir} is the --test-dir: its PNGs would be read back as "
+                               "test images next time", "sample_dir")
         paths = list_images(args.test_dir, exclude=(args.sample_dir,))  # earlier samples are not test images
         if not paths:
-            raise UserError(f"{args.test_dir}: no images ({'/'.join(IMAGE_EXTENSIONS)}) there")
+            raise SettingError(f"{args.test_dir}: no images ({'/'.join(IMAGE_EXTENSIONS)}) there", "test_dir")
         return test_set.test_images(paths, scale, args.max_pixels), scale
     if scale is None and os.path.exists(args.test_h5):
         images, attributes = hdf5.read_test_h5(args.test_h5)
         return images, int(attributes["scale"])
-    scale = scale or 3
+    scale = scale or DEFAULT_SCALE
     images, _ = hdf5.read_test_h5(args.test_h5, {"scale": scale})
     return images, scale
 
 
 def upscale_weights(args):
     """(prefix, scale) for --input: the scale defaults to the checkpoint's."""
-    return cli.weights_for(args.checkpoint or choose_weights(None, args.scale or 3), args.scale)
+    return cli.weights_for(args.checkpoint or choose_weights(None, args.scale or DEFAULT_SCALE), args.scale)
 
 
 def upscale_files(args):
@@ -106,18 +102,20 @@ def upscale_files(args):
     return cli.upscale_files(args, prefix, scale)
 
 
+# What to do, in this script's flags, per kind of library error (`srcnn.core.errors.with_hint`).
+HINTS = {WrongScale: lambda error: f"pass --scale {error.recorded} with matching test images, or other weights",
+         **cli.UPSCALE_HINTS, SettingError: setting_hint}
+
+
 @exit_on_interrupt("every file written is whole, but the output may be incomplete; rerun step3_test.py")
-@exit_on_user_error(hints=cli.UPSCALE_HINTS)
+@exit_on_user_error(hints=HINTS)
 def main(argv=None):
     args = parse_args(argv)
     if args.inputs:
         return upscale_files(args)
     images, scale = load_test_images(args)
     prefix = choose_weights(args.checkpoint, scale)
-    config = checkpoints.read_config(prefix)
-    if config["scale"] != scale:
-        raise UserError(f"{prefix}: trained for x{config['scale']}, but the test images are x{scale}; "
-                        f"pass --scale {config['scale']} with matching test images, or other weights")
+    checkpoints.check_scale(prefix, scale)  # the test images' scale
     model, config = checkpoints.load_model(prefix, padding=args.padding)
     print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}, "
           f"recipe: {checkpoints.describe_recipe(prefix)}")

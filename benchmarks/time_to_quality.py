@@ -21,6 +21,7 @@ sys.path.insert(0, ROOT)
 import step1_pre  # noqa: E402
 import step2_train  # noqa: E402
 from srcnn.training import history as history_csv  # noqa: E402
+from srcnn.training.run_folder import RunFolder  # noqa: E402
 
 # SRCNN 9-1-5 trained on the 91 images, Set5 (ECCV 2014, Table 2 of TPAMI 2016).
 PAPER_SET5 = {2: 36.34, 3: 32.39, 4: 30.09}
@@ -71,12 +72,13 @@ def train_from_scratch(args, work_dir):
                        "--h5-dir", h5_dir]) != 0:
         raise SystemExit(1)
     flags = [flag for flag in args.train_flags if flag != "--"]
+    run = RunFolder(os.path.join(work_dir, "checkpoint"), os.path.join(work_dir, "logs"))
     if step2_train.main(["--scale", str(args.scale), "--epochs", str(args.epochs), "--fresh",
                          "--train-h5", os.path.join(h5_dir, "train.h5"), "--test-h5", os.path.join(h5_dir, "test.h5"),
-                         "--checkpoint-dir", os.path.join(work_dir, "checkpoint"),
-                         "--log-dir", os.path.join(work_dir, "logs"), "--log-every", "1000", *flags]) != 0:
+                         "--checkpoint-dir", run.checkpoint_dir, "--log-dir", run.log_dir, "--log-every", "1000",
+                         *flags]) != 0:
         raise SystemExit(1)
-    return os.path.join(work_dir, "logs", history_csv.FILE_NAME)
+    return run.history_path
 
 
 def write_results(history, scale, output, label, others=()):

@@ -1,27 +1,13 @@
 """SRCNN (Dong et al., ECCV 2014 / TPAMI 2016) on TensorFlow 2.
 
-Modules, one job each:
-    choices      the choices and defaults the library and the commands share (no TensorFlow)
-    errors       the typed errors a user can cause, and the commands' one-line report of them
-    files        folders checked for writing with a real write; atomic writes (temporary, then rename)
-    flags        argparse types: numeric flags checked when parsed
-    imaging      colour conversion (MATLAB rgb2ycbcr), modcrop, bicubic degradation, image files
-    data         training patches, the 8 flips/rotations, test images and their HDF5 layout
-    model        the 9-1-5 network with VALID / replicate / zero padding
-    metrics      PSNR and SSIM on the Y channel, a border as wide as the scale left out
-    checkpoints  the checkpoint bundle (weights + the config that rebuilds the model), recipe.json
-    train        the training loop: run builder, train step, validation, checkpointer, summaries
-    run_folders  a training's checkpoint and log folders: locked, owned, nothing in the way
-    evaluate     test-set evaluation: sample PNGs, results table and CSV
-    upscale      the upscale engine: an image array, tiled inference, colour, alpha
-    composed     the float32 upscale on the small image's grid (conv1 composed with the bicubic)
-    video        upscaling videos: frames streamed through ffmpeg, each as a still image, sound copied
-    jobs         files and folders to upscale, and the names of the files they become
-    report       sample/index.html: the test images side by side, crops, figures, training curve
-    startup      TensorFlow imported without its start-up messages
-    upscaler     the Python API and front door: `Upscaler` (arrays, PIL images, files, videos)
-    export       self-contained SavedModel / TFLite / ONNX models of the whole upscale
-    cli          the console scripts srcnn-upscale and srcnn-export
+Subpackages, one concern each (their modules are listed in docs/development.md):
+    core/       colour, resampling, image files, the network, metrics, checkpoints, precision,
+                errors, the one write path (outputs) and argparse types: what every side shares
+    training/   the config, patches and HDF5, batches, the loop and its parts (update, progress,
+                checkpointing, summaries, distribution), the run folder, history, evaluation, report
+    upscaling/  the Upscaler, engine choice, the two engines and their one tiler, files and
+                videos to upscale, export, the Apache Beam batch
+    commands/   the console scripts srcnn-upscale and srcnn-export
 
     from srcnn import Upscaler
     sr = Upscaler.pretrained(scale=3).upscale(pixels)

@@ -22,7 +22,7 @@ import sys
 from srcnn import __version__
 from srcnn.upscaling import jobs
 from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION, DEFAULT_SCALE, DEFAULT_TILE, EXPORT_FORMATS, OUTPUT_EXTENSIONS, PADDINGS, PRECISIONS, SCALES
-from srcnn.core.errors import CheckpointError, ImageTooLarge, MissingDependency, OutputError, OutputExistsError, SRCNNError, UserError, exit_on_interrupt, exit_on_user_error, printable, with_hint
+from srcnn.core.errors import CheckpointError, ImageTooLarge, MissingDependency, OutputError, OutputExistsError, SRCNNError, exit_on_interrupt, exit_on_user_error, printable, with_hint
 from srcnn.core.flags import crf, positive_int
 
 # What to do, in the commands' words, per kind of error (srcnn.core.errors).
@@ -114,16 +114,19 @@ def naming_for(args, scale):
 
 
 def weights_for(checkpoint, scale):
-    """(checkpoint prefix, its scale): --checkpoint, else the shipped weights for `scale` (3),
-    resolved once; its scale is checked against --scale."""
+    """(checkpoint prefix, its scale): --checkpoint, else the shipped weights for `scale` (3)
+    (`run_folder.default_weights`, without your own training), resolved once; its scale is
+    checked against --scale."""
     from srcnn.core import checkpoints
+    from srcnn.training.run_folder import default_weights
 
-    prefix = checkpoints.resolve(checkpoint) if checkpoint else checkpoints.pretrained_path(scale or DEFAULT_SCALE)
-    trained = checkpoints.read_config(prefix)["scale"]
-    if scale and scale != trained:
-        raise UserError(f"{prefix}: trained for x{trained}, but --scale is {scale}; "
-                        f"leave --scale out or pass x{scale} weights with --checkpoint")
-    return prefix, trained
+    prefix = (checkpoints.resolve(checkpoint) if checkpoint
+              else default_weights(scale or DEFAULT_SCALE, own_training=False))
+    try:
+        return prefix, checkpoints.check_scale(prefix, scale)["scale"]
+    except checkpoints.WrongScale as error:
+        raise SRCNNError(f"{prefix}: trained for x{error.recorded}, but --scale is {scale}; "
+                         f"leave --scale out or pass x{scale} weights with --checkpoint") from None
 
 
 def upscale_files(args, prefix, scale):

@@ -8,7 +8,7 @@ the losses read in the current epoch, for its history row on resume). Shipped we
 (`checkpoint/pretrained/x{scale}/srcnn`) hold model and config only.
 
 Beside the checkpoints, `recipe.json` in the same folder holds the training recipe that
-made them (`srcnn.train.recipe`: optimizer, learning rate, epochs, batch size, ...),
+made them (`srcnn.training.config.recipe`: the whole training config, resolved),
 written by the run that saved the newest checkpoint there and copied by
 tools/export_weights.py; `describe_recipe` gives the line step 3 prints.
 
@@ -27,7 +27,7 @@ import re
 
 from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
 
-from srcnn.core.errors import CheckpointError, UserError, printable
+from srcnn.core.errors import CheckpointError, ResumeError, printable
 from srcnn.core.choices import SCALES
 from srcnn.core.files import atomic_path
 from srcnn.core.model import DEFAULT_PADDING, SRCNN, parse_arch
@@ -186,20 +186,43 @@ def trained_optimizer(prefix):
     return {2: "adam", 1: "sgd"}.get(slots // weights) if weights and slots % weights == 0 else None
 
 
+class WrongScale(CheckpointError):
+    """Weights for another scale than the one asked for: `recorded` is theirs, `wanted` the other."""
+
+    setting = "scale"
+
+    def __init__(self, prefix, recorded, wanted):
+        super().__init__(f"{prefix}: trained for x{recorded}, but x{wanted} is asked for")
+        self.recorded, self.wanted = recorded, wanted
+
+
+def check_scale(prefix, scale, config=None):
+    """The checkpoint's config (read unless given), checked against `scale` (None: any): the one scale check.
+
+    Raises:
+        WrongScale: it was trained for another scale.
+    """
+    config = config or read_config(prefix)
+    if scale is not None and config["scale"] != scale:
+        raise WrongScale(prefix, config["scale"], scale)
+    return config
+
+
 def check_config(prefix, scale, arch, optimizer=None):
-    """Raises UserError if the checkpoint was made for another scale, architecture or optimizer."""
+    """The config of a checkpoint a training continues, checked against its settings.
+
+    Raises:
+        ResumeError: made with another optimizer or architecture (`.setting`, `.recorded` say which).
+        WrongScale: made for another scale.
+    """
     config = read_config(prefix)
     trained_with = trained_optimizer(prefix) if optimizer else None
     if trained_with and trained_with != optimizer:
-        raise UserError(f"{prefix}: trained with --optimizer {trained_with}, but --optimizer is {optimizer}; "
-                        f"pass --optimizer {trained_with} to continue it, or --fresh to start over")
+        raise ResumeError(f"{prefix}: trained with optimizer {trained_with}, not {optimizer}", "optimizer",
+                          trained_with)
     if config["arch"] != arch:
-        raise UserError(f"{prefix}: a {config['arch']} network, but --arch is {arch}; "
-                        "pass the matching --arch or another checkpoint folder (or --fresh)")
-    if config["scale"] != scale:
-        raise UserError(f"{prefix}: trained for scale {config['scale']}, but --scale is {scale}; "
-                        "pass the matching --scale or another checkpoint")
-    return config
+        raise ResumeError(f"{prefix}: a {config['arch']} network, not {arch}", "arch", config["arch"])
+    return check_scale(prefix, scale, config)
 
 
 def load_model(prefix, padding=DEFAULT_PADDING):

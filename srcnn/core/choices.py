@@ -11,11 +11,11 @@ DEFAULT_SCALE = 3  # the paper's headline factor
 PADDINGS = ("valid", "replicate", "zero")
 # Test-time padding: replicate is what the paper's figures assume (zero costs > 1 dB).
 DEFAULT_PADDING = "replicate"
-# srcnn.upscaling.tiled: precisions of the upscale ("auto": bfloat16 where it is native, else float32).
+# srcnn.upscaling: precisions of the upscale ("auto": bfloat16 where it is native, else float32).
 INFERENCE_PRECISIONS = ("float32", "bfloat16")
 PRECISIONS = ("auto",) + INFERENCE_PRECISIONS
 DEFAULT_TILE = 512  # output pixels per tile side: little recomputed overlap, activations well under 1 GB
-# srcnn.imaging.read_image: larger images are refused before decoding (Pillow's own limit).
+# srcnn.core.image_files.read_image: larger images are refused before decoding (Pillow's own limit).
 DEFAULT_MAX_PIXELS = 89_478_485
 # srcnn.upscaling.video: x264's constant rate factor; 18 is the "visually lossless" end of its scale.
 DEFAULT_CRF = 18
@@ -25,3 +25,9 @@ EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
 # srcnn.upscaling.jobs: the file types upscaled images are written as ("same": the input's, where writable).
 OUTPUT_EXTENSIONS = ("png", "jpg", "webp", "tif", "same")
 DEFAULT_OUTPUT_EXTENSION = "png"
+# srcnn.training: what a training may be set to (srcnn.training.config holds each setting's default and help).
+OPTIMIZERS = ("adam", "sgd")
+TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+STRATEGIES = ("default", "mirrored", "multi-worker")
+# srcnn.training.patches: the paper's patch sides (a 33 px input, the 21 px output of a VALID 9-1-5) and stride.
+DEFAULT_IMAGE_SIZE, DEFAULT_LABEL_SIZE, DEFAULT_STRIDE = 33, 21, 14

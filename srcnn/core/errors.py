@@ -13,9 +13,10 @@ flag that fixes it):
       OutputExistsError     an output is already there (replacing it was not asked for)
       OutputError           an output that cannot be written (full disk, permissions)
       MissingDependency     a feature needs a package that is not installed
-
-The scripts raise their own errors as `UserError` (another name of `SRCNNError`), with
-messages that already say what to do in their flags.
+      DataFileError         a train.h5 / test.h5 that is missing, damaged or made otherwise
+      SettingError          a setting's value that cannot be used (`.setting` names it)
+        ResumeError         a setting that the run being continued fixes (`.recorded`)
+        RunFolderError      a checkpoint or log folder that cannot be used
 
 Commands wrap their `main` in `exit_on_user_error`, which prints the message, plus the
 command's hint for its type, as the last line and returns 1.
@@ -56,16 +57,46 @@ class MissingDependency(SRCNNError, ImportError):
     """A feature needs a package that is not installed; the message says what to pip install."""
 
 
-# A command's own error: the message names the file or value and what to do in its flags.
-UserError = SRCNNError
+class DataFileError(SRCNNError):
+    """A train.h5 or test.h5 that is missing, damaged, or made with other settings."""
+
+
+class SettingError(SRCNNError):
+    """A setting's value that cannot be used.
+
+    Args:
+        setting: its name (a `TrainSettings` field, or a script's own such as "train_dir"),
+            so that a command can name the flag that sets it.
+    """
+
+    def __init__(self, message, setting):
+        super().__init__(message)
+        self.setting = setting
+
+
+class ResumeError(SettingError):
+    """A setting the run being continued fixes; `recorded` is the run's value."""
+
+    def __init__(self, message, setting, recorded):
+        super().__init__(message, setting)
+        self.recorded = recorded
+
+
+class RunFolderError(SettingError):
+    """A checkpoint or log folder that cannot be used (`setting`: "checkpoint_dir" or "log_dir")."""
+
 
 
 def with_hint(error, hints=None):
-    """The one line for `error`: its message, then the hint `hints` gives for its type (if any)."""
+    """The one line for `error`: its message, then the hint `hints` gives for its type (if any).
+
+    A hint may be a function of the error (e.g. naming the flag of its `.setting`); None adds nothing.
+    """
     message = str(error)
     for kind, hint in (hints or {}).items():
         if isinstance(error, kind):
-            return f"{message}; {hint}"
+            hint = hint(error) if callable(hint) else hint
+            return f"{message}; {hint}" if hint else message
     return message
 
 

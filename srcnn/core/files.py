@@ -5,10 +5,10 @@ import contextlib
 import os
 import tempfile
 
-from srcnn.core.errors import OutputError, UserError, os_reason
+from srcnn.core.errors import OutputError, os_reason
 
 
-def ensure_writable_folder(path, what, flag=None):
+def ensure_writable_folder(path, what):
     """Creates the folder `path` if needed and checks that files can be written in it.
 
     The check writes (and removes) a temporary file: `os.access` says yes to root even on
@@ -17,22 +17,19 @@ def ensure_writable_folder(path, what, flag=None):
     Args:
         path: the folder.
         what: what it holds, for the message ("checkpoint", "output").
-        flag: the flag that chose it, for a command's message ("--checkpoint-dir"); None
-            (the library) leaves what to do to the caller.
 
     Raises:
-        UserError (with `flag`) or OutputError: it cannot be created or written.
+        OutputError: it cannot be created or written.
     """
-    error_type, advice = (UserError, f"; pass another {flag}") if flag else (OutputError, "")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as error:
-        raise error_type(f"{path}: cannot create the {what} folder ({why_not_a_folder(path, error)}){advice}") from None
+        raise OutputError(f"{path}: cannot create the {what} folder ({why_not_a_folder(path, error)})") from None
     try:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as error:
-        raise error_type(f"{path}: the {what} folder is not writable ({os_reason(error)}){advice}") from None
+        raise OutputError(f"{path}: the {what} folder is not writable ({os_reason(error)})") from None
 
 
 @contextlib.contextmanager

@@ -54,3 +54,13 @@ def _number(text, kind, what):
         return kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def flag_name(setting):
+    """The command-line flag of a setting: its name in kebab case after two dashes (the scripts' one convention)."""
+    return "--" + setting.replace("_", "-")
+
+
+def setting_hint(error):
+    """A command's hint for a `SettingError` (see `errors.with_hint`): the flag that changes it."""
+    return f"pass another {flag_name(error.setting)}" if getattr(error, "setting", None) else None

@@ -1,17 +1,6 @@
-"""Image conventions shared by every script: colour, modcrop, degradation, image files.
+"""Image files: listing, reading (EXIF rotation, ICC profiles, bit depths, a pixel limit) and writing.
 
-These follow the official SRCNN MATLAB code so that PSNR figures are comparable with the
-paper: Y is MATLAB `rgb2ycbcr` (BT.601, Y in 16..235, rounded to 8 bits), the ground
-truth is cropped to a multiple of the scale, and the network input is the ground truth
-shrunk and re-enlarged with bicubic interpolation. `tf.image.resize(..., "bicubic",
-antialias=True)` matches MATLAB `imresize` (Set5 bicubic x2/x3/x4 = 33.66/30.39/28.42 dB).
-
-Images are float32 arrays in [0, 1] (value / 255) unless a name says otherwise:
-`hr` ground truth, `lr` the shrunk image, `bicubic` the re-enlarged input, `sr` output.
-
-The functions that build TensorFlow graphs (the bicubic enlargement, `degrade`) import it
-when called: reading, converting and writing images does not load it, so commands can
-plan their files before it loads.
+Reading and writing do not load TensorFlow, so commands can plan their files before it loads.
 """
 
 import os

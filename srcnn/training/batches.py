@@ -4,14 +4,12 @@ import os
 import numpy as np
 from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
 
-from srcnn.core.errors import UserError
-from srcnn.training.hdf5 import _open_h5, _patch_shapes, check_attributes, check_finite
+from srcnn.core.errors import DataFileError
+from srcnn.training.config import SHUFFLE_BUFFER
+from srcnn.training.hdf5 import TRAIN_FIX, _open_h5, _patch_shapes, check_attributes, check_finite
 
 
 STREAM_CHUNK = 1024  # patches per read when streaming: ~6 MB of 33x33 + 21x21 float32
-
-
-SHUFFLE_BUFFER = 16384  # patches held for shuffling when streaming: ~100 MB
 
 
 def available_memory():
@@ -78,7 +76,7 @@ class PatchStream:
         shuffle_buffer: patches in the shuffle buffer.
 
     Raises:
-        UserError: missing, unreadable or mismatched file.
+        DataFileError: missing, unreadable or mismatched file.
     """
 
     def __init__(self, path, expected, shuffle_buffer=SHUFFLE_BUFFER):
@@ -86,10 +84,9 @@ class PatchStream:
         self.h5 = _open_h5(path, ("data", "label"))
         try:
             self.attributes = dict(self.h5.attrs)
-            check_attributes(path, self.attributes, expected,
-                             "rerun step1_pre.py with the same flags as step2_train.py")
+            check_attributes(path, self.attributes, expected, TRAIN_FIX)
             self.count, self.image_size, self.label_size = _patch_shapes(self.h5, path)
-        except UserError:
+        except DataFileError:
             self.h5.close()
             raise
         self.shuffle_buffer = shuffle_buffer
@@ -156,9 +153,9 @@ class PatchStream:
                 yield from stream.as_numpy_iterator()
             except tf.errors.OpError as error:
                 reason = error.message.splitlines()[0]
-                if "UserError: " in reason:  # one raised by shuffled_batches, which says it all
-                    raise UserError(reason.split("UserError: ", 1)[1]) from None
-                raise UserError(f"{self.path}: reading patches failed ({reason}); "
-                                "check the file (rerun step1_pre.py)") from None
+                if "DataFileError: " in reason:  # one raised by shuffled_batches, which says it all
+                    raise DataFileError(reason.split("DataFileError: ", 1)[1]) from None
+                raise DataFileError(f"{self.path}: reading patches failed ({reason}); "
+                                    "check the file (rerun step1_pre.py)") from None
 
         return generate()

@@ -1,52 +1,175 @@
-"""The training settings and the recipe saved with the weights."""
+"""The training config: each setting's default, check, help and resume rule in one table.
 
+`TrainSettings` is that table. From it come step2_train.py's flags (`add_flags`, one per
+setting, kebab-case), the recipe.json saved beside the weights (`recipe`: the whole config,
+resolved), and the comparison a resume makes with it (`compare_with_recipe`). Help texts
+write another setting as {name}; `add_flags` puts in its flag.
+"""
+
+import argparse
+import dataclasses
 import math
 from dataclasses import dataclass
-from srcnn.core.errors import UserError
-from srcnn.core.flags import SEED_LIMIT
+
+from srcnn.core import flags
+from srcnn.core.choices import (DEFAULT_IMAGE_SIZE, DEFAULT_SCALE, OPTIMIZERS, SCALES, STRATEGIES,  # noqa: F401
+                                TRAINING_PRECISIONS)
+from srcnn.core.errors import DataFileError, ResumeError, SettingError, printable
 from srcnn.core.model import INITIALIZATIONS, valid_margin
 from srcnn.core.precision import resolve_precision
+from srcnn.training.run_folder import default_checkpoint_dir, default_log_dir
+
+# What a resume may change (`compare_with_recipe`): FIXED settings are the run's for good (other
+# weights, optimizer state or epochs of other steps), NOTED ones change from here on with a line
+# saying so (they decide the weights), FREE ones are how this process runs. FRESH is not stored.
+FIXED, NOTED, FREE, ACTION = "fixed", "noted", "free", "action"
+SHUFFLE_BUFFER = 16384  # patches held for shuffling when streaming: ~100 MB
+EPOCHS, LOG_EVERY = 36, 10
 
 
-OPTIMIZERS = ("adam", "sgd")
+def _positive_int(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return "must be a positive integer"
 
 
-TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+def _positive_number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        return "must be a finite number above 0"
+
+
+def _seed(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < flags.SEED_LIMIT:
+        return f"must be an integer from 0 to {flags.SEED_LIMIT - 1}"
+
+
+def _arch(value):
+    try:
+        valid_margin(value)
+    except (TypeError, ValueError) as error:
+        return str(error)
+
+
+def _text(value):
+    if not isinstance(value, str) or not value:
+        return "must be a path"
+
+
+def architecture(text):
+    """argparse type: filter sizes f1-f2-f3 the network can have."""
+    problem = _arch(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def setting(default, help, *, check=None, choices=None, parse=None, resume=FREE, flag=True, unset=False):
+    """One row of the table: a dataclass field whose metadata the flags, recipe and resume read.
+
+    Args:
+        check: value -> what is wrong with it, or None; choices: the values allowed.
+        parse: the flag's argparse type; flag: False for settings without one, or an argparse action.
+        resume: FIXED, NOTED, FREE or ACTION (see above).
+        unset: the flag defaults to None, so that a script can tell it was not given.
+    """
+    return dataclasses.field(default=default, metadata=dict(
+        help=help, check=check, choices=choices, parse=parse, resume=resume, flag=flag, unset=unset))
 
 
 @dataclass
 class TrainSettings:
-    """What `train` needs besides the data; the defaults are the project's recipe."""
+    """Everything a training is set to; the defaults are the project's recipe."""
 
-    scale: int = 3
-    arch: str = "9-1-5"
-    optimizer: str = "adam"
-    learning_rate: float = None  # None: 1e-3 for adam, 1e-4 for sgd (the paper's)
-    initialization: str = None  # None: "identity" for adam, "gaussian" for sgd (the paper's); see SRCNN
-    epochs: int = 36
-    batch_size: int = 16
-    seed: int = 0
-    checkpoint_dir: str = "checkpoint/x3"
-    log_dir: str = "logs/x3"
-    save_every: int = 500
-    log_every: int = 10  # steps between loss summaries (and step lines with print_steps)
-    print_steps: bool = False  # a line per log_every steps, besides the progress bar
-    image_every: int = 10
-    augment: bool = True  # a random flip/rotation of each batch
-    precision: str = "auto"  # "mixed_bfloat16" (bfloat16 compute, float32 weights) where native, else "float32"
-    fresh: bool = False
+    train_h5: str = setting("h5/train.h5", "training patches made by step1_pre.py", check=_text)
+    test_h5: str = setting("h5/test.h5", "validation images, evaluated each epoch", check=_text)
+    scale: int = setting(DEFAULT_SCALE, None, choices=SCALES, parse=int, resume=FIXED)
+    arch: str = setting("9-1-5", "filter sizes f1-f2-f3: 9-1-5 (ECCV 2014) or 9-5-5 (TPAMI 2016)",
+                        check=_arch, parse=architecture, resume=FIXED)
+    image_size: int = setting(DEFAULT_IMAGE_SIZE, "input patch side the h5 must have", check=_positive_int,
+                              parse=flags.positive_int)
+    optimizer: str = setting("adam", "adam: He init, Adam, cosine decay (default); sgd: the paper's recipe",
+                             choices=OPTIMIZERS, resume=FIXED)
+    learning_rate: float = setting(None, "default 1e-3 (adam) or 1e-4 (sgd)", check=_positive_number,
+                                   parse=flags.positive_float, resume=NOTED)
+    initialization: str = setting(
+        None, "identity (default with adam): He init with one path that passes the input, so training starts "
+              "from bicubic; he; gaussian (default with sgd, the paper's)", choices=INITIALIZATIONS, resume=NOTED)
+    epochs: int = setting(EPOCHS, f"default {EPOCHS}", check=_positive_int, parse=flags.positive_int, resume=NOTED, unset=True)
+    minutes: float = setting(None, "instead of {epochs}: as many epochs as train in this many minutes here, "
+                                   "measured by a short trial before the run", check=_positive_number,
+                             parse=flags.positive_float)
+    batch_size: int = setting(16, "global batch; split evenly across replicas with {strategy} mirrored",
+                              check=_positive_int, parse=flags.positive_int, resume=FIXED)
+    seed: int = setting(0, "0 to 2**32 - 1", check=_seed, parse=flags.seed, resume=NOTED)
+    checkpoint_dir: str = setting(None, "default checkpoint/x{{scale}}", check=_text)
+    log_dir: str = setting(None, "default logs/x{{scale}}, or CHECKPOINT_DIR/logs with {checkpoint_dir} (one log "
+                                 "folder per checkpoint folder)", check=_text)
+    save_every: int = setting(500, "steps between checkpoints", check=_positive_int, parse=flags.positive_int)
+    log_every: int = setting(LOG_EVERY, "print a loss line every this many steps (TensorBoard gets the loss every "
+                                        f"{LOG_EVERY} steps without it); a progress bar shows it anyway", check=_positive_int,
+                             parse=flags.positive_int, unset=True)
+    precision: str = setting("auto", "auto (default): mixed_bfloat16 where the CPU (AVX512-BF16, AMX) or GPU runs "
+                                     "bfloat16 natively, else float32; mixed_bfloat16 computes in bfloat16 with "
+                                     "float32 weights", choices=TRAINING_PRECISIONS, resume=NOTED)
+    augment: bool = setting(True, "random flip/rotation of each batch (default on; its effect is measured in "
+                                  "docs/results.md)", resume=NOTED, flag=argparse.BooleanOptionalAction)
+    fresh: bool = setting(False, "delete earlier checkpoints, history.csv and TensorBoard events, start over",
+                          resume=ACTION, flag="store_true")
+    strategy: str = setting("default", "default: one device; mirrored: tf.distribute.MirroredStrategy over all "
+                                       "local GPUs (or logical CPU devices where there is none); multi-worker: "
+                                       "MultiWorkerMirroredStrategy over the machines in TF_CONFIG",
+                            choices=STRATEGIES)
+    replicas: int = setting(None, "with {strategy} mirrored: GPUs to use (default all), or logical CPU devices to "
+                                  "make without a GPU (default 2)", check=_positive_int, parse=flags.positive_int)
+    stream: bool = setting(None, "read {train_h5} in chunks instead of whole (default: only when it is larger than "
+                                 "half the free memory)", flag=argparse.BooleanOptionalAction)
+    shuffle_buffer: int = setting(SHUFFLE_BUFFER, "when streaming: patches held in memory to shuffle among "
+                                                  "(~6 KB each)", check=_positive_int, parse=flags.positive_int)
+    print_steps: bool = setting(False, "a line per log_every steps besides the progress bar", flag=False)
+    image_every: int = setting(10, "epochs between reconstructed images in TensorBoard", check=_positive_int,
+                               flag=False)
 
     def __post_init__(self):
-        """Raises UserError for values no training can use (the scripts check their flags earlier)."""
-        for name in ("epochs", "batch_size", "save_every", "log_every", "image_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise UserError(f"{name} {getattr(self, name)!r}: must be a positive integer")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < SEED_LIMIT:
-            raise UserError(f"seed {self.seed!r}: must be an integer from 0 to {SEED_LIMIT - 1}")
-        if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise UserError(f"learning rate {self.learning_rate}: must be a finite number above 0")
-        if self.initialization is not None and self.initialization not in INITIALIZATIONS:
-            raise UserError(f"initialization {self.initialization!r} is not one of {', '.join(INITIALIZATIONS)}")
+        """Resolves the default folders; raises SettingError for a value no training can use."""
+        given_checkpoint_dir = self.checkpoint_dir
+        self.checkpoint_dir = self.checkpoint_dir or default_checkpoint_dir(self.scale)
+        self.log_dir = self.log_dir or default_log_dir(self.scale, given_checkpoint_dir)
+        for field in dataclasses.fields(self):
+            value, meta = getattr(self, field.name), field.metadata
+            if value is None or (field.type is bool and isinstance(value, bool)):
+                continue
+            problem = meta["check"] and meta["check"](value)
+            if not problem and meta["choices"] and value not in meta["choices"]:
+                problem = f"is not one of {', '.join(map(str, meta['choices']))}"
+            if problem:
+                raise SettingError(f"{field.name} {value!r}: {problem}", field.name)
+
+
+def add_flags(parser):
+    """One flag per setting with one, in the table's order (`flags.flag_name`: batch_size gives
+    batch-size), its default (None for `unset` ones), its type or choices, and its help with
+    {name}s as flags."""
+    names = {field.name: flags.flag_name(field.name) for field in dataclasses.fields(TrainSettings)}
+    for field in dataclasses.fields(TrainSettings):
+        meta = field.metadata
+        if not meta["flag"]:
+            continue
+        options = dict(default=None if meta["unset"] else field.default)
+        if meta["help"]:
+            options["help"] = meta["help"].format(**names).replace("%", "%%")
+        if meta["flag"] is True:
+            options.update(type=meta["parse"], choices=meta["choices"])
+        else:
+            options["action"] = meta["flag"]
+        parser.add_argument(names[field.name], **options)
+    return parser
+
+
+def settings_from_flags(args):
+    """The TrainSettings of parsed flags (an argparse namespace): those not given keep their
+    defaults; a given log_every also prints its lines."""
+    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainSettings)
+             if field.metadata["flag"] and getattr(args, field.name, None) is not None}
+    return TrainSettings(**given, print_steps="log_every" in given)
 
 
 def training_precision(precision):
@@ -69,33 +192,50 @@ def resolved_initialization(settings):
 
 
 def recipe(settings):
-    """What of `settings` decides the weights, resolved (no "auto", no None): saved as recipe.json
-    beside the checkpoints (see `srcnn.core.checkpoints`)."""
-    return {"scale": settings.scale, "arch": settings.arch, "optimizer": settings.optimizer,
-            "learning_rate": resolved_learning_rate(settings), "initialization": resolved_initialization(settings),
-            "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
-            "augment": settings.augment, "precision": training_precision(settings.precision)}
+    """The config saved as recipe.json beside the checkpoints: every setting but `fresh`,
+    resolved (no "auto", no None where a default decides)."""
+    resolved = {"learning_rate": resolved_learning_rate(settings),
+                "initialization": resolved_initialization(settings),
+                "precision": training_precision(settings.precision)}
+    return {field.name: resolved.get(field.name, getattr(settings, field.name))
+            for field in dataclasses.fields(settings) if field.metadata["resume"] != ACTION}
+
+
+def compare_with_recipe(recorded, settings, where):
+    """The settings that differ from a recorded recipe, field by field, as one line (or None).
+
+    Settings missing from an older recipe are not compared; FREE ones may change silently.
+
+    Raises:
+        ResumeError: a FIXED setting differs (`where` is the checkpoint folder, for the message).
+    """
+    wanted, changed = recipe(settings), []
+    for field in dataclasses.fields(settings):
+        name, rule = field.name, field.metadata["resume"]
+        if name not in recorded or name not in wanted or recorded[name] == wanted[name] or rule in (FREE, ACTION):
+            continue
+        if rule == FIXED:
+            raise ResumeError(f"{where}: this run trains with {name.replace('_', ' ')} {printable(recorded[name])} "
+                              "(its recipe.json)", name, recorded[name])
+        changed.append(f"{name} {printable(recorded[name])} -> {printable(wanted[name])}")
+    return ", ".join(changed) or None
 
 
 def check_inputs(settings, patches, strategy):
-    """Raises UserError for settings or patches that cannot train; returns the batch size."""
-    if settings.optimizer not in OPTIMIZERS:
-        raise UserError(f"--optimizer {settings.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-    if settings.precision not in TRAINING_PRECISIONS:
-        raise UserError(f"--precision {settings.precision!r} is not one of {', '.join(TRAINING_PRECISIONS)}")
+    """Raises SettingError or DataFileError for patches this training cannot use; returns the batch size."""
     margin = valid_margin(settings.arch)
     if patches.image_size - 2 * margin != patches.label_size:
-        raise UserError(f"patches {patches.image_size}x{patches.image_size} with labels "
-                        f"{patches.label_size}x{patches.label_size} do not fit a {settings.arch} network, "
-                        f"which crops {margin} px per side")
+        raise DataFileError(f"patches {patches.image_size}x{patches.image_size} with labels "
+                            f"{patches.label_size}x{patches.label_size} do not fit a {settings.arch} network, "
+                            f"which crops {margin} px per side")
     if patches.count == 0:
-        raise UserError("no training patches: the images are smaller than the patch size")
+        raise DataFileError("no training patches: the images are smaller than the patch size")
     replicas = strategy.num_replicas_in_sync
     if settings.batch_size % replicas:
-        raise UserError(f"--batch-size {settings.batch_size} does not split evenly over {replicas} replicas; "
-                        f"pass a multiple of {replicas}")
+        raise SettingError(f"batch size {settings.batch_size} does not split evenly over {replicas} replicas: "
+                           f"it needs a multiple of {replicas}", "batch_size")
     batch_size = min(settings.batch_size, patches.count - patches.count % replicas)  # fewer patches than a batch
     if batch_size == 0:
-        raise UserError(f"{patches.count} training patches cannot be split over {replicas} replicas; "
-                        "make more patches with step1_pre.py")
+        raise DataFileError(f"{patches.count} training patches cannot be split over {replicas} replicas; "
+                            "make more patches with step1_pre.py")
     return batch_size

@@ -4,10 +4,8 @@ import json
 import os
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 import numpy as np
-from srcnn.core.errors import UserError, printable
-
-
-STRATEGIES = ("default", "mirrored", "multi-worker")
+from srcnn.core.choices import STRATEGIES  # noqa: F401  (distribution.STRATEGIES: the names it makes)
+from srcnn.core.errors import RunFolderError, SettingError, printable
 
 
 MAX_CPU_REPLICAS = 64  # logical CPU devices `make_strategy` makes where there is no GPU
@@ -25,42 +23,43 @@ def make_strategy(name, replicas=None):
             devices to make (default 2).
 
     Raises:
-        UserError: an unknown name, more replicas than GPUs, devices already set up, or a
-            missing or malformed TF_CONFIG.
+        SettingError: an unknown name, more replicas than GPUs, devices already set up, or a
+            missing or malformed TF_CONFIG (`.setting` is "strategy" or "replicas").
     """
     if name not in STRATEGIES:
-        raise UserError(f"--strategy {name!r} is not one of {', '.join(STRATEGIES)}")
+        raise SettingError(f"strategy {name!r} is not one of {', '.join(STRATEGIES)}", "strategy")
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "multi-worker":
         if "TF_CONFIG" not in os.environ:
-            raise UserError("--strategy multi-worker needs TF_CONFIG in the environment (the cluster's workers "
-                            "and this one's task); see the README")
+            raise SettingError("the multi-worker strategy needs TF_CONFIG in the environment (the cluster's "
+                               "workers and this one's task); see the README", "strategy")
         try:
             check_tf_config(json.loads(os.environ["TF_CONFIG"]))
             return tf.distribute.MultiWorkerMirroredStrategy()
         except (TypeError, ValueError) as error:  # json's, ours, and TensorFlow's own checks
-            raise UserError(f"TF_CONFIG is not a cluster description ({printable(error)}); see the README") from None
+            raise SettingError(f"TF_CONFIG is not a cluster description ({printable(error)}); see the README",
+                               "strategy") from None
     if replicas is not None and replicas < 1:
-        raise UserError(f"--replicas {replicas}: needs at least 1")
+        raise SettingError(f"replicas {replicas}: needs at least 1", "replicas")
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         count = replicas or len(gpus)
         if count > len(gpus):
-            raise UserError(f"--replicas {count}: only {len(gpus)} GPUs here; pass at most {len(gpus)}")
+            raise SettingError(f"replicas {count}: only {len(gpus)} GPUs here, so at most {len(gpus)}", "replicas")
         return tf.distribute.MirroredStrategy([f"/gpu:{index}" for index in range(count)])
     count = replicas or 2
     if count > MAX_CPU_REPLICAS:
-        raise UserError(f"--replicas {count}: no GPU here, and more than {MAX_CPU_REPLICAS} logical CPU devices "
-                        "only slow training down (setting them up alone takes minutes); pass fewer")
+        raise SettingError(f"replicas {count}: no GPU here, and more than {MAX_CPU_REPLICAS} logical CPU devices "
+                           "only slow training down (setting them up alone takes minutes)", "replicas")
     try:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
     except RuntimeError:
         # TensorFlow fixes its devices on first use; a second call in one process ends here.
         if len(tf.config.list_logical_devices("CPU")) < count:
-            raise UserError(f"--replicas {count}: TensorFlow has already set up its CPU devices in this "
-                            "process; start a new one") from None
+            raise SettingError(f"replicas {count}: TensorFlow has already set up its CPU devices in this "
+                               "process; start a new one", "replicas") from None
     return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(count)])
 
 
@@ -93,10 +92,10 @@ def split_batch(strategy, batch):
 
 
 def _check_workers_agree(strategy, step, checkpoint_dir):
-    """Raises UserError unless every worker restored the same step (all read checkpoint_dir)."""
+    """Raises RunFolderError unless every worker restored the same step (all read checkpoint_dir)."""
     # Sums of 1, step and step^2 over the replicas: n * sum(step^2) == sum(step)^2 only if all are equal.
     count, total, squares = strategy.reduce(tf.distribute.ReduceOp.SUM, tf.constant([1.0, step, step**2], tf.float64),
                                             axis=None).numpy()
     if count * squares != total**2:
-        raise UserError(f"{checkpoint_dir}: the workers restored different steps (this one {step}, mean "
-                        f"{total / count:g}); put the checkpoint folder on storage every worker reads")
+        raise RunFolderError(f"{checkpoint_dir}: the workers restored different steps (this one {step}, mean "
+                        f"{total / count:g}); put the checkpoint folder on storage every worker reads", "checkpoint_dir")

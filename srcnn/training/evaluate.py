@@ -6,7 +6,7 @@ Output files per image in the sample folder:
     <name>_srcnn.png        SRCNN Y
     <name>_srcnn_color.png  SRCNN Y with the bicubic Cb/Cr, back to RGB (Y only for greyscale)
 and results.csv with one row per image and a final "mean" row ("mean" is no image's name, see
-`srcnn.data.check_test_name`; a name starting like a formula gets a leading ' there).
+`srcnn.training.test_set.check_test_name`; a name starting like a formula gets a leading ' there).
 """
 
 import csv
@@ -19,7 +19,7 @@ from srcnn.core.startup import tf  # TensorFlow with its start-up messages filte
 from srcnn.core import metrics
 from srcnn.core import colour
 from srcnn.core import image_files
-from srcnn.core.errors import UserError, csv_cell, printable
+from srcnn.core.errors import SettingError, csv_cell, printable
 from srcnn.core.files import atomic_path, why_not_a_folder
 from srcnn.core.model import DEFAULT_PADDING
 
@@ -44,7 +44,7 @@ def restore_whole_y(model, bicubic, padding):
 
 
 def evaluate_images(model, images, scale, padding=DEFAULT_PADDING, with_ssim=False):
-    """PSNR (and SSIM) of bicubic and SRCNN for each `srcnn.data.TestImage`."""
+    """PSNR (and SSIM) of bicubic and SRCNN for each `srcnn.training.test_set.TestImage`."""
     results = []
     for image in images:
         sr = restore_whole_y(model, image.bicubic, padding)
@@ -74,8 +74,8 @@ def write_samples(folder, images, results):
             for name, *figures in table_rows(results):
                 writer.writerow([csv_cell(name), *figures])  # a name is data, never a formula
     except OSError as error:
-        raise UserError(f"{folder}: cannot write the samples ({why_not_a_folder(folder, error)}); "
-                        "pass another --sample-dir") from None
+        raise SettingError(f"{folder}: cannot write the samples ({why_not_a_folder(folder, error)})",
+                           "sample_dir") from None
 
 
 def table_rows(results):

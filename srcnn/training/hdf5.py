@@ -31,12 +31,13 @@ import h5py
 import numpy as np
 from srcnn.core import colour
 from srcnn.core import resampling
-from srcnn.core.errors import UserError, os_reason, printable
+from srcnn.core.errors import DataFileError, OutputError, os_reason, printable
 from srcnn.core.files import atomic_path, why_not_a_folder
 from srcnn.training.test_set import TestImage, check_test_name, smallest_test_side
 
 
 FORMAT_VERSION = 1
+TRAIN_FIX = "rerun step1_pre.py with the settings of this training"  # a train.h5 made otherwise
 
 
 def convention_attributes():
@@ -56,13 +57,12 @@ def _atomic_h5(path):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{folder}: cannot create the output folder ({why_not_a_folder(folder, error)}); "
-                        "pass another --h5-dir") from None
+        raise OutputError(f"{folder}: cannot create the output folder ({why_not_a_folder(folder, error)})") from None
     try:
         with atomic_path(path) as temporary, h5py.File(temporary, "w") as h5:
             yield h5
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({os_reason(error)}); pass another --h5-dir") from None
+        raise OutputError(f"{path}: cannot write ({os_reason(error)})") from None
 
 
 def write_train_h5(path, data, label, *, scale, image_size, label_size, stride, augment, source):
@@ -90,34 +90,34 @@ def write_test_h5(path, images, *, scale, source):
 
 def _open_h5(path, required):
     if not os.path.exists(path):
-        raise UserError(f"{path}: not found; run step1_pre.py first (or pass the right path)")
+        raise DataFileError(f"{path}: not found; run step1_pre.py first (or pass the right path)")
     try:  # a plain open first: its error has the true cause (permission, a folder), HDF5's a guess
         with open(path, "rb"):
             pass
     except OSError as error:
-        raise UserError(f"{path}: cannot read ({os_reason(error)}); pass the h5 file step1_pre.py wrote") from None
+        raise DataFileError(f"{path}: cannot read ({os_reason(error)}); pass the h5 file step1_pre.py wrote") from None
     try:
         h5 = h5py.File(path, "r")
     except OSError:
-        raise UserError(f"{path}: not a readable HDF5 file (truncated or of another kind); "
+        raise DataFileError(f"{path}: not a readable HDF5 file (truncated or of another kind); "
                         "rerun step1_pre.py to make it again") from None
     missing = [name for name in required if name not in h5]
     if missing:
         h5.close()
-        raise UserError(f"{path}: has no {', '.join(missing)}; it was not made by step1_pre.py, rerun it")
+        raise DataFileError(f"{path}: has no {', '.join(missing)}; it was not made by step1_pre.py, rerun it")
     # A file from another version (other colour conversion, resize or layout) would train or
     # score against other conventions without any error, so it is refused.
     for name, value in convention_attributes().items():
         found = h5.attrs.get(name)
         if found is None or found != value:
             h5.close()
-            raise UserError(f"{path}: made with {name}={found}, but this version needs {value}; "
+            raise DataFileError(f"{path}: made with {name}={found}, but this version needs {value}; "
                             "rerun step1_pre.py to make it again")
     return h5
 
 
 def check_attributes(path, attributes, expected, fix):
-    """Raises UserError when an HDF5 file was made with other settings than `expected`.
+    """Raises DataFileError when an HDF5 file was made with other settings than `expected`.
 
     Args:
         path: the file, for the message.
@@ -128,7 +128,7 @@ def check_attributes(path, attributes, expected, fix):
     for name, value in expected.items():
         found = attributes.get(name)
         if found is None or found != value:
-            raise UserError(f"{path}: made with {name}={found}, but {value} is asked for; {fix}")
+            raise DataFileError(f"{path}: made with {name}={found}, but {value} is asked for; {fix}")
 
 
 def _patch_shapes(h5, path):
@@ -136,12 +136,12 @@ def _patch_shapes(h5, path):
     data, label = h5["data"], h5["label"]
     for dataset in (data, label):
         if dataset.dtype != np.float32:
-            raise UserError(f"{path}: {dataset.name[1:]} is {dataset.dtype}, not float32 in [0, 1]; rerun step1_pre.py")
+            raise DataFileError(f"{path}: {dataset.name[1:]} is {dataset.dtype}, not float32 in [0, 1]; rerun step1_pre.py")
         if dataset.ndim != 4 or dataset.shape[1] != dataset.shape[2] or dataset.shape[3] != 1:
-            raise UserError(f"{path}: {dataset.name[1:]} has shape {dataset.shape}, not (N, size, size, 1); "
+            raise DataFileError(f"{path}: {dataset.name[1:]} has shape {dataset.shape}, not (N, size, size, 1); "
                             "rerun step1_pre.py")
     if data.shape[0] != label.shape[0]:
-        raise UserError(f"{path}: {data.shape[0]} patches but {label.shape[0]} labels; rerun step1_pre.py")
+        raise DataFileError(f"{path}: {data.shape[0]} patches but {label.shape[0]} labels; rerun step1_pre.py")
     return data.shape[0], data.shape[1], label.shape[1]
 
 
@@ -153,21 +153,21 @@ def read_train_h5(path, expected):
     """
     with _open_h5(path, ("data", "label")) as h5:
         attributes = dict(h5.attrs)
-        check_attributes(path, attributes, expected, "rerun step1_pre.py with the same flags as step2_train.py")
+        check_attributes(path, attributes, expected, TRAIN_FIX)
         _patch_shapes(h5, path)
         try:
             data, label = h5["data"][...], h5["label"][...]
         except OSError:
-            raise UserError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
+            raise DataFileError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
         for name, array in (("data", data), ("label", label)):
             check_finite(path, name, array)
         return data, label, attributes
 
 
 def check_finite(path, name, array):
-    """Raises UserError when training patches hold NaN or infinite values (they would make the loss NaN)."""
+    """Raises DataFileError when training patches hold NaN or infinite values (they would make the loss NaN)."""
     if not np.isfinite(array).all():
-        raise UserError(f"{path}: the {name} patches hold NaN or infinite values; rerun step1_pre.py on "
+        raise DataFileError(f"{path}: the {name} patches hold NaN or infinite values; rerun step1_pre.py on "
                         "images that read cleanly")
 
 
@@ -178,23 +178,23 @@ def read_test_h5(path, expected=None):
     file is read, so training finds a bad one before its first epoch, not after it.
 
     Raises:
-        UserError: missing, unreadable or mismatched file, no images, or an image whose
+        DataFileError: missing, unreadable or mismatched file, no images, or an image whose
             datasets, shapes or dtypes are not the layout's.
     """
     with _open_h5(path, ("images",)) as h5:
         attributes = dict(h5.attrs)
-        check_attributes(path, attributes, expected or {}, "rerun step1_pre.py with that --scale, "
-                         "or pass --test-dir to prepare test images directly")
+        check_attributes(path, attributes, expected or {}, "rerun step1_pre.py with that scale, "
+                         "or prepare test images from a folder")
         group = h5["images"]
         if not isinstance(group, h5py.Group):
-            raise UserError(f"{path}: images is not a group of test images; rerun step1_pre.py")
+            raise DataFileError(f"{path}: images is not a group of test images; rerun step1_pre.py")
         names = list(group.keys())
         for name in names:
             if not isinstance(name, str):  # h5py gives the bytes of a name that is not UTF-8
-                raise UserError(f"{path}: test image name {printable(name)} is not UTF-8 text; rerun step1_pre.py "
+                raise DataFileError(f"{path}: test image name {printable(name)} is not UTF-8 text; rerun step1_pre.py "
                                 "(with that image renamed)")
         if not names:
-            raise UserError(f"{path}: holds no test images; rerun step1_pre.py with a --test-dir of images")
+            raise DataFileError(f"{path}: holds no test images; rerun step1_pre.py with a folder of test images")
         smallest = smallest_test_side(int(attributes.get("scale", 0)))
         images = []
         try:
@@ -202,7 +202,7 @@ def read_test_h5(path, expected=None):
                 check_test_name(name, path)
                 images.append(_read_test_entry(path, name, group[name], smallest))
         except (OSError, KeyError):
-            raise UserError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
+            raise DataFileError(f"{path}: truncated or damaged; rerun step1_pre.py") from None
         return images, attributes
 
 
@@ -210,26 +210,26 @@ def _read_test_entry(path, name, entry, smallest):
     """One images/<name> group as a TestImage, checked against the layout."""
     shown = printable(name)
     if not isinstance(entry, h5py.Group):
-        raise UserError(f"{path}: images/{shown} is not a group with hr and bicubic; rerun step1_pre.py")
+        raise DataFileError(f"{path}: images/{shown} is not a group with hr and bicubic; rerun step1_pre.py")
     arrays = {}
     for key, channels in (("hr", 1), ("bicubic", 1), ("bicubic_cbcr", 2)):
         if key not in entry:
             if key == "bicubic_cbcr":
                 continue
-            raise UserError(f"{path}: test image {shown} has no {key}; rerun step1_pre.py")
+            raise DataFileError(f"{path}: test image {shown} has no {key}; rerun step1_pre.py")
         dataset = entry[key]
         if not isinstance(dataset, h5py.Dataset) or dataset.dtype != np.float32 or dataset.ndim != 3 \
                 or dataset.shape[2] != channels:
             what = (f"{dataset.dtype} {dataset.shape}" if isinstance(dataset, h5py.Dataset) else "a group")
-            raise UserError(f"{path}: test image {shown}: {key} is {what}, not float32 (H, W, {channels}); "
+            raise DataFileError(f"{path}: test image {shown}: {key} is {what}, not float32 (H, W, {channels}); "
                             "rerun step1_pre.py")
         arrays[key] = dataset[...]
         if arrays[key].shape[:2] != arrays["hr"].shape[:2]:
-            raise UserError(f"{path}: test image {shown}: {key} is {arrays[key].shape[1]}x{arrays[key].shape[0]}, "
+            raise DataFileError(f"{path}: test image {shown}: {key} is {arrays[key].shape[1]}x{arrays[key].shape[0]}, "
                             f"hr {arrays['hr'].shape[1]}x{arrays['hr'].shape[0]}; rerun step1_pre.py")
         if not np.isfinite(arrays[key]).all():
-            raise UserError(f"{path}: test image {shown}: {key} holds NaN or infinite values; rerun step1_pre.py")
+            raise DataFileError(f"{path}: test image {shown}: {key} holds NaN or infinite values; rerun step1_pre.py")
     if min(arrays["hr"].shape[:2]) < smallest:
-        raise UserError(f"{path}: test image {shown} is {arrays['hr'].shape[1]}x{arrays['hr'].shape[0]}, too "
+        raise DataFileError(f"{path}: test image {shown} is {arrays['hr'].shape[1]}x{arrays['hr'].shape[0]}, too "
                         f"small for PSNR/SSIM (at least {smallest} px a side); rerun step1_pre.py without it")
     return TestImage(name, arrays["hr"], arrays["bicubic"], arrays.get("bicubic_cbcr"))

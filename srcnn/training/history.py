@@ -1,6 +1,6 @@
-"""step2_train's history.csv: one row per epoch trained, kept in --log-dir.
+"""history.csv: one row per epoch trained, kept in the run's log folder (`srcnn.training.run_folder`).
 
-Written by `srcnn.train` (a whole row per append, so a kill leaves it whole or absent),
+Written by the training loop (a whole row per append, so a kill leaves it whole or absent),
 read back by training (to resume and trim), the sample page (`srcnn.training.report`) and the
 time-to-quality benchmark.
 """
@@ -10,7 +10,7 @@ import io
 import math
 import os
 
-from srcnn.core.errors import UserError, os_reason
+from srcnn.core.errors import RunFolderError, os_reason
 from srcnn.core.files import atomic_path
 
 FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
@@ -29,20 +29,20 @@ def read(path):
     are not text), which is left out and which a rewrite should drop.
 
     Raises:
-        UserError: the file cannot be read.
+        RunFolderError: the file cannot be read (the log folder's setting).
     """
     if not os.path.exists(path):
         return [], True
     if not os.path.isfile(path) and not os.path.isdir(path):  # /dev/zero or a pipe would be read for ever
-        raise UserError(f"{path}: not a regular file, so not a history.csv; move it away or pass another --log-dir")
+        raise RunFolderError(f"{path}: not a regular file, so not a history.csv; move it away", "log_dir")
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
             text = handle.read(MAX_BYTES + 1)
     except OSError as error:
-        raise UserError(f"{path}: cannot read ({os_reason(error)}); move it away or pass another --log-dir") from None
+        raise RunFolderError(f"{path}: cannot read ({os_reason(error)}); move it away", "log_dir") from None
     if len(text) > MAX_BYTES:
-        raise UserError(f"{path}: over {MAX_BYTES // 2**20} MB, not one training's history.csv; "
-                        "move it away or pass another --log-dir")
+        raise RunFolderError(f"{path}: over {MAX_BYTES // 2**20} MB, not one training's history.csv; move it away",
+                             "log_dir")
     lines = text.splitlines(keepends=True)
     clean = not lines or lines[-1].endswith("\n")
     whole = [line for line in lines if line.endswith("\n")]
@@ -82,7 +82,7 @@ def write(path, rows):
         with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
             handle.write(_format(rows))
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({os_reason(error)}); pass another --log-dir") from None
+        raise RunFolderError(f"{path}: cannot write ({os_reason(error)})", "log_dir") from None
 
 
 def append(path, row):
@@ -94,4 +94,4 @@ def append(path, row):
         with open(path, "a", newline="") as handle:
             handle.write(text)
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({os_reason(error)}); pass another --log-dir") from None
+        raise RunFolderError(f"{path}: cannot write ({os_reason(error)})", "log_dir") from None

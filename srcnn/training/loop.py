@@ -10,7 +10,7 @@ PSNR under the same tag, so the two curves overlay); `log_dir`/history.csv has o
 per epoch for scripts, cut back to the restored step on resume so replayed epochs are
 not counted twice.
 
-Batches come from `srcnn.data.PatchArrays` (in memory) or `PatchStream` (from disk).
+Batches come from `srcnn.training.batches.PatchArrays` (in memory) or `PatchStream` (from disk).
 Under a `tf.distribute` strategy each global batch is split evenly across the replicas
 and their gradients summed, which gives the single-device update. With several workers
 (`MultiWorkerMirroredStrategy`) every worker draws the same global batches and feeds its
@@ -21,20 +21,18 @@ chief writes checkpoints, summaries and history.csv.
 import contextlib
 import dataclasses
 import math
-import os
 import sys
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 import numpy as np
 from srcnn.training import history
-from srcnn.training import run_folders
 from srcnn.training.batches import PatchArrays
 from srcnn.training.patches import random_dihedral
-from srcnn.core.errors import UserError
+from srcnn.core.errors import SRCNNError
 from srcnn.training.checkpointing import Checkpointer
 from srcnn.training.config import check_inputs
 from srcnn.training.distribution import _check_workers_agree, split_batch
 from srcnn.training.progress import Progress
-from srcnn.training.resume_history import _row_missing, _start_history
+from srcnn.training.run_folder import RunFolder
 from srcnn.training.summaries import _flush, _log_step, _summary_writers, validate
 from srcnn.training.update import build_run, compile_train_step, describe_compute, uses_xla
 
@@ -53,8 +51,8 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
 
     Args:
         settings: a TrainSettings.
-        patches: a `srcnn.data.PatchArrays` or `PatchStream`.
-        test_images: `srcnn.data.TestImage`s for validation each epoch.
+        patches: a `srcnn.training.batches.PatchArrays` or `PatchStream`.
+        test_images: `srcnn.training.test_set.TestImage`s for validation each epoch.
         say: where progress lines go.
         strategy: a `tf.distribute.Strategy` (see `make_strategy`); default one device.
 
@@ -62,30 +60,31 @@ def train_on(settings, patches, test_images, say=print, strategy=None):
         list of dicts with `history.FIELDS`, one per epoch trained in this call.
 
     Raises:
-        UserError: mismatched data or checkpoint, unwritable folders, or a non-finite loss
-            (the checkpoints then stay as they were before it).
+        SRCNNError: mismatched data or checkpoint, unusable or locked folders, or a non-finite
+            loss (the checkpoints then stay as they were before it).
     """
-    return _Training(settings, patches, test_images, say, strategy or tf.distribute.get_strategy()).run()
+    strategy = strategy or tf.distribute.get_strategy()
+    batch_size = check_inputs(settings, patches, strategy)  # before any folder is made
+    with RunFolder.of(settings).claim(strategy.extended.should_checkpoint):  # one training per folder
+        return _Training(settings, batch_size, patches, test_images, say, strategy).run()
 
 
 class _Training:
     """One call of `train_on`, by phase: set up (here), then `run`: each epoch's steps
     (`train_epoch`) and its validation (`end_epoch`), a save on interrupt and at the end."""
 
-    def __init__(self, settings, patches, test_images, say, strategy):
-        # Check the inputs, build the run, restore its newest checkpoint.
-        batch_size = check_inputs(settings, patches, strategy)
+    def __init__(self, settings, batch_size, patches, test_images, say, strategy):
+        # Build the run, restore its newest checkpoint.
         if batch_size != settings.batch_size:
-            say(f"--batch-size {settings.batch_size}: only {patches.count} patches, so batches of {batch_size}")
+            say(f"batch size {settings.batch_size}: only {patches.count} patches, so batches of {batch_size}")
             settings = dataclasses.replace(settings, batch_size=batch_size)  # what recipe.json records
         self.settings, self.patches, self.test_images, self.strategy = settings, patches, test_images, strategy
         self.chief = strategy.extended.should_checkpoint  # false only on the other workers: they read, the chief writes
         self.steps_per_epoch = patches.count // batch_size
+        self.folder = RunFolder.of(settings)
         self.run_state, self.checkpointer = _start_run(settings, strategy, self.chief, self.steps_per_epoch,
                                                        patches.count, say)
-        self.history_path = os.path.join(settings.log_dir, history.FILE_NAME)
-        self.best_psnr = _start_history(settings.log_dir, int(self.run_state.step), settings.fresh,
-                                        self.checkpointer.best_dir) if self.chief else math.inf
+        self.best_psnr = self.folder.trim_history(int(self.run_state.step)) if self.chief else math.inf
         self.step_function = compile_train_step(self.run_state, strategy, jit_compile=uses_xla(settings, strategy))
         self.writers = _summary_writers(settings.log_dir, self.chief)
         self.rows, self.progress = [], Progress(settings, int(self.run_state.step), self.steps_per_epoch, say)
@@ -94,8 +93,8 @@ class _Training:
         run, checkpointer, progress = self.run_state, self.checkpointer, self.progress
         try:
             # A run stopped while validating its last epoch saved that epoch's end, but not its row.
-            if self.chief and run.epoch_losses[1] and _row_missing(self.history_path, int(run.step),
-                                                                   self.steps_per_epoch, self.settings.epochs):
+            if self.chief and run.epoch_losses[1] and self.folder.row_missing(int(run.step), self.steps_per_epoch,
+                                                                              self.settings.epochs):
                 self.end_epoch(int(run.step) // self.steps_per_epoch - 1)
             for epoch in range(int(run.step) // self.steps_per_epoch, self.settings.epochs):
                 self.train_epoch(epoch)
@@ -108,7 +107,7 @@ class _Training:
         finally:
             progress.close()
             # A full log folder shows here; when something else stopped the run, that is what to report.
-            with contextlib.suppress(UserError) if sys.exc_info()[0] else contextlib.nullcontext():
+            with contextlib.suppress(SRCNNError) if sys.exc_info()[0] else contextlib.nullcontext():
                 _flush(self.writers, self.settings.log_dir)
         if int(run.step):
             checkpointer.save()
@@ -154,7 +153,7 @@ class _Training:
                        step=int(self.run_state.step), loss=loss_sum / loss_count, seconds=self.progress.clock.seconds())
         self.rows.append(row)
         if self.chief:
-            history.append(self.history_path, row)
+            history.append(self.folder.history_path, row)
         self.progress.epoch_done(row)
         if row["psnr"] > self.best_psnr:
             self.best_psnr = row["psnr"]
@@ -162,14 +161,16 @@ class _Training:
 
 
 def _start_run(settings, strategy, chief, steps_per_epoch, patch_count, say):
-    """Prepares the run's folders, builds the run and restores its newest checkpoint.
+    """Clears the run's folders for a fresh start, builds the run and restores its newest checkpoint.
 
     Returns:
         (TrainingRun, Checkpointer), the run at the restored step (0 for a new one).
     """
     if chief:
-        run_folders.prepare_folder(settings.checkpoint_dir, "checkpoint")
-        run_folders.prepare_folder(settings.log_dir, "log")
+        folder = RunFolder.of(settings)
+        if settings.fresh:
+            folder.start_over()  # only now that the inputs were checked
+        folder.remove_unfinished_saves()
     run = build_run(settings, strategy, total_steps=steps_per_epoch * settings.epochs)
     checkpointer = Checkpointer(run, settings, chief)
     restored = checkpointer.restore(say)

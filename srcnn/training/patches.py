@@ -6,7 +6,8 @@ import skimage
 from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core import resampling
-from srcnn.core.errors import UserError
+from srcnn.core.choices import DEFAULT_IMAGE_SIZE, DEFAULT_LABEL_SIZE, DEFAULT_STRIDE
+from srcnn.core.errors import InputError
 
 
 # Photographs that scikit-image installs, used when no data set is present. Train and
@@ -23,30 +24,29 @@ def sample_image_paths(names):
     return [os.path.join(folder, name) for name in names]
 
 
-def find_images(directory, sample_names, role, flag=None):
-    """Image files in `directory`, or scikit-image's samples when it holds none.
+def find_images(directory, sample_names, role, fallback=True):
+    """Image files in `directory`, or with `fallback` scikit-image's samples when it holds none.
 
     Args:
-        flag: the flag that named `directory` ("--train-dir"), or None for the default
-            folder; only the default falls back to the samples.
+        fallback: True for a default folder; a folder the user named gives an error instead.
 
     Returns:
         (paths, message): message is one line saying what was used, for the user.
 
     Raises:
-        UserError: a folder given by `flag` is missing or holds no images.
+        InputError: without `fallback`, the folder is missing or holds no images.
     """
     paths = image_files.list_images(directory) if os.path.isdir(directory) else []
     if paths:
         return paths, f"{role}: {len(paths)} images from {directory}"
-    if flag:
+    if not fallback:
         what = "no images" if os.path.isdir(directory) else "no such folder"
-        raise UserError(f"{flag} {directory}: {what} ({'/'.join(image_files.IMAGE_EXTENSIONS)}); pass a folder of "
-                        f"{role} images, or leave {flag} out for the default")
+        raise InputError(f"{directory}: {what} ({'/'.join(image_files.IMAGE_EXTENSIONS)}); pass a folder of "
+                         f"{role} images")
     return sample_image_paths(sample_names), (
         f"{role}: no images in {directory}, using {len(sample_names)} scikit-image sample photographs "
         f"({', '.join(sample_names)}); for the paper's data restore the 91-image set in Train/ and Set5 in "
-        f"Test/Set5 (git checkout Train Test) or pass --train-dir/--test-dir")
+        f"Test/Set5 (git checkout Train Test) or name folders of your own")
 
 
 def dihedral(images, transform, axes=(0, 1)):
@@ -105,7 +105,8 @@ def extract_patches(bicubic, hr, image_size, label_size, stride):
     return np.stack(data).astype(np.float32), np.stack(label).astype(np.float32)
 
 
-def training_patches(paths, scale, image_size=33, label_size=21, stride=14, augment=False):
+def training_patches(paths, scale, image_size=DEFAULT_IMAGE_SIZE, label_size=DEFAULT_LABEL_SIZE,
+                     stride=DEFAULT_STRIDE, augment=False):
     """Patch pairs from image files, following the paper's preparation.
 
     Each image: Y channel, modcrop, bicubic down/up, then patches (of each of the 8

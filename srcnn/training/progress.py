@@ -7,7 +7,7 @@ from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose star
 import numpy as np
 from tqdm import tqdm
 from srcnn.core import checkpoints
-from srcnn.core.errors import UserError
+from srcnn.core.errors import SettingError
 from srcnn.training.evaluate import evaluate_images
 from srcnn.training.config import check_inputs
 from srcnn.training.distribution import split_batch
@@ -129,7 +129,8 @@ def epochs_for_minutes(settings, patches, test_images, minutes, say=print, strat
     learning-rate schedule spans them).
 
     Raises:
-        UserError: as `train_on` for unusable settings or patches, or a budget too small for one epoch.
+        SRCNNError: as `train_on` for unusable settings or patches; SettingError ("minutes") for a
+            budget too small for one epoch.
     """
     strategy = strategy or tf.distribute.get_strategy()
     started = time.perf_counter()
@@ -137,8 +138,8 @@ def epochs_for_minutes(settings, patches, test_images, minutes, say=print, strat
         recorded = (checkpoints.read_recipe(os.path.join(settings.checkpoint_dir, checkpoints.RECIPE_FILE))
                     or {}).get("epochs")
         if isinstance(recorded, int) and recorded > 0:
-            say(f"--minutes {minutes:g}: continuing the run of {recorded} epochs that {settings.checkpoint_dir} "
-                "records (--minutes sizes new runs; --fresh starts one)")
+            say(f"{minutes:g} minutes: continuing the run of {recorded} epochs that {settings.checkpoint_dir} "
+                "records (minutes size new runs; a fresh start makes one)")
             return recorded
     batch_size = check_inputs(settings, patches, strategy)
     run = build_run(settings, strategy, total_steps=1)
@@ -158,10 +159,10 @@ def epochs_for_minutes(settings, patches, test_images, minutes, say=print, strat
     epoch_seconds = step_seconds * (patches.count // batch_size) + validation_seconds
     budget = 60 * minutes - (time.perf_counter() - started) - compile_seconds
     if budget < epoch_seconds:
-        raise UserError(f"--minutes {minutes:g}: one epoch takes about {duration(epoch_seconds)} here; "
-                        "give more minutes, or fewer patches")
+        raise SettingError(f"{minutes:g} minutes: one epoch takes about {duration(epoch_seconds)} here; "
+                           "give more minutes, or fewer patches", "minutes")
     epochs = int(budget // epoch_seconds)
-    say(f"--minutes {minutes:g}: {epochs} epochs fit ({epoch_seconds:.1f} s per epoch measured here: "
+    say(f"{minutes:g} minutes: {epochs} epochs fit ({epoch_seconds:.1f} s per epoch measured here: "
         f"{patches.count // batch_size} steps of {1000 * step_seconds:.0f} ms and a validation of "
         f"{validation_seconds:.1f} s)")
     return epochs

@@ -26,11 +26,11 @@ import numpy as np
 
 from srcnn.training import history
 from srcnn.core import metrics
-from srcnn.training import run_folders
+from srcnn.training import run_folder
 from srcnn.core.colour import colour_output
 from srcnn.core import image_files
 from srcnn.training.evaluate import table_rows
-from srcnn.core.errors import UserError, os_reason
+from srcnn.core.errors import SRCNNError, SettingError, os_reason
 from srcnn.core.files import atomic_path
 
 CROP_WINDOW = 48  # side of the compared window, in image pixels
@@ -66,24 +66,8 @@ def identify_test_set(names):
 
 
 def default_history(weights_prefix, scale):
-    """The training history that belongs to the weights, or None.
-
-    The history.csv beside the weights (the shipped checkpoint/pretrained/x{scale}/ have
-    theirs), else that of step2_train's log folder for their checkpoint folder (logs/x{scale}
-    for the default one, <folder>/logs for any other), if that log folder records this
-    checkpoint folder as its training's (`run_folders.log_owner`): never another run's.
-    """
-    folder = os.path.dirname(weights_prefix)
-    if os.path.basename(folder) == "best":  # checkpoint/x3/best/best-N: the run is checkpoint/x3
-        folder = os.path.dirname(folder)
-    beside = os.path.join(folder, history.FILE_NAME)
-    if os.path.isfile(beside):
-        return beside
-    for log_dir in (os.path.join("logs", f"x{scale}"), os.path.join(folder, "logs")):
-        path = os.path.join(log_dir, history.FILE_NAME)
-        if os.path.isfile(path) and run_folders.log_owner(log_dir) == os.path.realpath(folder):
-            return path
-    return None
+    """The training history that belongs to the weights, or None (`run_folder.history_of`)."""
+    return run_folder.history_of(weights_prefix, scale)
 
 
 def read_history(path):
@@ -91,7 +75,7 @@ def read_history(path):
     validation PSNR); None if it cannot be read or has none."""
     try:
         rows, _ = history.read(path)
-    except UserError:
+    except SRCNNError:
         return None
     points = [(int(row["epoch"]), row["psnr"], row["bicubic_psnr"]) for row in rows
               if math.isfinite(row["psnr"]) and math.isfinite(row["bicubic_psnr"])]
@@ -126,7 +110,7 @@ def write_page(folder, images, results, scale, weights, padding, history_path=No
 
     Args:
         folder: the sample folder, where srcnn.training.evaluate.write_samples wrote its PNGs.
-        images: the `srcnn.data.TestImage`s evaluated.
+        images: the `srcnn.training.test_set.TestImage`s evaluated.
         results: their `srcnn.training.evaluate.ImageResult`s, in the same order (with SSIM).
         scale: the upscaling factor.
         weights: the checkpoint prefix evaluated (shown on the page).
@@ -139,7 +123,7 @@ def write_page(folder, images, results, scale, weights, padding, history_path=No
     try:
         return _write_page(folder, images, results, scale, weights, padding, history_path)
     except OSError as error:
-        raise UserError(f"{folder}: cannot write the sample page ({os_reason(error)}); pass another --sample-dir") from None
+        raise SettingError(f"{folder}: cannot write the sample page ({os_reason(error)})", "sample_dir") from None
 
 
 def _write_page(folder, images, results, scale, weights, padding, history_path):

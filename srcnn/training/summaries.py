@@ -4,7 +4,7 @@ import math
 import os
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 import numpy as np
-from srcnn.core.errors import UserError, tf_reason
+from srcnn.core.errors import RunFolderError, tf_reason
 from srcnn.training.evaluate import evaluate_images
 from srcnn.training.update import float32_model
 
@@ -15,18 +15,18 @@ def _summary_writers(log_dir, chief):
         return {name: tf.summary.create_file_writer(os.path.join(log_dir, name)) if chief
                 else tf.summary.create_noop_writer() for name in ("train", "eval", "bicubic")}
     except tf.errors.OpError as error:
-        raise UserError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)}); "
-                        "pass another --log-dir") from None
+        raise RunFolderError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)})",
+                             "log_dir") from None
 
 
 def _flush(writers, log_dir):
-    """Writes out the summaries the writers hold; UserError when the log folder cannot take them."""
+    """Writes out the summaries the writers hold; RunFolderError when the log folder cannot take them."""
     try:
         for writer in writers.values():
             writer.flush()
     except tf.errors.OpError as error:
-        raise UserError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)}); "
-                        "pass another --log-dir") from None
+        raise RunFolderError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)})",
+                             "log_dir") from None
 
 
 def _log_step(writer, step, loss, learning_rate):
@@ -42,7 +42,7 @@ def validate(model, test_images, settings, writers, *, epoch, step, loss, second
     Args:
         model: the network being trained; evaluated in float32 with replicate padding, as
             step 3 evaluates its checkpoints.
-        test_images: `srcnn.data.TestImage`s.
+        test_images: `srcnn.training.test_set.TestImage`s.
         settings: a TrainSettings (scale, image_every, epochs).
         writers: the "eval" and "bicubic" summary writers.
         epoch: the 0-based epoch just finished; step: the step reached.

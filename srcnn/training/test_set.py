@@ -7,7 +7,7 @@ from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core import resampling
 from srcnn.core.choices import DEFAULT_MAX_PIXELS
-from srcnn.core.errors import UserError, printable
+from srcnn.core.errors import InputError, printable
 from srcnn.core.metrics import SSIM_WINDOW
 
 
@@ -30,12 +30,12 @@ def test_image(path, scale, max_pixels=DEFAULT_MAX_PIXELS):
     """A `TestImage` from an image file: ground truth Y, its bicubic input and colour.
 
     Raises:
-        UserError: unreadable, or smaller than `smallest_test_side(scale)` after the modcrop.
+        InputError: unreadable, or smaller than `smallest_test_side(scale)` after the modcrop.
     """
     image = resampling.modcrop(image_files.read_image(path, max_pixels).pixels, scale)
     height, width = image.shape[:2]
     if min(height, width) < smallest_test_side(scale):
-        raise UserError(f"{printable(path)}: {width}x{height} after cropping to a multiple of {scale} is too small to test "
+        raise InputError(f"{printable(path)}: {width}x{height} after cropping to a multiple of {scale} is too small to test "
                         f"x{scale} on (PSNR/SSIM need at least {smallest_test_side(scale)} px a side); "
                         "leave it out of the test folder")
     hr = colour.luminance(image)
@@ -52,7 +52,7 @@ def test_images(paths, scale, max_pixels=DEFAULT_MAX_PIXELS):
     """`TestImage`s from image files, whose names (file names without extension) must differ.
 
     Raises:
-        UserError: two files give the same name (a.png and a.jpg, or sub/a.png), or
+        InputError: two files give the same name (a.png and a.jpg, or sub/a.png), or
             `test_image` refuses one.
     """
     by_name = {}
@@ -60,7 +60,7 @@ def test_images(paths, scale, max_pixels=DEFAULT_MAX_PIXELS):
         name = os.path.splitext(os.path.basename(path))[0]
         check_test_name(name, path)
         if name in by_name:
-            raise UserError(f"{printable(by_name[name])} and {printable(path)} would both be test image "
+            raise InputError(f"{printable(by_name[name])} and {printable(path)} would both be test image "
                             f"'{printable(name)}' (results and sample "
                             "PNGs are named after it); rename or remove one")
         by_name[name] = path
@@ -71,12 +71,12 @@ RESERVED_NAMES = ("mean",)  # the summary row of results.csv and the tables
 
 
 def check_test_name(name, where):
-    """Raises UserError for a test image name that would be confused with a summary row.
+    """Raises InputError for a test image name that would be confused with a summary row.
 
     Args:
         name: the image name (a file name without extension, or a test.h5 group).
         where: the file it comes from, for the message.
     """
     if name.lower() in RESERVED_NAMES:
-        raise UserError(f"{printable(where)}: a test image named '{printable(name)}' would read as the "
+        raise InputError(f"{printable(where)}: a test image named '{printable(name)}' would read as the "
                         f"{name.lower()} row of the results; rename it")

@@ -231,7 +231,7 @@ class Upscaler:
             a `srcnn.upscaling.video.VideoResult` (frames, size, frame rate, what became of the audio).
 
         Raises:
-            srcnn.core.errors.UserError: `source` is not a usable video, or `destination`
+            srcnn.core.errors.SRCNNError: `source` is not a usable video, or `destination`
                 exists (and not `overwrite`) or cannot be written.
         """
         return video.upscale_video(self.upscale, self.scale, os.fspath(source), os.fspath(destination),

@@ -67,7 +67,7 @@ def test_installed_package_finds_its_weights_from_any_folder(wheel, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = ("import sys; sys.path.insert(0, sys.argv[1]); "
-             "from srcnn import checkpoints; print(checkpoints.pretrained_path(3)); "
+             "from srcnn.core import checkpoints; print(checkpoints.pretrained_path(3)); "
              "print(checkpoints.read_config(checkpoints.pretrained_path(3)))")
     finished = subprocess.run([sys.executable, "-I", "-c", probe, str(site)], cwd=elsewhere, capture_output=True,
                               text=True, timeout=300)
@@ -75,3 +75,44 @@ def test_installed_package_finds_its_weights_from_any_folder(wheel, tmp_path):
     path, config = finished.stdout.strip().splitlines()[-2:]
     assert path == str(site / "srcnn" / "pretrained" / "x3" / "srcnn")
     assert config == "{'scale': 3, 'arch': '9-1-5'}"
+
+
+def module_imports(path, package_root):
+    """The srcnn modules a module imports when it loads (its top-level imports, not those inside functions)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in tree.body:
+        for statement in ast.walk(node) if isinstance(node, (ast.Try, ast.If)) else [node]:
+            if isinstance(statement, ast.Import):
+                found.update(alias.name for alias in statement.names if alias.name.startswith("srcnn"))
+            elif isinstance(statement, ast.ImportFrom) and (statement.module or "").startswith("srcnn"):
+                for alias in statement.names:  # `from srcnn.training import hdf5` imports a module
+                    module = f"{statement.module}.{alias.name}"
+                    found.add(module if (package_root.parent / (module.replace(".", "/") + ".py")).exists()
+                              else statement.module)
+    return found
+
+
+def test_no_import_cycle():
+    package = ROOT / "srcnn"
+    names = {".".join(path.relative_to(ROOT).with_suffix("").parts): path for path in package.rglob("*.py")}
+    graph = {name: {imported for imported in module_imports(path, package) if imported in names and imported != name
+                    and not name.startswith(imported + ".")}  # a module's own package loads first anyway
+             for name, path in names.items()}
+    done, cycles = set(), []
+
+    def visit(name, chain):
+        if name in chain:
+            cycles.append(chain[chain.index(name):] + [name])
+            return
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, chain + [name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert cycles == []

@@ -17,7 +17,7 @@ from srcnn.core import image_files
 from srcnn.training import hdf5
 from srcnn.training import patches
 from srcnn.training import test_set
-from srcnn.core.errors import UserError
+from srcnn.core.errors import CheckpointError, InputError
 from srcnn.core.model import SRCNN
 
 
@@ -113,9 +113,9 @@ def test_step1_bad_test_image_leaves_both_h5_files(folders, capsys):
 
 def test_step1_good_run_replaces_both(folders):
     assert step1(folders) == 0
-    patches, _, _ = hdf5.read_train_h5(str(folders / "h5" / "train.h5"), {"scale": 3, "image_size": 21})
+    inputs, _, _ = hdf5.read_train_h5(str(folders / "h5" / "train.h5"), {"scale": 3, "image_size": 21})
     images, _ = hdf5.read_test_h5(str(folders / "h5" / "test.h5"), {"scale": 3})
-    assert len(patches) == patches.patch_count(60, 48, 21, 7) == 24 and [image.name for image in images] == ["t"]
+    assert len(inputs) == patches.patch_count(60, 48, 21, 7) == 24 and [image.name for image in images] == ["t"]
     assert sorted(path.name for path in (folders / "h5").iterdir()) == ["test.h5", "train.h5"]
 
 
@@ -198,15 +198,17 @@ def test_step1_mistyped_folder(folders, capsys, flag, kind):
     flags = {"--train-dir": str(folders / "train"), "--test-dir": str(folders / "test"), flag: str(wrong)}
     assert step1_pre.main([*sum(flags.items(), ()), "--h5-dir", str(folders / "h5")]) == 1
     error = last_error(capsys)
-    assert f"{flag} {wrong}: {'no such folder' if kind == 'missing' else 'no images'}" in error
+    assert f"{wrong}: {'no such folder' if kind == 'missing' else 'no images'}" in error
+    assert error.endswith(f"or leave {flag} out for the default")
     assert h5_untouched(folders)
 
 
 def test_only_the_default_folder_falls_back_to_the_samples(tmp_path):
     paths, message = patches.find_images(str(tmp_path / "Train"), patches.SAMPLE_TRAIN_IMAGES, "training")
     assert len(paths) == len(patches.SAMPLE_TRAIN_IMAGES) and "scikit-image" in message
-    with pytest.raises(UserError, match="--train-dir .*Train: no such folder"):
-        patches.find_images(str(tmp_path / "Train"), patches.SAMPLE_TRAIN_IMAGES, "training", "--train-dir")
+    with pytest.raises(InputError, match="Train: no such folder") as refused:
+        patches.find_images(str(tmp_path / "Train"), patches.SAMPLE_TRAIN_IMAGES, "training", fallback=False)
+    assert "--" not in str(refused.value)
 
 
 # --- case 2: outputs are never read back as inputs ----------------------------------------------------
@@ -268,7 +270,7 @@ def frames_file(path, count=3):
                                         ("moving.png", "an animation of 3 frames"),
                                         ("pages.tif", "a multi-page file of 3 frames")])
 def test_animation_or_pages_are_refused_not_cut_to_one_frame(tmp_path, name, what):
-    with pytest.raises(UserError, match=f"{name}: {what}; only still images"):
+    with pytest.raises(InputError, match=f"{name}: {what}; only still images"):
         image_files.read_image(str(frames_file(tmp_path / name)))
 
 
@@ -325,6 +327,6 @@ def test_damaged_weights_are_called_damaged(tmp_path):
     with open(data_file, "r+b") as handle:
         handle.seek(100)
         handle.write(b"\xff" * 64)
-    with pytest.raises(UserError, match="srcnn: incomplete or damaged") as refused:
+    with pytest.raises(CheckpointError, match="srcnn: incomplete or damaged") as refused:
         checkpoints.load_model(prefix)
     assert "do not fit" not in str(refused.value)

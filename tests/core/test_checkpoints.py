@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from srcnn.core import checkpoints
-from srcnn.core.errors import UserError
+from srcnn.core.errors import CheckpointError, ResumeError
 from srcnn.core.model import SRCNN
 
 from conftest import ROOT
@@ -21,7 +21,7 @@ def test_restore_in_a_fresh_process_gives_identical_output(tmp_path):
     np.save(tmp_path / "input.npy", images)
     expected = model(images, padding="replicate").numpy()
     script = (
-        "import numpy as np; from srcnn import checkpoints;"
+        "import numpy as np; from srcnn.core import checkpoints;"
         f"model, config = checkpoints.load_model({prefix!r});"
         f"np.save({str(tmp_path / 'output.npy')!r}, model(np.load({str(tmp_path / 'input.npy')!r})).numpy());"
         "print(config)")
@@ -35,10 +35,20 @@ def test_config_is_checked(tmp_path):
     prefix = str(tmp_path / "srcnn")
     checkpoints.export_weights(SRCNN("9-5-5"), 2, prefix)
     assert checkpoints.read_config(prefix) == {"scale": 2, "arch": "9-5-5"}
-    with pytest.raises(UserError, match="9-5-5 network, but --arch is 9-1-5"):
+    with pytest.raises(ResumeError, match="9-5-5 network, not 9-1-5") as refused:
         checkpoints.check_config(prefix, 2, "9-1-5")
-    with pytest.raises(UserError, match="trained for scale 2"):
+    assert (refused.value.setting, refused.value.recorded) == ("arch", "9-5-5")
+    with pytest.raises(checkpoints.WrongScale, match="trained for x2, but x3 is asked for") as refused:
         checkpoints.check_config(prefix, 3, "9-5-5")
+    assert (refused.value.recorded, refused.value.wanted) == (2, 3)
+
+
+def test_the_scale_check_is_one_function(tmp_path):
+    prefix = str(tmp_path / "srcnn")
+    checkpoints.export_weights(SRCNN(), 2, prefix)
+    assert checkpoints.check_scale(prefix, 2)["scale"] == checkpoints.check_scale(prefix, None)["scale"] == 2
+    with pytest.raises(CheckpointError, match="trained for x2, but x4 is asked for"):
+        checkpoints.check_scale(prefix, 4)
 
 
 def test_resolve_finds_latest_in_a_folder_and_refuses_empty(tmp_path):
@@ -47,13 +57,13 @@ def test_resolve_finds_latest_in_a_folder_and_refuses_empty(tmp_path):
     manager.save(checkpoint_number=5)
     manager.save(checkpoint_number=9)
     assert checkpoints.resolve(str(tmp_path / "run")).endswith("ckpt-9")
-    with pytest.raises(UserError, match="no checkpoint"):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
         checkpoints.resolve(str(tmp_path))
 
 
 def test_a_non_srcnn_checkpoint_is_refused(tmp_path):
     prefix = tf.train.Checkpoint(other=tf.Variable(1.0)).write(str(tmp_path / "other"))
-    with pytest.raises(UserError, match="not a readable SRCNN checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable SRCNN checkpoint"):
         checkpoints.load_model(prefix)
 
 

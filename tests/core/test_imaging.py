@@ -7,7 +7,7 @@ from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core import resampling
 from srcnn.training import test_set
-from srcnn.core.errors import UserError
+from srcnn.core.errors import SRCNNError
 
 
 def test_y_of_white_is_235_and_black_is_16():
@@ -49,7 +49,7 @@ def test_degrade_shapes_and_refuses_uncropped(smooth_rgb):
 def test_load_image_reports_unreadable_file(tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")
-    with pytest.raises(UserError, match="broken.png"):
+    with pytest.raises(SRCNNError, match="broken.png"):
         image_files.load_image(str(bad))
 
 

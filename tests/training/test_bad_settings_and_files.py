@@ -29,7 +29,7 @@ from srcnn.training import distribution
 from srcnn.training import hdf5
 from srcnn.training import test_set
 from srcnn.training import update
-from srcnn.core.errors import CheckpointError, UserError, csv_cell, os_reason, printable, tf_reason
+from srcnn.core.errors import CheckpointError, SettingError, SRCNNError, csv_cell, os_reason, printable, tf_reason
 from srcnn.core.model import SRCNN
 
 from tiny_data import write_h5s
@@ -90,8 +90,9 @@ def test_replicas_that_cannot_split_the_batch_are_refused_up_front(flags, capsys
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="counts GPUs instead")
 def test_too_many_logical_cpus_refused_before_making_them():
     started = time.perf_counter()
-    with pytest.raises(UserError, match="--replicas 100000: no GPU here"):
+    with pytest.raises(SettingError, match="replicas 100000: no GPU here") as refused:
         distribution.make_strategy("mirrored", 100000)
+    assert refused.value.setting == "replicas" and "--" not in str(refused.value)
     assert time.perf_counter() - started < 1
 
 
@@ -107,7 +108,7 @@ def test_too_many_logical_cpus_refused_before_making_them():
 ])
 def test_malformed_tf_config_is_one_line(monkeypatch, tf_config, reason):
     monkeypatch.setenv("TF_CONFIG", tf_config)
-    with pytest.raises(UserError, match="TF_CONFIG is not a cluster description") as error:
+    with pytest.raises(SettingError, match="TF_CONFIG is not a cluster description") as error:
         distribution.make_strategy("multi-worker")
     assert reason in str(error.value) and "\n" not in str(error.value)
 
@@ -148,7 +149,7 @@ def test_history_that_is_endless_or_huge_is_refused_without_reading_it(tmp_path,
             handle.write("\n")
     else:
         path = source
-    with pytest.raises(UserError, match="not a regular file|over 64 MB"):
+    with pytest.raises(SRCNNError, match="not a regular file|over 64 MB"):
         history.read(str(path))
     assert report.read_history(str(path)) is None
 
@@ -209,7 +210,7 @@ def damaged_copy(source, tmp_path, damage):
 ])
 def test_malformed_test_h5_is_one_line_where_it_is_read(h5s, tmp_path, damage, message):
     path = damaged_copy(h5s[1], tmp_path, damage)
-    with pytest.raises(UserError, match="rerun step1_pre.py|rename it") as error:
+    with pytest.raises(SRCNNError, match="rerun step1_pre.py|rename it") as error:
         hdf5.read_test_h5(str(path))
     assert message in str(error.value) and "\n" not in str(error.value)
 
@@ -335,7 +336,7 @@ def test_a_test_image_named_mean_is_refused(tmp_path, smooth_rgb, file_name):
     """It made two "mean" rows in results.csv."""
     from PIL import Image
     Image.fromarray(smooth_rgb).save(tmp_path / file_name)
-    with pytest.raises(UserError, match="would read as the mean row"):
+    with pytest.raises(SRCNNError, match="would read as the mean row"):
         test_set.test_images([str(tmp_path / file_name)], 3)
 
 
@@ -364,7 +365,7 @@ def test_a_checkpoint_that_cannot_be_written_says_why(tmp_path, monkeypatch, cod
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(checkpointer.latest, "save", fail)
-    with pytest.raises(UserError) as error:
+    with pytest.raises(SRCNNError) as error:
         checkpointer.save()
     assert os_reason(OSError(code, "")) in str(error.value) and "space" not in str(error.value)
 
@@ -382,7 +383,7 @@ def test_an_h5_that_cannot_be_read_says_why(h5s, tmp_path, monkeypatch, cause, s
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
 
         monkeypatch.setattr(hdf5, "open", denied, raising=False)  # root reads any file
-    with pytest.raises(UserError, match=f"{path}: cannot read \\({said}\\)"):
+    with pytest.raises(SRCNNError, match=f"{path}: cannot read \\({said}\\)"):
         hdf5.read_test_h5(str(path))
 
 

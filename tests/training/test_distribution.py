@@ -98,4 +98,5 @@ def test_workers_that_restore_different_steps_stop(tmp_path, reference):
 def test_multi_worker_without_tf_config_is_one_line_error(monkeypatch, capsys):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert step2_train.main(["--strategy", "multi-worker"]) == 1
-    assert "--strategy multi-worker needs TF_CONFIG" in capsys.readouterr().err
+    error = capsys.readouterr().err.strip()
+    assert "multi-worker strategy needs TF_CONFIG" in error and error.endswith("; pass another --strategy")

@@ -3,7 +3,7 @@
 import pytest
 
 from srcnn.training import history
-from srcnn.core.errors import UserError
+from srcnn.core.errors import RunFolderError
 
 
 def row(epoch):
@@ -33,5 +33,6 @@ def test_a_damaged_or_cut_off_row_is_left_out_and_the_file_not_clean(tmp_path, d
 def test_an_unreadable_history_is_one_line(tmp_path):
     folder = tmp_path / history.FILE_NAME
     folder.mkdir()  # a folder where the file should be
-    with pytest.raises(UserError, match="history.csv: cannot read .*pass another --log-dir"):
+    with pytest.raises(RunFolderError, match="history.csv: cannot read") as refused:
         history.read(str(folder))
+    assert refused.value.setting == "log_dir" and "--" not in str(refused.value)

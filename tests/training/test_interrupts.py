@@ -128,8 +128,8 @@ def test_train_h5_whose_patches_do_not_match_their_labels(run, tmp_path, capsys)
 # --- bad checkpoint state ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("scale, arch, message", [
-    (3, "9-5-5", "a 9-5-5 network, but --arch is 9-1-5"),
-    (2, "9-1-5", "trained for scale 2, but --scale is 3"),
+    (3, "9-5-5", "a 9-5-5 network, not 9-1-5; pass --arch 9-5-5 to continue it"),
+    (2, "9-1-5", "trained for x2, but x3 is asked for; pass --scale 2 to continue it"),
 ])
 def test_checkpoint_of_another_network_is_refused_and_kept(run, capsys, scale, arch, message):
     bundle = tf.train.Checkpoint(model=SRCNN(arch), config=checkpoints.Config(scale, arch))

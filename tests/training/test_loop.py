@@ -5,7 +5,7 @@ from srcnn.core import image_files
 from srcnn.training import hdf5
 from srcnn.training.patches import training_patches
 from srcnn.training import test_set
-from srcnn.core.errors import UserError
+from srcnn.core.errors import DataFileError, RunFolderError
 from srcnn.training.config import TrainSettings
 from srcnn.training.loop import train
 
@@ -23,13 +23,13 @@ def test_short_training_on_real_images_beats_bicubic(tmp_path, train_images, set
 def test_training_never_writes_into_the_shipped_weights(tmp_path):
     from srcnn.core.checkpoints import PRETRAINED_DIR
     settings = TrainSettings(epochs=1, checkpoint_dir=f"{PRETRAINED_DIR}/x3", log_dir=str(tmp_path))
-    with pytest.raises(UserError, match="shipped weights"):
+    with pytest.raises(RunFolderError, match="shipped weights"):
         train(settings, np.zeros((4, 33, 33, 1), np.float32), np.zeros((4, 21, 21, 1), np.float32), [])
 
 
 def test_patch_size_must_fit_the_architecture(tmp_path):
     settings = TrainSettings(arch="9-5-5", checkpoint_dir=str(tmp_path / "c"), log_dir=str(tmp_path / "l"))
-    with pytest.raises(UserError, match="do not fit a 9-5-5 network"):
+    with pytest.raises(DataFileError, match="do not fit a 9-5-5 network"):
         train(settings, np.zeros((4, 33, 33, 1), np.float32), np.zeros((4, 21, 21, 1), np.float32), [])
 
 
@@ -48,9 +48,14 @@ def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp
     model, config = checkpoints.load_model(prefix)
     assert all(variable.dtype == "float32" for variable in model.trainable_variables)
     # The recipe beside the newest and the best checkpoint, with the defaults resolved.
-    expected = {"scale": 3, "arch": "9-1-5", "optimizer": "adam", "learning_rate": 0.001,
-                "initialization": "identity", "epochs": 2,
-                "batch_size": 32, "seed": 0, "augment": True, "precision": "mixed_bfloat16"}
+    # The whole config, resolved: what decides the weights, and the rest (folders, logging).
+    weights = {"scale": 3, "arch": "9-1-5", "optimizer": "adam", "learning_rate": 0.001,
+               "initialization": "identity", "epochs": 2,
+               "batch_size": 32, "seed": 0, "augment": True, "precision": "mixed_bfloat16"}
+    expected = {**weights, "checkpoint_dir": str(tmp_path / "checkpoint"), "log_dir": str(tmp_path / "logs"),
+                "log_every": 1, "save_every": 500, "train_h5": "h5/train.h5", "test_h5": "h5/test.h5",
+                "image_size": 33, "minutes": None, "strategy": "default", "replicas": None, "stream": None,
+                "shuffle_buffer": 16384, "print_steps": False, "image_every": 10}
     assert checkpoints.read_recipe(prefix) == expected
     assert checkpoints.read_recipe(checkpoints.resolve(str(tmp_path / "checkpoint" / "best"))) == expected
     assert model(images[0].bicubic[None]).dtype == "float32"

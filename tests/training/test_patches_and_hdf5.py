@@ -8,7 +8,7 @@ from srcnn.training import batches
 from srcnn.training import hdf5
 from srcnn.training.patches import SAMPLE_TEST_IMAGES, SAMPLE_TRAIN_IMAGES, dihedral_variants, extract_patches, find_images, patch_count, random_dihedral
 from srcnn.training import test_set
-from srcnn.core.errors import UserError
+from srcnn.core.errors import SRCNNError
 
 
 @pytest.mark.parametrize("height, width, stride", [(60, 48, 14), (33, 33, 14), (100, 70, 7), (32, 90, 14)])
@@ -60,7 +60,7 @@ def test_train_h5_round_trip_keeps_data_and_attributes(tmp_path):
     read_patches, read_labels, attributes = hdf5.read_train_h5(path, {"scale": 3, "image_size": 33})
     assert np.array_equal(read_patches, patches) and np.array_equal(read_labels, labels)
     assert attributes["stride"] == 14 and attributes["colour"] == colour.COLOUR_CONVENTION
-    with pytest.raises(UserError, match="scale=3, but 2"):
+    with pytest.raises(SRCNNError, match="scale=3, but 2"):
         hdf5.read_train_h5(path, {"scale": 2})
     assert list(tmp_path.iterdir()) == [tmp_path / "train.h5"]  # no temporary left behind
 
@@ -94,7 +94,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
 def test_damaged_h5_is_one_line_error(tmp_path, content):
     path = tmp_path / "train.h5"
     path.write_bytes(content)
-    with pytest.raises(UserError, match="not a readable HDF5"):
+    with pytest.raises(SRCNNError, match="not a readable HDF5"):
         hdf5.read_train_h5(str(path), {})
 
 
@@ -102,7 +102,7 @@ def test_h5_without_datasets_is_refused(tmp_path):
     path = tmp_path / "train.h5"
     with h5py.File(path, "w") as h5:
         h5.create_dataset("data", data=np.zeros((1, 33, 33, 1)))
-    with pytest.raises(UserError, match="has no label"):
+    with pytest.raises(SRCNNError, match="has no label"):
         hdf5.read_train_h5(str(path), {})
 
 
@@ -146,7 +146,7 @@ def test_files_of_other_conventions_are_refused_when_read(tmp_path, reader, attr
                 del h5.attrs[attribute]
             else:
                 h5.attrs[attribute] = value
-    with pytest.raises(UserError) as error:
+    with pytest.raises(SRCNNError) as error:
         READERS[reader](train_h5, test_h5)
     message = str(error.value)
     assert len(message.splitlines()) == 1

@@ -46,7 +46,7 @@ def test_minutes_sizes_the_run_to_the_time_measured_here(h5s, tmp_path, capsys):
     flags = ["--train-h5", train_h5, "--test-h5", test_h5, "--batch-size", "32", "--checkpoint-dir", str(tmp_path / "c")]
     assert step2_train.main([*flags, "--minutes", "0.25"]) == 0
     out = capsys.readouterr().out
-    fitted = re.search(r"--minutes 0.25: (\d+) epochs fit \(([\d.]+) s per epoch measured here", out)
+    fitted = re.search(r"0.25 minutes: (\d+) epochs fit \(([\d.]+) s per epoch measured here", out)
     epochs, epoch_seconds = int(fitted.group(1)), float(fitted.group(2))
     assert epochs >= 1 and epochs * epoch_seconds <= 15
     assert f"finished: epoch {epochs}," in out

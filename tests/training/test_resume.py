@@ -119,7 +119,7 @@ def test_resume_with_another_batch_size_is_refused(tiny, tmp_path, capsys):
     for other in ("8",):
         assert step2_train.main([*flags, "2", "--batch-size", other]) == 1
         error = capsys.readouterr().err.strip()
-        assert error == (f"error: {tmp_path / 'c'}: this run trains with --batch-size 16 (its recipe.json); pass "
+        assert error == (f"error: {tmp_path / 'c'}: this run trains with batch size 16 (its recipe.json); pass "
                          "--batch-size 16 to continue it, or --fresh or another --checkpoint-dir to start a new run")
     assert (tmp_path / "c" / checkpoints.RECIPE_FILE).read_text() == recipe
     assert step2_train.main([*flags, "2", "--batch-size", "16", "--seed", "3"]) == 0
@@ -133,5 +133,5 @@ def test_a_clamped_batch_size_is_recorded_as_used(tiny, tmp_path, capsys):
     train_h5, test_h5, *_ = tiny
     assert step2_train.main(["--train-h5", train_h5, "--test-h5", test_h5, "--checkpoint-dir", str(tmp_path / "c"),
                              "--epochs", "1", "--batch-size", "100"]) == 0
-    assert "--batch-size 100: only 64 patches, so batches of 64" in capsys.readouterr().out
+    assert "batch size 100: only 64 patches, so batches of 64" in capsys.readouterr().out
     assert json.loads((tmp_path / "c" / checkpoints.RECIPE_FILE).read_text())["batch_size"] == 64

@@ -17,7 +17,7 @@ from PIL import Image
 import step3_test
 from srcnn.core import checkpoints
 from srcnn.core import image_files
-from srcnn.core.errors import UserError
+from srcnn.core.errors import SRCNNError
 from srcnn.core.model import SRCNN
 
 
@@ -193,6 +193,6 @@ def test_read_image_modes(tmp_path, mode, shape, alpha):
 def test_load_image_keeps_its_contract_for_existing_callers(tmp_path, smooth_rgb):
     Image.fromarray(np.dstack([smooth_rgb, np.full(smooth_rgb.shape[:2], 7, np.uint8)])).save(tmp_path / "a.png")
     assert np.array_equal(image_files.load_image(str(tmp_path / "a.png")), smooth_rgb)
-    with pytest.raises(UserError, match="empty file"):
+    with pytest.raises(SRCNNError, match="empty file"):
         (tmp_path / "e.png").write_bytes(b"")
         image_files.load_image(str(tmp_path / "e.png"))

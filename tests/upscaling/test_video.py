@@ -21,7 +21,7 @@ from srcnn.core import metrics
 from srcnn.upscaling import video
 from srcnn.core import colour
 from tiny_data import CTRL_C_RESTORED
-from srcnn.core.errors import OutputExistsError, UserError
+from srcnn.core.errors import OutputExistsError, SRCNNError
 from srcnn.upscaling.jobs import Naming, plan_jobs
 from srcnn.upscaling.upscaler import Upscaler
 
@@ -246,7 +246,7 @@ def unknown_codec(folder):
 def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, make, message):
     source = make(tmp_path)
     output = tmp_path / "out"
-    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+    with pytest.raises(SRCNNError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
         video.upscale_video(nearest(2), 2, source, str(output / "result.mp4"))
     assert source in str(error.value) and "\n" not in str(error.value)
     assert not output.exists() or os.listdir(output) == []
@@ -259,7 +259,7 @@ def test_an_ffmpeg_that_cannot_start_is_reported_as_such(tmp_path, monkeypatch):
     broken.write_text("not a program\n")  # not executable
     monkeypatch.setattr(video, "ffmpeg_path", lambda: str(broken))
     output = tmp_path / "out"
-    with pytest.raises(UserError, match="ffmpeg cannot start .*reinstall") as error:
+    with pytest.raises(SRCNNError, match="ffmpeg cannot start .*reinstall") as error:
         video.upscale_video(nearest(2), 2, source, str(output / "result.mp4"))
     assert str(broken) in str(error.value) and "cannot write" not in str(error.value)
     assert not output.exists() or os.listdir(output) == []

@@ -1,10 +1,12 @@
-"""Issue 12, step 2: no training writes into another run's files, and its errors are the last line.
+"""srcnn.training.run_folder: no training writes into another run's files (the library takes
+the lock itself), and its errors are the last line naming the flag.
 
-Each test names the case of the issue it covers.
+Each test names the case of issue 12 it covers.
 """
 
 import csv
 import os
+import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -14,9 +16,10 @@ import tensorflow as tf
 
 import step2_train
 from srcnn.core import checkpoints
-from srcnn.training import run_folders
+from srcnn.training import run_folder
+from srcnn.training.run_folder import RunFolder
 from srcnn.training.batches import PatchArrays
-from srcnn.core.errors import UserError, exit_on_user_error
+from srcnn.core.errors import RunFolderError, SettingError, SRCNNError, exit_on_user_error
 from srcnn.core.model import SRCNN
 from srcnn.training.config import TrainSettings
 from srcnn.training.loop import train_on
@@ -87,18 +90,64 @@ def test_rerun_says_where_training_stands(flags, tmp_path, capsys):
 
 # --- case 4: one training per folder ----------------------------------------------------------------------
 
+HOLDER = ("import fcntl, os, sys, time\n"
+          "handle = open(os.path.join(sys.argv[1], 'training.lock'), 'a+')\n"
+          "fcntl.flock(handle, fcntl.LOCK_EX); handle.write(f'{os.getpid()}\\n'); handle.flush()\n"
+          "print('held', flush=True); time.sleep(120)\n")
+
+
+@pytest.fixture
+def held_elsewhere():
+    """Locks a folder as another process's training does (`run_folder`'s advisory lock)."""
+    holders = []
+
+    def hold(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True)
+        holders.append(holder)
+        assert holder.stdout.readline().strip() == "held"
+        return holder.pid
+
+    yield hold
+    for holder in holders:
+        holder.kill()
+        holder.wait()
+
+
 @pytest.mark.parametrize("shared", ["checkpoint", "log"])
-def test_second_training_into_a_held_folder_stops_naming_the_first(flags, tmp_path, capsys, shared):
-    held = TrainSettings(checkpoint_dir=str(tmp_path / "A"), log_dir=str(tmp_path / "L"))
+def test_second_training_into_a_held_folder_stops_naming_the_first(flags, tmp_path, capsys, shared, held_elsewhere):
     mine = {"checkpoint": tmp_path / ("A" if shared == "checkpoint" else "B"),
             "log": tmp_path / ("L" if shared == "log" else "M")}
-    with run_folders.claim(held):  # as another process's training would hold them
-        assert step2_train.main([*flags, "--checkpoint-dir", str(mine["checkpoint"]), "--log-dir", str(mine["log"]),
-                                 "--epochs", "1"]) == 1
-        error = last_error(capsys)
-    assert f"{mine[shared]}: another training (process {os.getpid()}) is using this {shared} folder" in error
+    other = held_elsewhere(mine[shared])
+    assert step2_train.main([*flags, "--checkpoint-dir", str(mine["checkpoint"]), "--log-dir", str(mine["log"]),
+                             "--epochs", "1"]) == 1
+    error = last_error(capsys)
+    assert f"{mine[shared]}: another training (process {other}) is using this {shared} folder" in error
+    assert error.endswith(f"; pass another --{shared}-dir")
     assert checkpoint_files(mine["checkpoint"]) == []
     assert not (mine["log"] / "history.csv").exists()
+
+
+def test_the_library_takes_the_lock_itself(tmp_path, held_elsewhere):
+    """train_on called from Python refuses a folder another training holds, and holds its own."""
+    patches = PatchArrays(np.zeros((16, 33, 33, 1), np.float32), np.zeros((16, 21, 21, 1), np.float32))
+    settings = TrainSettings(checkpoint_dir=str(tmp_path / "A"), epochs=1, batch_size=16)
+    other = held_elsewhere(tmp_path / "A")
+    with pytest.raises(RunFolderError, match=f"another training \\(process {other}\\)") as refused:
+        train_on(settings, patches, [])
+    assert refused.value.setting == "checkpoint_dir" and "--" not in str(refused.value)
+    assert checkpoint_files(tmp_path / "A") == []
+
+
+def test_a_claim_locks_both_folders_and_a_nested_claim_adds_nothing(tmp_path):
+    folder = RunFolder(str(tmp_path / "A"), str(tmp_path / "A" / "logs"))
+    with folder.claim():
+        locks = [tmp_path / "A" / run_folder.LOCK_NAME, tmp_path / "A" / "logs" / run_folder.LOCK_NAME]
+        assert [lock.read_text() for lock in locks] == [f"{os.getpid()}\n"] * 2
+        with folder.claim():  # the script's claim around the library's
+            pass
+        assert all(lock.exists() for lock in locks)
+    assert not any(lock.exists() for lock in locks)
 
 
 def test_two_processes_on_one_checkpoint_folder(flags, tmp_path):
@@ -111,15 +160,15 @@ def test_two_processes_on_one_checkpoint_folder(flags, tmp_path):
         first.stop()
     assert code == 1, output
     assert output.splitlines()[-1] == (f"error: {tmp_path / 'A'}: another training (process {first.process.pid}) "
-                                       "is using this checkpoint folder; wait for it to end or stop it, or pass "
+                                       "is using this checkpoint folder; wait for it to end or stop it; pass "
                                        "another --checkpoint-dir")
 
 
 def test_a_killed_trainings_lock_file_does_not_block(flags, tmp_path):
     (tmp_path / "A").mkdir()
-    (tmp_path / "A" / run_folders.LOCK_NAME).write_text("99999999\n")  # left by a kill; nobody holds it
+    (tmp_path / "A" / run_folder.LOCK_NAME).write_text("99999999\n")  # left by a kill; nobody holds it
     assert step2_train.main([*flags, "--checkpoint-dir", str(tmp_path / "A"), "--epochs", "1"]) == 0
-    assert not (tmp_path / "A" / run_folders.LOCK_NAME).exists()  # a run that ends removes its lock file
+    assert not (tmp_path / "A" / run_folder.LOCK_NAME).exists()  # a run that ends removes its lock file
 
 
 # --- case 10 and siblings: something in the way inside the folders --------------------------------------
@@ -175,8 +224,8 @@ def test_resuming_adam_with_sgd_says_so_as_the_last_line(flags, tmp_path):
     code, output = Training(*flags, "--checkpoint-dir", tmp_path / "A", "--epochs", "2", "--optimizer",
                             "sgd").finish()
     assert code == 1
-    assert output.splitlines()[-1] == (f"error: {prefix}: trained with --optimizer adam, but --optimizer is sgd; "
-                                       "pass --optimizer adam to continue it, or --fresh to start over")
+    assert output.splitlines()[-1] == (f"error: {prefix}: trained with optimizer adam, not sgd; pass --optimizer "
+                                       "adam to continue it, or --fresh or another --checkpoint-dir to start a new run")
 
 
 def test_error_is_printed_after_what_its_traceback_held(capsys):
@@ -189,7 +238,7 @@ def test_error_is_printed_after_what_its_traceback_held(capsys):
     def main(argv=None):
         held = [LogsWhenDeleted()]
         held.append(held)  # a cycle: only the garbage collector frees it
-        raise UserError("the real problem")
+        raise SRCNNError("the real problem")
 
     assert main() == 1
     lines = capsys.readouterr().err.splitlines()
@@ -199,9 +248,10 @@ def test_error_is_printed_after_what_its_traceback_held(capsys):
 def test_odd_batch_names_the_flag_and_few_patches_are_split_evenly():
     patches = PatchArrays(np.zeros((67, 33, 33, 1), np.float32), np.zeros((67, 21, 21, 1), np.float32))
     two_replicas = SimpleNamespace(num_replicas_in_sync=2)
-    with pytest.raises(UserError, match="--batch-size 3 does not split evenly over 2 replicas; pass a multiple of 2"):
+    with pytest.raises(SettingError, match="batch size 3 does not split evenly over 2 replicas") as refused:
         train_on(TrainSettings(batch_size=3), patches, [], strategy=two_replicas)
-    with pytest.raises(UserError, match="1 training patches cannot be split over 2 replicas"):
+    assert refused.value.setting == "batch_size"
+    with pytest.raises(SRCNNError, match="1 training patches cannot be split over 2 replicas"):
         train_on(TrainSettings(batch_size=128), PatchArrays(patches.data[:1], patches.label[:1]), [],
                  strategy=two_replicas)
 
@@ -219,17 +269,45 @@ def test_mirrored_training_with_fewer_patches_than_a_batch(tmp_path):
 
 @pytest.mark.parametrize("learning_rate", [0.0, -0.01, float("nan"), float("inf")])
 def test_settings_refuse_a_learning_rate_no_training_can_use(learning_rate):
-    with pytest.raises(UserError, match="must be a finite number above 0"):
+    with pytest.raises(SettingError, match="must be a finite number above 0"):
         TrainSettings(learning_rate=learning_rate)
 
 
 @pytest.mark.parametrize("name", ["epochs", "batch_size", "save_every", "log_every"])
 def test_settings_refuse_counts_below_one(name):
-    with pytest.raises(UserError, match=f"{name} 0: must be a positive integer"):
+    with pytest.raises(SettingError, match=f"{name} 0: must be a positive integer") as refused:
         TrainSettings(**{name: 0})
+    assert refused.value.setting == name
 
 
 def test_given_learning_rate_is_used():
     optimizer, _ = make_optimizer(TrainSettings(optimizer="sgd", learning_rate=5e-4), 10)
     assert float(optimizer.learning_rate) == pytest.approx(5e-4)
 
+
+
+def test_default_weights_are_your_training_then_the_shipped_ones(tmp_path, monkeypatch):
+    """One policy for step3_test.py and srcnn-upscale (which never looks for your own training)."""
+    import step3_test
+    from srcnn.commands import cli
+
+    monkeypatch.chdir(tmp_path)
+    shipped = checkpoints.pretrained_path(3)
+    assert run_folder.default_weights(3) == step3_test.choose_weights(None, 3) == shipped
+    trained = checkpoints.export_weights(SRCNN(), 3, str(tmp_path / "checkpoint" / "x3" / "ckpt-4"))
+    assert run_folder.default_weights(3) == step3_test.choose_weights(None, 3) == os.path.relpath(trained)
+    assert run_folder.default_weights(3, own_training=False) == cli.weights_for(None, None)[0] == shipped
+    with pytest.raises(checkpoints.WrongScale):
+        checkpoints.check_scale(run_folder.default_weights(3), 2)
+
+
+def test_fresh_start_clears_the_layout_and_keeps_the_rest(tmp_path):
+    folder = RunFolder(str(tmp_path / "c"), str(tmp_path / "c" / "logs"))
+    kept = [tmp_path / "c" / "notes.txt", tmp_path / "c" / "logs" / "train" / "mine.txt"]
+    gone = [tmp_path / "c" / "ckpt-4.index", tmp_path / "c" / "checkpoint", tmp_path / "c" / "best" / "best-4.index",
+            tmp_path / "c" / "logs" / "history.csv", tmp_path / "c" / "logs" / "eval" / "events.out.tfevents.1"]
+    for path in kept + gone:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    folder.start_over()
+    assert [path.exists() for path in kept + gone] == [True] * len(kept) + [False] * len(gone)
