@@ -24,6 +24,7 @@ from srcnn.upscaling import jobs
 from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION, DEFAULT_SCALE, DEFAULT_TILE, EXPORT_FORMATS, OUTPUT_EXTENSIONS, PADDINGS, PRECISIONS, SCALES
 from srcnn.core.errors import CheckpointError, ImageTooLarge, MissingDependency, OutputError, OutputExistsError, SRCNNError, exit_on_interrupt, exit_on_user_error, printable, with_hint
 from srcnn.core.flags import crf, positive_int
+from srcnn.core.outputs import Outputs
 
 # What to do, in the commands' words, per kind of error (srcnn.core.errors).
 UPSCALE_HINTS = {
@@ -148,9 +149,12 @@ def upscale_files(args, prefix, scale):
         print(upscaler.describe() + f", tile: {args.tile}, recipe: {checkpoints.describe_recipe(prefix)}")
     failed = len(clashes)
     kind = "files" if any(jobs.video.is_video(job.source) for job in planned) else "images"
+    # Every file read is an input of the run: no output may replace one (srcnn.core.outputs).
+    run = Outputs(inputs=[job.source for job in planned] + checkpoints.bundle_files(prefix), overwrite=args.overwrite)
     for job in tqdm(todo, desc=kind, unit=kind[:-1], disable=None):
         try:
-            tqdm.write(printable(jobs.run_job(upscaler, job, args.overwrite, args.crf, args.max_pixels, progress=True)))
+            tqdm.write(printable(jobs.run_job(upscaler, job, args.overwrite, args.crf, args.max_pixels, progress=True,
+                                              outputs=run)))
         except SRCNNError as error:
             failed += 1
             tqdm.write(f"error: {printable(with_hint(error, UPSCALE_HINTS))}", file=sys.stderr)

@@ -254,6 +254,16 @@ def export_weights(model, scale, prefix, recipe=None):
     return written
 
 
+def bundle_files(prefix):
+    """The files of the checkpoint at `prefix` and those beside it (recipe, history): a run's inputs."""
+    folder = os.path.dirname(os.path.abspath(prefix))
+    try:
+        return [os.path.join(folder, name) for name in os.listdir(folder)
+                if os.path.isfile(os.path.join(folder, name))]
+    except OSError:
+        return []
+
+
 def recipe_path(prefix):
     """The recipe.json beside the checkpoint `prefix` (in its folder)."""
     return os.path.join(os.path.dirname(prefix), RECIPE_FILE)

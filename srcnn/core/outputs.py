@@ -25,7 +25,8 @@ from typing import Callable, Optional
 from srcnn.core.errors import OutputError, OutputExistsError, os_reason, printable
 
 TEMPORARY_MARK = ".srcnn-tmp-"  # in every temporary's name: ".NAME.srcnn-tmp-PID-TOKEN.EXT"
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.srcnn-tmp-(?P<pid>\d+)-[0-9a-f]{8}(?P<extension>\.[^.]*)?$")
+# Ours, and what another library makes of one (Beam's "beam-temp-.NAME.srcnn-tmp-PID-TOKEN.EXT-UUID").
+_TEMPORARY = re.compile(r"\.srcnn-tmp-(?P<pid>\d+)-[0-9a-f]{8}(\.[^.]*)?(-[0-9a-f]+)?$")
 
 
 def _starts_with(magic, offset=0):
@@ -49,8 +50,16 @@ def _onnx_model(path):
     return head[:1] == b"\x08" and (b"ai.onnx" in head or b"onnx" in head)
 
 
+# What a SavedModel folder holds: one that holds anything else is not replaced.
+SAVEDMODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
+
+
 def _saved_model(path):
-    return os.path.isfile(os.path.join(path, "saved_model.pb"))
+    try:
+        entries = set(os.listdir(path))
+    except OSError:
+        return False
+    return "saved_model.pb" in entries and not entries - SAVEDMODEL_ENTRIES
 
 
 def _first_line_is(header):
@@ -84,9 +93,9 @@ KINDS = {
 }
 
 
-def csv_kind(header):
-    """The kind of a CSV this project writes: recognised by its header line."""
-    return OutputKind("CSV of " + header.split(",")[0], recognise=_first_line_is(header))
+def csv_kind(name, header):
+    """The kind of a CSV this project writes (`name`, e.g. "failures CSV"), recognised by its header line."""
+    return OutputKind(name, recognise=_first_line_is(header))
 
 
 def identity(path):
@@ -123,7 +132,7 @@ def sweep(folder):
     except OSError:
         return removed
     for name in names:
-        match = _TEMPORARY.match(name)
+        match = _TEMPORARY.search(name)
         if match and int(match["pid"]) != os.getpid() and not _process_alive(int(match["pid"])):
             _remove(os.path.join(folder, name))
             removed.append(name)
@@ -204,18 +213,18 @@ class Outputs:
         if os.path.islink(path):
             raise OutputError(f"{name}: is a link; name the output itself, not a link to it")
         if self.is_input(path):
-            raise OutputError(f"{name}: is an input of this run; choose another output")
+            raise OutputError(f"{name}: is an input of this run; it is kept")
         if not os.path.lexists(path):
             self._check_parents(path)
             return False
         if os.path.isdir(path) != kind.folder:
             there, wanted = ("a folder", "file") if os.path.isdir(path) else ("a file", "folder")
-            raise OutputError(f"{name}: {there} is there, where the {kind.name} {wanted} goes; choose another output")
+            raise OutputError(f"{name}: {there} is there, where the {kind.name} {wanted} goes; it is kept")
         recognised = kind.recognise(path) if kind.recognise else declared
         if not recognised:
-            raise OutputError(f"{name}: is there and is not a {kind.name}; it is kept (choose another output)")
+            raise OutputError(f"{name}: is there and is not a {kind.name}; it is kept")
         if not self.overwrite:
-            raise OutputExistsError(f"{name}: already there")
+            raise OutputExistsError(f"{name}: already exists")
         return True
 
     def _check_parents(self, path):
@@ -223,7 +232,7 @@ class Outputs:
         while part and not os.path.lexists(part):
             part = os.path.dirname(part) if os.path.dirname(part) != part else ""
         if part and not os.path.isdir(part):
-            raise OutputError(f"{printable(path)}: {printable(part)} is a file, not a folder; choose another output")
+            raise OutputError(f"{printable(path)}: {printable(part)} is a file, not a folder")
 
     def make_folder(self, path):
         """Creates the folder `path` (and its parents) for outputs; refuses a file in the way."""

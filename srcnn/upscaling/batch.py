@@ -22,6 +22,7 @@ Beam and TensorFlow load only once the flags are good: --help and a bad flag ans
 """
 
 import argparse
+import contextlib
 import csv
 import glob
 import io
@@ -29,14 +30,17 @@ import json
 import logging
 import os
 import sys
-import tempfile
+
 
 from srcnn import __version__
 from srcnn.commands import cli
 from srcnn.upscaling import jobs
-from srcnn.core.errors import InputError, SRCNNError, csv_cell, exit_on_interrupt, exit_on_user_error, with_hint
+from srcnn.core.errors import InputError, OutputError, SRCNNError, csv_cell, exit_on_interrupt, exit_on_user_error, with_hint
+from srcnn.core import outputs
 from srcnn.core.flags import positive_int
 
+FAILURES_HEADER = "path,reason"
+FAILURES = outputs.csv_kind("failures CSV", FAILURES_HEADER)
 NAMESPACE = "srcnn"  # of the Beam metrics: done, skipped, failed
 VIDEO_REASON = "a video: srcnn-upscale-batch upscales images; upscale videos with srcnn-upscale"
 
@@ -103,12 +107,20 @@ def plan(args, scale):
 
 
 def write_listing(planned, folder):
-    """The jobs as JSON lines (source, sr_path, bicubic_path) in `folder`; returns its path."""
-    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".srcnn-batch-jobs-", suffix=".jsonl",
-                                     delete=False, encoding="utf-8") as listing:
-        for job in planned:
-            listing.write(json.dumps([job.source, job.sr_path, job.bicubic_path]) + "\n")
-    return listing.name
+    """The jobs as JSON lines (source, sr_path, bicubic_path) in `folder`; returns its path.
+
+    Named as `srcnn.core.outputs` names temporaries, so a killed run's listing is swept by the next.
+    """
+    path = outputs.temporary_name(os.path.join(folder, "batch-jobs.jsonl"))
+    try:
+        with open(path, "x", encoding="utf-8") as listing:
+            for job in planned:
+                listing.write(json.dumps([job.source, job.sr_path, job.bicubic_path]) + "\n")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        raise
+    return path
 
 
 def make_handler(prefix, args):
@@ -147,7 +159,7 @@ def make_handler(prefix, args):
     return UpscaleHandler()
 
 
-def build(pipeline, listing, refused, handler, args):
+def build(pipeline, listing, refused, handler, args, failures):
     """The pipeline's steps, from the listing to the failures CSV."""
     import apache_beam as beam
     from apache_beam.metrics import Metrics
@@ -186,7 +198,7 @@ def build(pipeline, listing, refused, handler, args):
                 | "count refused" >> beam.Map(count_refused))
     ((results, refusals)
      | "all failures" >> beam.Flatten()
-     | "write failures" >> beam.io.WriteToText(args.failures, shard_name_template="", header="path,reason"))
+     | "write failures" >> beam.io.WriteToText(failures, shard_name_template="", header=FAILURES_HEADER))
 
 
 def pipeline_options(pipeline_args, workers):
@@ -237,15 +249,23 @@ def main(argv=None):
         raise SRCNNError('srcnn-upscale-batch needs Apache Beam: pip install "srcnn[beam]"') from None
     prefix, scale = cli.weights_for(args.checkpoint, args.scale)
     planned, refused = plan(args, scale)
+    # failures.csv is replaced on each run, but never an input nor anything but such a CSV.
+    failures_output = outputs.Outputs(inputs=list(args.inputs) + [job.source for job in planned]
+                                      + [source for source, _ in refused], overwrite=True)
+    try:
+        failures_output.check(args.failures, FAILURES)
+    except OutputError as error:
+        raise SRCNNError(f"{error}; pass another --failures") from None
     jobs.prepare_output(args.output)
-    os.makedirs(os.path.dirname(os.path.abspath(args.failures)), exist_ok=True)
+    outputs.sweep(args.output)
     listing = write_listing(planned, args.output)
     importable_by_workers()
     try:
-        pipeline = beam.Pipeline(options=pipeline_options(pipeline_args, args.workers))
-        build(pipeline, listing, refused, make_handler(prefix, args), args)
-        result = pipeline.run()
-        result.wait_until_finish()
+        with failures_output.writing(args.failures, FAILURES) as failures:
+            pipeline = beam.Pipeline(options=pipeline_options(pipeline_args, args.workers))
+            build(pipeline, listing, refused, make_handler(prefix, args), args, failures)
+            result = pipeline.run()
+            result.wait_until_finish()
     finally:
         os.remove(listing)
     metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))

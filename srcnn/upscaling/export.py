@@ -24,7 +24,6 @@ three formats are one graph.
 """
 
 import os
-import shutil
 
 import numpy as np
 from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
@@ -32,8 +31,8 @@ from srcnn.core.startup import tf  # TensorFlow with its start-up messages filte
 from srcnn.core import colour
 from srcnn.core import resampling
 from srcnn.core.choices import EXPORT_FORMATS
-from srcnn.core.errors import MissingDependency, OutputError, OutputExistsError, tf_reason
-from srcnn.core.files import atomic_path
+from srcnn.core.errors import MissingDependency, OutputError, SRCNNError, printable, tf_reason
+from srcnn.core.outputs import KINDS, Outputs
 from srcnn.core.model import InferenceLayers, restore_y
 
 FORMATS = EXPORT_FORMATS
@@ -102,30 +101,13 @@ def onnx_bytes(module):
     return model_proto.SerializeToString()
 
 
-# What a SavedModel folder holds: `export` replaces a folder only if it holds nothing else.
-SAVEDMODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
-
-
-def _replaceable(path, model_format):
-    """Why the existing `path` is not a model of `model_format` that `export` may replace, or None."""
-    if model_format == "savedmodel":
-        if not os.path.isdir(path):
-            return "it is a file, not a SavedModel folder"
-        entries = set(os.listdir(path))
-        if "saved_model.pb" not in entries or entries - SAVEDMODEL_ENTRIES:
-            return "the folder holds other files than a SavedModel"
-        return None
-    return "it is a folder" if os.path.isdir(path) else None
-
-
-def export(module, model_format, path, overwrite=False):
+def export(module, model_format, path, overwrite=False, outputs=None):
     """Writes `module` in `model_format` ("savedmodel", "tflite" or "onnx") to `path`.
 
-    A SavedModel is a folder; the others are one file. Both are written under a
-    temporary name beside `path` and renamed when complete; on any error or interrupt the
-    temporary is removed and `path` left as it was. An existing `path` is replaced only
-    with `overwrite`, and only if it is a model of that format: never a folder that holds
-    anything else.
+    A SavedModel is a folder; the others are one file. Written through `srcnn.core.outputs`:
+    under a temporary name, renamed when complete; never over an input of the run (`outputs`
+    holds them), and an existing `path` replaced only with `overwrite` and only if it is a
+    model of that format.
 
     Raises:
         ValueError: unknown format.
@@ -135,13 +117,14 @@ def export(module, model_format, path, overwrite=False):
     """
     if model_format not in FORMATS:
         raise ValueError(f"format {model_format!r} is not one of {', '.join(FORMATS)}")
-    path = str(path).rstrip(os.sep) or os.sep
-    if os.path.lexists(path):
-        if not overwrite:
-            raise OutputExistsError(f"{path}: already exists")
-        reason = _replaceable(path, model_format)
-        if reason:
-            raise OutputError(f"{path}: not replaced: {reason}")
+    path = os.fspath(path)
+    if model_format != "savedmodel" and path.endswith((os.sep, "/")):
+        raise OutputError(f"{printable(path)}: names a folder; a {model_format} model is one file "
+                          f"(name it e.g. {printable(os.path.join(path, default_output(3, model_format)))})")
+    path = path.rstrip(os.sep) or os.sep
+    run = outputs or Outputs(overwrite=overwrite)
+    kind = KINDS[model_format]
+    run.check(path, kind)
     if model_format == "onnx":
         try:
             import tf2onnx  # noqa: F401
@@ -149,33 +132,15 @@ def export(module, model_format, path, overwrite=False):
             raise MissingDependency("ONNX export needs tf2onnx: pip install 'srcnn[export]' "
                                     "(or pip install tf2onnx)") from None
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        if model_format == "savedmodel":
-            _write_savedmodel(module, path)
-            return path
-        data = tflite_bytes(module) if model_format == "tflite" else onnx_bytes(module)
-        with atomic_path(path) as temporary:
-            with open(temporary, "wb") as handle:
-                handle.write(data)
+        data = None if model_format == "savedmodel" else (tflite_bytes if model_format == "tflite" else onnx_bytes)(module)
+        with run.writing(path, kind) as temporary:
+            if data is None:
+                save_savedmodel(module, temporary)
+            else:
+                with open(temporary, "wb") as handle:
+                    handle.write(data)
+    except SRCNNError:
+        raise
     except (OSError, tf.errors.OpError) as error:  # TensorFlow's file errors (a full disk) are OpErrors
-        raise OutputError(f"{path}: cannot write the model ({tf_reason(error)})") from None
+        raise OutputError(f"{printable(path)}: cannot write the model ({tf_reason(error)})") from None
     return path
-
-
-def _write_savedmodel(module, path):
-    """`save_savedmodel` into a temporary folder beside `path`, then swapped in (the old one removed)."""
-    temporary, old = f"{path}.tmp-{os.getpid()}", f"{path}.old-{os.getpid()}"
-    try:
-        save_savedmodel(module, temporary)
-        replacing = os.path.isdir(path)
-        if replacing:
-            os.replace(path, old)
-        try:
-            os.replace(temporary, path)
-        except BaseException:
-            if replacing:
-                os.replace(old, path)  # the old model back, as it was
-            raise
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)

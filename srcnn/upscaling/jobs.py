@@ -26,6 +26,7 @@ from srcnn.core import image_files
 from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION
 from srcnn.core.errors import InputError, OutputExistsError
 from srcnn.core.files import ensure_writable_folder
+from srcnn.core.outputs import identity
 
 DEFAULT_SUFFIX = "_srcnn_x{scale}"
 BICUBIC_SUFFIX = "_bicubic_x{scale}"
@@ -128,20 +129,23 @@ def plan_jobs(inputs, output_dir, naming):
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    sources = [found for input_path in inputs for found in _sources(os.fspath(input_path), output_dir, naming)]
+    by_identity = {identity(source): source for source, _ in sources}  # links and other spellings too
     jobs, clashes, taken = [], [], {}
-    for input_path in inputs:
-        for source, folder in _sources(os.fspath(input_path), output_dir, naming):
-            job = Job(source, *naming.outputs(source, os.path.join(output_dir, folder)))
-            if os.path.realpath(source) in map(os.path.realpath, job.outputs):
-                clashes.append(f"{source}: its output would replace it; pass another suffix or output folder")
-                continue
-            other = next((taken[path] for path in job.outputs if path in taken), None)
-            if other:
-                clashes.append(f"{source}: its output {job.sr_path} is also {other}'s; "
-                               "rename one of them or upscale them separately")
-                continue
-            taken.update((path, source) for path in job.outputs)
-            jobs.append(job)
+    for source, folder in sources:
+        job = Job(source, *naming.outputs(source, os.path.join(output_dir, folder)))
+        replaced = [by_identity[found] for found in map(identity, job.outputs) if found and found in by_identity]
+        if replaced:
+            what = "it" if replaced[0] == source else f"the input {replaced[0]}"
+            clashes.append(f"{source}: its output would replace {what}; pass another suffix or output folder")
+            continue
+        other = next((taken[path] for path in job.outputs if path in taken), None)
+        if other:
+            clashes.append(f"{source}: its output {job.sr_path} is also {other}'s; "
+                           "rename one of them or upscale them separately")
+            continue
+        taken.update((path, source) for path in job.outputs)
+        jobs.append(job)
     return jobs, clashes
 
 
@@ -154,8 +158,11 @@ def prepare_output(output_dir):
     ensure_writable_folder(output_dir, "output")
 
 
-def run_job(upscaler, job, overwrite=False, crf=DEFAULT_CRF, max_pixels=DEFAULT_MAX_PIXELS, progress=False):
+def run_job(upscaler, job, overwrite=False, crf=DEFAULT_CRF, max_pixels=DEFAULT_MAX_PIXELS, progress=False,
+            outputs=None):
     """Upscales one job with an `srcnn.Upscaler`; returns the line that reports it.
+
+    `outputs`: the run's `srcnn.core.outputs.Outputs`, which knows all its inputs.
 
     Without `overwrite`, outputs that are already there are kept and only the others
     written (e.g. the bicubic image asked for on a rerun).
@@ -168,9 +175,10 @@ def run_job(upscaler, job, overwrite=False, crf=DEFAULT_CRF, max_pixels=DEFAULT_
     if len(kept) == len(job.outputs):
         raise OutputExistsError(f"{kept[0]}: already exists")
     if video.is_video(job.source):
-        result = upscaler.upscale_video(job.source, job.sr_path, crf, overwrite, progress=progress)
+        result = upscaler.upscale_video(job.source, job.sr_path, crf, overwrite, progress=progress, outputs=outputs)
         return f"{job.source} -> {job.sr_path} ({result.summary()})"
     written = [None if path in kept else path for path in (job.sr_path, job.bicubic_path)]
-    upscaler.upscale_file(job.source, *written, overwrite=overwrite, max_pixels=max_pixels, progress=progress)
+    upscaler.upscale_file(job.source, *written, overwrite=overwrite, max_pixels=max_pixels, progress=progress,
+                          outputs=outputs)
     return (f"{job.source} -> " + ", ".join(path for path in written if path)
             + "".join(f" ({path} already there, kept)" for path in kept))

@@ -37,9 +37,9 @@ from srcnn.core import checkpoints
 from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS, SCALES
-from srcnn.core.errors import CheckpointError, InputError, OutputError, OutputExistsError, os_reason
+from srcnn.core.errors import CheckpointError, InputError, OutputError, SRCNNError, os_reason, printable
 from srcnn.upscaling.export import DeployableSRCNN, export as export_module
-from srcnn.core.files import atomic_paths, same_file
+from srcnn.core.outputs import KINDS, Outputs
 from srcnn.core.precision import resolve_precision
 from srcnn.upscaling import engines
 from srcnn.upscaling import video
@@ -185,13 +185,15 @@ class Upscaler:
         return result
 
     def upscale_file(self, source, destination, bicubic_destination=None, overwrite=False,
-                     max_pixels=DEFAULT_MAX_PIXELS, progress=False):
+                     max_pixels=DEFAULT_MAX_PIXELS, progress=False, outputs=None):
         """Reads the image file `source`, upscales it and writes `destination` (and the
         bicubic enlargement to `bicubic_destination`, if given; either may be None).
 
         The format follows the extension (`image_files.SAVE_OPTIONS`: PNG, JPEG, WebP, TIFF),
         the colour profile is kept, and the files are renamed into place only once all are
-        written: an error or interrupt leaves none of them.
+        written: an error or interrupt leaves none of them. They are written through
+        `srcnn.core.outputs`: `outputs` (an `Outputs` holding every input of a larger run) or
+        one made here for `source` and `overwrite`.
 
         Raises:
             srcnn.core.errors.InputError: `source` is not a readable image, or over `max_pixels`.
@@ -202,26 +204,29 @@ class Upscaler:
                   if path is not None]
         if not wanted:
             raise ValueError("pass a destination, a bicubic_destination or both")
+        if len({os.path.abspath(path) for path, _ in wanted}) < len(wanted):
+            raise ValueError(f"{wanted[0][0]}: passed as both destination and bicubic_destination; name two files")
+        run = outputs or Outputs(overwrite=overwrite)
+        run.protect(source)
         for path, _ in wanted:
             if os.path.splitext(path)[1].lower() not in image_files.SAVE_OPTIONS:
                 raise ValueError(f"{path}: name the output {', '.join(image_files.SAVE_OPTIONS)}")
-            if same_file(source, path):
-                raise OutputError(f"{path}: is the image being upscaled; it would be replaced")
-            if not overwrite and os.path.lexists(path):
-                raise OutputExistsError(f"{path}: already exists")
+            run.check(path, KINDS["image"])
         image = image_files.read_image(os.fspath(source), max_pixels)
         sr, bicubic = self._upscale(image.pixels, image.alpha, progress, with_bicubic=bicubic_destination is not None)
         pixels, failed = {"sr": sr, "bicubic": bicubic}, []
         try:
-            with atomic_paths([path for path, _ in wanted], failed) as temporaries:  # all written, then all renamed
-                for (path, kind), temporary in zip(wanted, temporaries):
+            with run.writing_all([(path, KINDS["image"]) for path, _ in wanted], failed=failed) as temporaries:
+                for (path, kind), temporary in zip(wanted, temporaries):  # all written, then all renamed
                     failed[:] = [path]
-                    os.makedirs(os.path.dirname(path) or os.curdir, exist_ok=True)
                     image_files.write_image(temporary, pixels[kind], os.path.splitext(path)[1], image.icc_profile)
+        except SRCNNError:
+            raise
         except OSError as error:
-            raise OutputError(f"{failed[0]}: cannot write ({os_reason(error)})") from None
+            raise OutputError(f"{printable(failed[0] if failed else wanted[0][0])}: cannot write "
+                              f"({os_reason(error)})") from None
 
-    def upscale_video(self, source, destination, crf=DEFAULT_CRF, overwrite=False, progress=False):
+    def upscale_video(self, source, destination, crf=DEFAULT_CRF, overwrite=False, progress=False, outputs=None):
         """Upscales the video file `source` into the MP4 `destination`, each frame as `upscale` does.
 
         Streams through ffmpeg with the audio copied; see `srcnn.upscaling.video.upscale_video` for
@@ -235,7 +240,7 @@ class Upscaler:
                 exists (and not `overwrite`) or cannot be written.
         """
         return video.upscale_video(self.upscale, self.scale, os.fspath(source), os.fspath(destination),
-                                   crf, overwrite=overwrite, progress=progress)
+                                   crf, overwrite=overwrite, progress=progress, outputs=outputs)
 
     def export(self, path, model_format, overwrite=False):
         """Writes this upscaler as a self-contained model (see `srcnn.upscaling.export`); returns `path`.
@@ -243,7 +248,8 @@ class Upscaler:
         The model always computes in float32 with replicate padding. An existing `path` is
         replaced only with `overwrite`, and only if it is a model of that format.
         """
-        return export_module(DeployableSRCNN(self.model, self.scale), model_format, os.fspath(path), overwrite)
+        run = Outputs(inputs=checkpoints.bundle_files(self.checkpoint) if self.checkpoint else (), overwrite=overwrite)
+        return export_module(DeployableSRCNN(self.model, self.scale), model_format, os.fspath(path), outputs=run)
 
 
 def _to_uint8(image, value_range):

@@ -38,8 +38,8 @@ from tqdm import tqdm
 
 from srcnn.core import image_files
 from srcnn.core.choices import DEFAULT_CRF
-from srcnn.core.errors import InputError, MissingDependency, OutputError, OutputExistsError, os_reason
-from srcnn.core.files import atomic_path, same_file
+from srcnn.core.errors import InputError, MissingDependency, OutputError, SRCNNError, os_reason, printable
+from srcnn.core.outputs import KINDS, Outputs
 from srcnn.core.flags import check_crf
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
@@ -321,7 +321,7 @@ class VideoResult:
 
 
 def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, preset=DEFAULT_PRESET,
-                  overwrite=False, progress=False):
+                  overwrite=False, progress=False, outputs=None):
     """Upscales the video `source` frame by frame into the MP4 `destination`.
 
     Args:
@@ -333,6 +333,7 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
         crf: x264 constant rate factor, an integer from 0 (lossless) to 51.
         preset: x264 preset (speed against file size).
         progress: show a progress bar (frames, frames/s, ETA).
+        outputs: the run's `srcnn.core.outputs.Outputs` (with its inputs); else one for `source`.
 
     Returns:
         A `VideoResult`.
@@ -346,10 +347,9 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
     check_crf(crf)
     if not destination.lower().endswith(MP4_EXTENSIONS):
         raise ValueError(f"{destination}: the video is written as MP4; name it {' or '.join(MP4_EXTENSIONS)}")
-    if same_file(source, destination):
-        raise OutputError(f"{destination}: is the video being upscaled; it would be replaced")
-    if os.path.exists(destination) and not overwrite:
-        raise OutputExistsError(f"{destination}: already exists")
+    run = outputs or Outputs(overwrite=overwrite)
+    run.protect(source)
+    run.check(destination, KINDS["video"])
     info = probe(source)
     height, width = output_size(info.height, info.width, scale)
     notes = []
@@ -361,12 +361,13 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
                      f"{float(info.frame_rate):g} fps, repeating frames")
     _, audio = _audio_options(info)
     try:
-        os.makedirs(os.path.dirname(destination) or os.curdir, exist_ok=True)
-        with atomic_path(destination) as temporary:
+        with run.writing(destination, KINDS["video"]) as temporary:
             count = _encode(upscaled_frames(source, upscale_frame, scale, info), source, info, height, width,
                             temporary, crf, preset, progress)
+    except SRCNNError:
+        raise
     except OSError as error:
-        raise OutputError(f"{destination}: cannot write ({os_reason(error)})") from None
+        raise OutputError(f"{printable(destination)}: cannot write ({os_reason(error)})") from None
     return VideoResult(count, width, height, info.frame_rate, audio, notes)
 
 

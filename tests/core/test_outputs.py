@@ -36,7 +36,7 @@ def test_an_input_folder_is_never_replaced(tmp_path):
     (tmp_path / "in" / "a.png").write_bytes(b"a")
     run = outputs.Outputs(inputs=[str(tmp_path / "in")], overwrite=True)
     with pytest.raises(OutputError, match="is an input"):
-        write(run, tmp_path / "in", b"a,b\n", outputs.csv_kind("a,b"))
+        write(run, tmp_path / "in", b"a,b\n", outputs.csv_kind("CSV", "a,b"))
     assert (tmp_path / "in" / "a.png").read_bytes() == b"a"
 
 

@@ -106,14 +106,14 @@ def test_an_image_is_never_written_over_itself(upscaler, tmp_path, smooth_rgb):
     Image.fromarray(smooth_rgb).save(tmp_path / "photo.png")
     before = (tmp_path / "photo.png").read_bytes()
     os.symlink(tmp_path / "photo.png", tmp_path / "link.png")
-    for destination in ("photo.png", "link.png"):
-        with pytest.raises(OutputError, match="is the image being upscaled"):
+    for destination, why in (("photo.png", "is an input of this run"), ("link.png", "is a link")):
+        with pytest.raises(OutputError, match=why):
             upscaler.upscale_file(tmp_path / "photo.png", tmp_path / destination, overwrite=True)
     assert (tmp_path / "photo.png").read_bytes() == before
 
 
 @pytest.mark.parametrize("destination, error, message", [
-    ("clip.mp4", OutputError, "is the video being upscaled"),
+    ("clip.mp4", OutputError, "is an input of this run"),
     ("clip.avi", ValueError, "name it .mp4 or .m4v"),
 ])
 def test_a_video_is_never_written_over_itself_nor_as_mp4_named_otherwise(upscaler, tmp_path, destination, error,
@@ -125,24 +125,26 @@ def test_a_video_is_never_written_over_itself_nor_as_mp4_named_otherwise(upscale
 
 
 @pytest.mark.parametrize("model_format, existing, message", [
-    ("tflite", "file", "already exists"),
-    ("tflite", "folder", "it is a folder"),
-    ("savedmodel", "file", "it is a file"),
-    ("savedmodel", "folder", "holds other files than a SavedModel"),
+    ("tflite", "model", "already exists"),
+    ("tflite", "folder", "a folder is there, where the TFLite model file goes"),
+    ("tflite", "file", "is there and is not a TFLite model"),
+    ("savedmodel", "file", "a file is there, where the SavedModel folder goes"),
+    ("savedmodel", "folder", "is there and is not a SavedModel"),
 ])
 def test_export_replaces_only_a_model_of_its_format(tmp_path, model_format, existing, message):
     from srcnn.upscaling import export
 
     target = tmp_path / "model"
-    if existing == "file":
-        target.write_bytes(b"mine")
+    if existing in ("file", "model"):
+        target.write_bytes(b"mine" if existing == "file" else b"mineTFL3")
     else:
         target.mkdir()
         (target / "notes.txt").write_text("mine")
     overwrite = message != "already exists"
     with pytest.raises((OutputError, FileExistsError), match=message):
         export.export(None, model_format, str(target), overwrite=overwrite)  # refused before anything is built
-    assert (target.read_bytes() if existing == "file" else (target / "notes.txt").read_text().encode()) == b"mine"
+    kept = target.read_bytes()[:4] if existing in ("file", "model") else (target / "notes.txt").read_text().encode()
+    assert kept == b"mine"
 
 
 # --- messages say the true cause ------------------------------------------------------------
@@ -197,7 +199,7 @@ def test_sigterm_during_a_video_leaves_no_temporary(tmp_path, weights):
                                cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while not (out.exists() and any(".tmp-" in name for name in os.listdir(out))):
+    while not (out.exists() and any(".srcnn-tmp-" in name for name in os.listdir(out))):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.1)
     process.send_signal(signal.SIGTERM)

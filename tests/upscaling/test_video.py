@@ -296,7 +296,7 @@ def test_ctrl_c_in_a_real_run_leaves_no_file(tmp_path):
     while not (destination.parent.exists() and os.listdir(destination.parent)) and time.time() < deadline:
         time.sleep(0.05)
     temporary = os.listdir(destination.parent)
-    assert temporary and temporary[0].startswith("clip_x2.mp4.tmp-")  # the run is under way
+    assert temporary and temporary[0].startswith(".clip_x2.mp4.srcnn-tmp-")  # the run is under way
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) != 0
