@@ -2,7 +2,7 @@
 
     python benchmarks/train_throughput.py [--seconds 8]
 
-Times srcnn/train.py's own `train_step` (Adam with its cosine schedule, the default recipe)
+Times srcnn/training/update.py's own `train_step` (Adam with its cosine schedule, the default recipe)
 run eagerly, as the tf.function training uses (`compile_train_step`), the same with XLA
 (jit_compile), at other batch sizes, and with the mixed_bfloat16 precision, on random
 33x33 patches. Numbers are patches per second after a warm-up; the machine should be idle.
@@ -24,7 +24,7 @@ from srcnn.training.update import build_run, compile_train_step, train_step
 
 
 def measure(batch_size, seconds, mode="function", precision="float32"):
-    """Patches/s of srcnn.train's own step (`train_step`) with the default recipe's optimizer."""
+    """Patches/s of srcnn.training.update's own step (`train_step`) with the default recipe's optimizer."""
     strategy = tf.distribute.get_strategy()
     run = build_run(TrainSettings(batch_size=batch_size, precision=precision), strategy, total_steps=10**6)
     if mode == "eager":

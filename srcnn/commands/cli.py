@@ -21,7 +21,7 @@ import sys
 
 from srcnn import __version__
 from srcnn.upscaling import jobs
-from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION, DEFAULT_SCALE, DEFAULT_TILE, EXPORT_FORMATS, OUTPUT_EXTENSIONS, PADDINGS, PRECISIONS, SCALES
+from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT_EXTENSION, DEFAULT_SCALE, DEFAULT_TILE, EXPORT_FORMATS, OUTPUT_EXTENSIONS, PRECISIONS, SCALES, UPSCALE_PADDINGS
 from srcnn.core.errors import CheckpointError, ImageTooLarge, MissingDependency, OutputError, OutputExistsError, SRCNNError, exit_on_interrupt, exit_on_user_error, printable, with_hint
 from srcnn.core.flags import crf, positive_int
 from srcnn.core.outputs import Outputs
@@ -77,7 +77,7 @@ def add_weights_arguments(parser, scale_help="default: the checkpoint's, else 3"
 
 
 def add_padding_argument(parser):
-    parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
+    parser.add_argument("--padding", default="replicate", choices=UPSCALE_PADDINGS,
                         help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
 
 

@@ -9,6 +9,7 @@ SCALES = (2, 3, 4)  # the factors the scripts train and test, checkpoints may ho
 DEFAULT_SCALE = 3  # the paper's headline factor
 # srcnn.core.model: how each layer's input is padded; "valid" is training's, the others test time's.
 PADDINGS = ("valid", "replicate", "zero")
+UPSCALE_PADDINGS = ("replicate", "zero")  # same-size output: what upscaling takes
 # Test-time padding: replicate is what the paper's figures assume (zero costs > 1 dB).
 DEFAULT_PADDING = "replicate"
 # srcnn.upscaling: precisions of the upscale ("auto": bfloat16 where it is native, else float32).

@@ -22,6 +22,18 @@ def positive_float(text):
     return value
 
 
+MAX_MINUTES = 7 * 24 * 60  # a time budget of a week at most: longer runs continue by rerunning
+
+
+def minutes(text):
+    """A time budget in minutes: a finite number > 0, at most `MAX_MINUTES`."""
+    value = positive_float(text)
+    if value > MAX_MINUTES:
+        raise argparse.ArgumentTypeError(f"{text} minutes is over a week ({MAX_MINUTES}); a rerun continues a "
+                                         "run, so train a week at a time")
+    return value
+
+
 SEED_LIMIT = 2**32  # numpy's and Keras's seeds are 32-bit unsigned
 
 

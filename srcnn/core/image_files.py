@@ -3,13 +3,14 @@
 Reading and writing do not load TensorFlow, so commands can plan their files before it loads.
 """
 
+import numbers
 import os
 import struct
 from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 from srcnn.core.choices import DEFAULT_MAX_PIXELS  # Pillow's decompression-bomb threshold, as a hard limit
-from srcnn.core.errors import ImageTooLarge, InputError, os_reason
+from srcnn.core.errors import ImageTooLarge, InputError, OutputError, os_reason, printable
 from srcnn.core.files import atomic_path
 from srcnn.core.colour import to_uint8
 
@@ -81,8 +82,11 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
         InputError: missing, empty, not an image, truncated or damaged, over `max_pixels`,
             an animation or several pages, or a colour mode that cannot be converted.
     """
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Real) or not max_pixels >= 1:
+        raise ValueError(f"max_pixels {max_pixels!r}: must be a number of pixels, 1 or more")  # nan too
     if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: " + ("no such file" if not os.path.exists(path) else "a folder, not an image"
+                                        if os.path.isdir(path) else "not a regular file (a pipe or a device)"))
     if os.path.getsize(path) == 0:
         raise InputError(f"{path}: empty file, not an image")
     limit = Image.MAX_IMAGE_PIXELS
@@ -212,6 +216,19 @@ def save_image(path, image, icc_profile=None, **options):
     _image_format(extension, path)  # refused with the real name, before anything is written
     with atomic_path(path) as temporary:
         write_image(temporary, image, extension, icc_profile, **options)
+
+
+# The largest side each format can hold (WebP's is 14 bits); the others hold any image this tool makes.
+MAX_SIDES = {"WEBP": 16383, "JPEG": 65535}
+
+
+def check_size_fits(path, height, width):
+    """Raises OutputError if an image of height x width cannot be written in `path`'s format."""
+    image_format, _ = _image_format(os.path.splitext(path)[1], path)
+    largest = MAX_SIDES.get(image_format)
+    if largest and max(height, width) > largest:
+        raise OutputError(f"{printable(path)}: {image_format} holds at most {largest} pixels a side, and this "
+                          f"image is {width}x{height}; write it as png or tif")
 
 
 def _image_format(extension, path):

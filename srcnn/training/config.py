@@ -37,6 +37,13 @@ def _positive_number(value):
         return "must be a finite number above 0"
 
 
+def _minutes(value):
+    problem = _positive_number(value)
+    if problem is None and value > flags.MAX_MINUTES:
+        return f"must be at most {flags.MAX_MINUTES} (a week)"
+    return problem
+
+
 def _seed(value):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < flags.SEED_LIMIT:
         return f"must be an integer from 0 to {flags.SEED_LIMIT - 1}"
@@ -95,8 +102,8 @@ class TrainSettings:
               "from bicubic; he; gaussian (default with sgd, the paper's)", choices=INITIALIZATIONS, resume=NOTED)
     epochs: int = setting(EPOCHS, f"default {EPOCHS}", check=_positive_int, parse=flags.positive_int, resume=NOTED, unset=True)
     minutes: float = setting(None, "instead of {epochs}: as many epochs as train in this many minutes here, "
-                                   "measured by a short trial before the run", check=_positive_number,
-                             parse=flags.positive_float)
+                                   "measured by a short trial before the run", check=_minutes,
+                             parse=flags.minutes)
     batch_size: int = setting(16, "global batch; split evenly across replicas with {strategy} mirrored",
                               check=_positive_int, parse=flags.positive_int, resume=FIXED)
     seed: int = setting(0, "0 to 2**32 - 1", check=_seed, parse=flags.seed, resume=NOTED)

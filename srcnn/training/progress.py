@@ -112,6 +112,8 @@ def duration(seconds):
     """A duration as people say it: "45 s", "12.6 min", "1.4 h"."""
     if not math.isfinite(seconds):
         return "? s"
+    if seconds < 9.5:
+        return f"{seconds:.1f} s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"

@@ -19,6 +19,7 @@ out of it, and where it is the input folder, files named like outputs are left o
 
 import os
 import re
+import string
 from dataclasses import dataclass
 
 from srcnn.upscaling import video
@@ -42,10 +43,17 @@ class Naming:
     bicubic: bool = False
 
     def __post_init__(self):
-        try:
-            self.suffix.format(scale=self.scale)
-        except (KeyError, IndexError, ValueError):
-            raise ValueError(f"suffix {self.suffix!r}: only {{scale}} may stand in braces") from None
+        try:  # only a bare {scale}: no index, attribute, conversion or format (a width could be huge)
+            fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(self.suffix)
+                      if name is not None]
+        except ValueError:
+            fields = [None]
+        if any(field != ("scale", "", None) for field in fields):
+            raise ValueError(f"suffix {self.suffix!r}: only {{scale}} may stand in braces (write {{{{ or }}}} for "
+                             "a brace)")
+        if self.bicubic and self.suffix.format(scale=self.scale) == BICUBIC_SUFFIX.format(scale=self.scale):
+            raise ValueError(f"suffix {self.suffix!r} is the bicubic image's; with it, both outputs would have "
+                             "one name")
         if os.sep in self.suffix or (os.altsep and os.altsep in self.suffix):
             raise ValueError(f"suffix {self.suffix!r} holds a path separator; it is added to file names")
         if self.extension != "same" and "." + self.extension not in image_files.SAVE_OPTIONS:

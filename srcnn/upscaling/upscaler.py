@@ -28,6 +28,7 @@ empty, values out of range) that names the problem. Files, folders and checkpoin
 the `srcnn.core.errors` types (InputError, OutputExistsError, OutputError, CheckpointError).
 """
 
+import numbers
 import os
 
 import numpy as np
@@ -36,7 +37,7 @@ from PIL import Image, ImageOps
 from srcnn.core import checkpoints
 from srcnn.core import colour
 from srcnn.core import image_files
-from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS, SCALES
+from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS, SCALES, UPSCALE_PADDINGS
 from srcnn.core.errors import CheckpointError, InputError, OutputError, SRCNNError, os_reason, printable
 from srcnn.upscaling.export import DeployableSRCNN, export as export_module
 from srcnn.core.outputs import KINDS, Outputs
@@ -66,6 +67,9 @@ class Upscaler:
                  checkpoint=None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {PRECISIONS}")
+        _check_padding(padding)
+        if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 1:
+            raise ValueError(f"tile {tile!r}: must be a whole number of pixels above 0")
         self.model, self.scale, self.checkpoint = model, int(scale), checkpoint
         self.precision = resolve_precision(precision)
         self.network = engines.TiledSRCNN(model, padding, self.precision, tile)
@@ -74,8 +78,9 @@ class Upscaler:
     @classmethod
     def pretrained(cls, scale=DEFAULT_SCALE, **options):
         """The shipped weights for `scale` (2, 3 or 4); `options` as for the constructor."""
-        if isinstance(scale, bool) or not isinstance(scale, int) or scale not in SCALES:
-            raise ValueError(f"no shipped weights for scale {scale!r}: there are x2, x3 and x4")
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Integral) or int(scale) not in SCALES:
+            raise ValueError(f"no shipped weights for scale {scale}: there are x2, x3 and x4")
+        scale = int(scale)  # numpy's integers too
         return cls.from_checkpoint(checkpoints.pretrained_path(scale), **options)
 
     @classmethod
@@ -89,6 +94,7 @@ class Upscaler:
             srcnn.core.errors.CheckpointError: nothing loadable at `path`, or weights for
                 another `scale`.
         """
+        _check_padding(padding)
         prefix = checkpoints.resolve(os.fspath(path))
         model, config = checkpoints.load_model(prefix, padding=padding)
         if scale is not None and scale != config["scale"]:
@@ -213,6 +219,8 @@ class Upscaler:
                 raise ValueError(f"{path}: name the output {', '.join(image_files.SAVE_OPTIONS)}")
             run.check(path, KINDS["image"])
         image = image_files.read_image(os.fspath(source), max_pixels)
+        for path, _ in wanted:
+            image_files.check_size_fits(path, image.pixels.shape[0] * self.scale, image.pixels.shape[1] * self.scale)
         sr, bicubic = self._upscale(image.pixels, image.alpha, progress, with_bicubic=bicubic_destination is not None)
         pixels, failed = {"sr": sr, "bicubic": bicubic}, []
         try:
@@ -250,6 +258,11 @@ class Upscaler:
         """
         run = Outputs(inputs=checkpoints.bundle_files(self.checkpoint) if self.checkpoint else (), overwrite=overwrite)
         return export_module(DeployableSRCNN(self.model, self.scale), model_format, os.fspath(path), outputs=run)
+
+
+def _check_padding(padding):
+    if padding not in UPSCALE_PADDINGS:
+        raise ValueError(f"padding {padding!r} is not one of {', '.join(map(repr, UPSCALE_PADDINGS))}")
 
 
 def _to_uint8(image, value_range):

@@ -43,6 +43,7 @@ def wheel(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_wheel_holds_the_package_the_weights_and_the_console_scripts(wheel):
     assert wheel.name.startswith(f"srcnn-{srcnn.__version__}-")
     with zipfile.ZipFile(wheel) as archive:
@@ -60,6 +61,7 @@ def test_wheel_holds_the_package_the_weights_and_the_console_scripts(wheel):
     assert "srcnn-upscale-batch = srcnn.upscaling.batch:main" in entry_points
 
 
+@pytest.mark.slow
 def test_installed_package_finds_its_weights_from_any_folder(wheel, tmp_path):
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:

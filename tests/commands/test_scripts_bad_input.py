@@ -217,6 +217,7 @@ def output_names(folder):
     return sorted(path.name for path in folder.rglob("*.png"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inside", [True, False])
 def test_upscaling_into_the_input_folder_three_times(tmp_path, smooth_rgb, weights, inside):
     photos = tmp_path / "photos"

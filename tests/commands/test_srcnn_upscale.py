@@ -38,6 +38,7 @@ def names(folder):
                   for name in files)
 
 
+@pytest.mark.slow
 def test_positional_inputs_and_short_flags(photos, weights, capsys):
     out = photos / "out"
     assert cli.upscale_main([str(photos / "photo.png"), str(photos / "album"), "-o", str(out), "-s", "2",
@@ -54,6 +55,7 @@ def test_the_input_flag_still_works_and_is_the_same(photos, weights):
     assert (photos / "a" / "photo_srcnn_x2.png").read_bytes() == (photos / "b" / "photo_srcnn_x2.png").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_what_is_there_without_loading_the_weights(photos, weights, capsys, monkeypatch):
     argv = [str(photos / "album"), "-o", str(photos / "out"), "--checkpoint", weights]
     assert cli.upscale_main(argv) == 0
@@ -84,6 +86,7 @@ def test_bicubic_only_on_request(photos, weights):
     assert names(photos / "out") == ["photo_bicubic_x2.png", "photo_srcnn_x2.png"]
 
 
+@pytest.mark.slow
 def test_ext_and_suffix(photos, weights, smooth_rgb):
     out = photos / "out"
     assert cli.upscale_main([str(photos / "album"), "-o", str(out), "--checkpoint", weights, "--ext", "same",

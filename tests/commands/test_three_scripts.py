@@ -15,6 +15,7 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_three_steps_on_a_fresh_clone(workdir, capsys):
     assert step1_pre.main([]) == 0
     out = capsys.readouterr().out

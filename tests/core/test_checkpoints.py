@@ -13,6 +13,7 @@ from conftest import ROOT
 from tiny_data import HANG_GUARD
 
 
+@pytest.mark.slow
 def test_restore_in_a_fresh_process_gives_identical_output(tmp_path):
     model = SRCNN("9-1-5")
     prefix = str(tmp_path / "weights" / "srcnn")

@@ -9,6 +9,8 @@ from srcnn.core.checkpoints import pretrained_path, read_config
 
 from conftest import dataset
 
+pytestmark = pytest.mark.slow  # Set5 and Set14 through step3_test.py: about 40 s
+
 # SRCNN 9-1-5 on the 91 images (ECCV 2014): Set5 x2/x3/x4 and Set14 x3.
 TARGETS = [("Set5", 2, 36.34), ("Set5", 3, 32.39), ("Set5", 4, 30.09), ("Set14", 3, 29.00)]
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from srcnn.core import image_files
 from srcnn.core.startup import without_startup_noise
@@ -65,6 +66,7 @@ def first_line(script, *flags):
     return done.stdout.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_scripts_output_starts_with_their_own_lines(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()

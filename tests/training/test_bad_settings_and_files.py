@@ -286,6 +286,7 @@ def interrupt_with(how):
     return stop
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how, code", [("ctrl-c", 130), ("sigterm", 143)])
 def test_step1_interrupted_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, how, code):
     (tmp_path / "h5").mkdir()

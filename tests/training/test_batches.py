@@ -46,6 +46,7 @@ def test_stream_visits_each_patch_once_per_epoch_shuffled_across_chunks(tmp_path
         assert not np.array_equal(np.concatenate(ids(stream.batches(64, np.random.default_rng([0, 1])))), seen)
 
 
+@pytest.mark.slow
 def test_train_h5_over_half_the_free_memory_is_streamed_without_a_flag(tmp_path, monkeypatch, capsys):
     train_h5, test_h5 = write_h5s(str(tmp_path / "h5"))
     monkeypatch.setattr(batches, "available_memory", lambda: os.path.getsize(train_h5))
@@ -82,6 +83,7 @@ MEASURED = ("import sys, step2_train\n"
             "sys.exit(step2_train.main(sys.argv[1:]))")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads memory use from /proc")
 def test_streamed_training_holds_far_less_than_the_file(tmp_path, big_h5):
     _, test_h5 = write_h5s(str(tmp_path / "h5"))

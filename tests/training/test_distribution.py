@@ -51,6 +51,7 @@ def check_run(run_dir, reference):
         np.testing.assert_allclose(distributed_weights, single_weights, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpu_devices(tmp_path, reference):
     code, output = Training(*reference.flags, "--strategy", "mirrored", "--replicas", "2",
                             "--checkpoint-dir", tmp_path / "checkpoint", "--log-dir", tmp_path / "logs").finish()
@@ -75,6 +76,7 @@ def start_workers(flags, per_worker=lambda index: []):
     return [worker.finish() for worker in workers]
 
 
+@pytest.mark.slow
 def test_two_workers_sharing_a_checkpoint_folder(tmp_path, reference):
     outputs = start_workers([*reference.flags, "--checkpoint-dir", tmp_path / "checkpoint",
                              "--log-dir", tmp_path / "logs"])
@@ -85,6 +87,7 @@ def test_two_workers_sharing_a_checkpoint_folder(tmp_path, reference):
     check_run(tmp_path, reference)  # written by worker 0, the chief, alone: one row per epoch
 
 
+@pytest.mark.slow
 def test_workers_that_restore_different_steps_stop(tmp_path, reference):
     # Folders that are not shared: worker 0 finds a checkpoint, worker 1 none.
     shutil.copytree(reference.checkpoint_dir, tmp_path / "0")

@@ -148,6 +148,7 @@ def test_checkpoint_without_training_state_is_refused(run, capsys):
     assert folder_digest(run.checkpoint_dir) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["data cut short", "index cut short", "index missing"])
 def test_resume_skips_a_half_written_checkpoint(run, capsys, damage):
     # The state file names ckpt-32 (as after an in-place rewrite of it was killed);
@@ -171,6 +172,7 @@ def test_resume_skips_a_half_written_checkpoint(run, capsys, damage):
     assert [row["epoch"] for row in history(run.log_dir)] == ["1", "2"]  # epoch 1 (step 32) not counted twice
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(run, capsys):
     assert run.main("--epochs", "1") == 0
     good = folder_digest(run.checkpoint_dir), history(run.log_dir)
@@ -221,6 +223,7 @@ def saving(folder):
         return False
 
 
+@pytest.mark.slow
 def test_ten_kills_in_a_row_then_training_finishes_cleanly(run):
     """SIGKILL at random steps, mid-save and right after an epoch's history row, ten times."""
     epochs, save_every = 14, 12  # saves at 12, 24, 36: an epoch (32 steps) ends between two
@@ -281,6 +284,7 @@ def test_ten_kills_in_a_row_then_training_finishes_cleanly(run):
         assert not saving(folder)
 
 
+@pytest.mark.slow
 def test_ctrl_c_and_sigterm_save_before_exiting(run):
     flags = run.flags("--epochs", 20, "--log-every", 1, "--save-every", 1000)
     for number, stop in enumerate((signal.SIGINT, signal.SIGTERM)):

@@ -10,6 +10,7 @@ from srcnn.training.config import TrainSettings
 from srcnn.training.loop import train
 
 
+@pytest.mark.slow
 def test_short_training_on_real_images_beats_bicubic(tmp_path, train_images, set5):
     patches, labels = training_patches(image_files.list_images(str(train_images)), scale=3)
     held_out = [test_set.test_image(path, 3) for path in image_files.list_images(str(set5))]
@@ -33,6 +34,7 @@ def test_patch_size_must_fit_the_architecture(tmp_path):
         train(settings, np.zeros((4, 33, 33, 1), np.float32), np.zeros((4, 21, 21, 1), np.float32), [])
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp_path):
     from srcnn.core import checkpoints
     from tiny_data import write_h5s

@@ -20,6 +20,7 @@ def h5s(tmp_path_factory):
     return write_h5s(str(tmp_path_factory.mktemp("h5")), count=256)
 
 
+@pytest.mark.slow
 def test_the_run_says_how_it_computes_what_to_expect_and_each_epochs_own_time(h5s, tmp_path, capsys):
     train_h5, test_h5 = h5s
     assert step2_train.main(["--train-h5", train_h5, "--test-h5", test_h5, "--epochs", "2", "--batch-size", "8",
@@ -34,6 +35,7 @@ def test_the_run_says_how_it_computes_what_to_expect_and_each_epochs_own_time(h5
     assert "step: [" not in out  # no loss lines unless --log-every asks for them
 
 
+@pytest.mark.slow
 def test_log_every_prints_loss_lines(h5s, tmp_path, capsys):
     train_h5, test_h5 = h5s
     assert step2_train.main(["--train-h5", train_h5, "--test-h5", test_h5, "--epochs", "1", "--batch-size", "32",
@@ -41,6 +43,7 @@ def test_log_every_prints_loss_lines(h5s, tmp_path, capsys):
     assert len(re.findall(r"step: \[\d+\] time: \[[\d.]+\] loss: \[", capsys.readouterr().out)) == 2
 
 
+@pytest.mark.slow
 def test_minutes_sizes_the_run_to_the_time_measured_here(h5s, tmp_path, capsys):
     train_h5, test_h5 = h5s
     flags = ["--train-h5", train_h5, "--test-h5", test_h5, "--batch-size", "32", "--checkpoint-dir", str(tmp_path / "c")]
@@ -56,6 +59,7 @@ def test_minutes_sizes_the_run_to_the_time_measured_here(h5s, tmp_path, capsys):
     assert f"continuing the run of {epochs} epochs" in out and "nothing to do" in out
 
 
+@pytest.mark.slow
 def test_minutes_too_short_for_one_epoch_and_with_epochs(h5s, tmp_path, capsys):
     train_h5, test_h5 = h5s
     flags = ["--train-h5", train_h5, "--test-h5", test_h5, "--checkpoint-dir", str(tmp_path / "c")]

@@ -109,6 +109,7 @@ def test_page_is_self_contained_and_links_the_pngs_beside_it(page):
     assert "The paper reports no figures for this test set" in text  # chelsea is no paper test set
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (apt-get install chromium)")
 def test_page_renders_in_chromium_with_every_image_loaded(page, tmp_path):
     probed = page.parent / "probe.html"

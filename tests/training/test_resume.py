@@ -21,6 +21,8 @@ from tiny_data import write_h5s
 
 EPOCHS, STEPS_PER_EPOCH = 3, 4  # 64 patches, batch 16
 
+pytestmark = pytest.mark.slow  # every test trains
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):

@@ -56,6 +56,7 @@ def checkpoint_files(folder):
 
 # --- case 1: a run never takes over another run's log folder -------------------------------------------
 
+@pytest.mark.slow
 def test_second_run_with_another_checkpoint_folder_keeps_the_first_runs_history(flags, tmp_path, capsys):
     logs = tmp_path / "L"
     assert step2_train.main([*flags, "--checkpoint-dir", str(tmp_path / "A"), "--log-dir", str(logs),
@@ -71,6 +72,7 @@ def test_second_run_with_another_checkpoint_folder_keeps_the_first_runs_history(
     assert checkpoint_files(tmp_path / "B") == []
 
 
+@pytest.mark.slow
 def test_checkpoint_dir_alone_gets_its_own_log_folder(flags, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for run in ("A", "B"):
@@ -79,6 +81,7 @@ def test_checkpoint_dir_alone_gets_its_own_log_folder(flags, tmp_path, monkeypat
     assert not (tmp_path / "logs").exists()
 
 
+@pytest.mark.slow
 def test_rerun_says_where_training_stands(flags, tmp_path, capsys):
     """Case 11: "already trained for N epochs" named --epochs, not what the folder holds."""
     run = [*flags, "--checkpoint-dir", str(tmp_path / "A"), "--epochs", "1"]
@@ -150,6 +153,7 @@ def test_a_claim_locks_both_folders_and_a_nested_claim_adds_nothing(tmp_path):
     assert not any(lock.exists() for lock in locks)
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_checkpoint_folder(flags, tmp_path):
     folders = ["--checkpoint-dir", tmp_path / "A", "--log-dir", tmp_path / "L"]
     first = Training(*flags, *folders, "--epochs", "200", "--log-every", "1")
@@ -164,6 +168,7 @@ def test_two_processes_on_one_checkpoint_folder(flags, tmp_path):
                                        "another --checkpoint-dir")
 
 
+@pytest.mark.slow
 def test_a_killed_trainings_lock_file_does_not_block(flags, tmp_path):
     (tmp_path / "A").mkdir()
     (tmp_path / "A" / run_folder.LOCK_NAME).write_text("99999999\n")  # left by a kill; nobody holds it
@@ -217,6 +222,7 @@ def adam_checkpoint(folder):
     return tf.train.CheckpointManager(bundle, str(folder), max_to_keep=5, checkpoint_name="ckpt").save(4)
 
 
+@pytest.mark.slow
 def test_resuming_adam_with_sgd_says_so_as_the_last_line(flags, tmp_path):
     prefix = adam_checkpoint(tmp_path / "A")
     assert checkpoints.trained_optimizer(prefix) == "adam"
@@ -256,6 +262,7 @@ def test_odd_batch_names_the_flag_and_few_patches_are_split_evenly():
                  strategy=two_replicas)
 
 
+@pytest.mark.slow
 def test_mirrored_training_with_fewer_patches_than_a_batch(tmp_path):
     """Case 11: 67 patches and --batch-size 128 on 2 replicas was refused, asking for a multiple of 2."""
     train_h5, test_h5 = write_h5s(str(tmp_path / "h5"), count=67)

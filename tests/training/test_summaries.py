@@ -19,6 +19,8 @@ import step2_train
 
 from tiny_data import HANG_GUARD, write_h5s
 
+pytestmark = pytest.mark.slow  # trains, then starts a TensorBoard server
+
 
 @pytest.fixture
 def tensorboard(tmp_path):

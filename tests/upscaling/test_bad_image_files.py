@@ -87,6 +87,7 @@ def test_pixel_limit_is_a_flag(folder, weights, capsys):
     assert_one_error(capsys, "good.png", "48x60 is 2,880 pixels, over the limit of 1,000", "--max-pixels")
 
 
+@pytest.mark.slow
 def test_one_pixel_image_is_upscaled(folder, weights):
     Image.new("RGB", (1, 1), (10, 200, 30)).save(folder / "dot.png")
     code, output = run(folder, weights)
@@ -111,6 +112,7 @@ def test_cmyk_jpeg_is_converted_to_rgb(folder, weights):
     assert mode == "RGB" and np.abs(colour - (200, 50, 30)).max() <= 4
 
 
+@pytest.mark.slow
 def test_palette_png_is_converted_and_transparency_kept(folder, weights):
     palette = Image.new("RGB", (30, 24), (20, 120, 220)).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
     palette.save(folder / "flat.png")
@@ -123,6 +125,7 @@ def test_palette_png_is_converted_and_transparency_kept(folder, weights):
     assert mode == "RGBA" and colour[3] == 0
 
 
+@pytest.mark.slow
 def test_sixteen_bit_pngs_are_reduced_to_eight_bits(folder, weights):
     grey = np.full((20, 24), 0x8080, np.uint16)  # 32896 / 65535 -> 128
     Image.fromarray(grey).save(folder / "grey16.png")

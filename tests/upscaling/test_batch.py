@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("apache_beam")
-
-from srcnn.upscaling import batch  # noqa: E402
+from srcnn.upscaling import batch
 from srcnn.commands import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -52,7 +50,9 @@ def images_below(folder):
     return found
 
 
+@pytest.mark.slow
 def test_outputs_equal_srcnn_upscale_bad_files_are_listed_and_a_rerun_skips(album, weights, tmp_path, capsys):
+    pytest.importorskip("apache_beam")  # the only test here that runs the pipeline
     out, failures = tmp_path / "batch", tmp_path / "batch" / "failures.csv"
     argv = [str(album), "-o", str(out), "--checkpoint", weights]
     assert batch.main(argv + ["--workers", "2"]) == 1  # local runner, two worker processes

@@ -33,7 +33,7 @@ def assert_same_to_rounding(actual, expected):
     assert difference.max() <= 1 and (difference > 0).mean() < 0.001
 
 
-@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("scale", [pytest.param(2, marks=pytest.mark.slow), 3, pytest.param(4, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("padding", ["replicate", "zero"])
 @pytest.mark.parametrize("backend", ["numpy", "onnxruntime"])
 def test_composed_upscale_equals_the_whole_image_network(monkeypatch, scale, padding, backend):
@@ -72,6 +72,7 @@ def test_the_enlargement_matrix_is_tensorflows_bicubic(scale):
     np.testing.assert_allclose(resampling.enlargement_matrix(length, scale), resized[:, :, 0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_colour_and_alpha_equal_the_tensorflow_engine(monkeypatch, smooth_rgb):
     monkeypatch.setattr(composed, "TILE_PIXELS", 16)
     scale = 2
@@ -99,7 +100,7 @@ def test_what_it_refuses():
         upscale(engine, np.zeros((40, 40), np.uint8), 2)
 
 
-@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("scale", [pytest.param(2, marks=pytest.mark.slow), 3, pytest.param(4, marks=pytest.mark.slow)])
 def test_the_tile_convolutions_equal_the_products(scale):
     # ONNX Runtime's per-phase convolutions, each phase's conv1 cut to the taps where its
     # filter is not zero, give the tap maps of numpy's products over the whole window.

@@ -45,6 +45,7 @@ def test_auto_precision_is_one_the_engines_take():
     assert resolve_precision("auto") in ("float32", "bfloat16")
 
 
+@pytest.mark.slow
 def test_small_and_large_images_come_out_alike(smooth_rgb):
     # A 31-row crop goes the TensorFlow way, a 32-row one the composed way: their common
     # rows away from the cut agree to rounding.

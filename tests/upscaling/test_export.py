@@ -93,6 +93,7 @@ def run_elsewhere(model, folder):
         return {name: results[name] for name in results.files if name not in ("seconds", "names")}
 
 
+@pytest.mark.slow
 def test_upscaler_reaches_the_paper_on_set5(upscaled, set5_x3):
     for precision, results in upscaled.items():
         assert mean_psnr(results, set5_x3) >= PAPER, precision
@@ -101,6 +102,7 @@ def test_upscaler_reaches_the_paper_on_set5(upscaled, set5_x3):
     assert mean_psnr(bicubic, set5_x3) < PAPER - 1.5  # measured against the ground truth
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_format", list(OUTPUTS))
 def test_exported_model_matches_the_upscaler_in_its_own_runtime(exported, upscaled, set5_x3, model_format):
     results = run_elsewhere(exported / OUTPUTS[model_format], exported)
@@ -114,6 +116,7 @@ def test_exported_model_matches_the_upscaler_in_its_own_runtime(exported, upscal
         assert abs(mean_psnr(results, set5_x3) - mean_psnr(upscaled[precision], set5_x3)) <= 0.05
 
 
+@pytest.mark.slow
 def test_runner_refuses_what_a_consumer_lacks(exported):
     """The runner's import block works: a script that imports TensorFlow under it fails."""
     probe = (f"import runpy; runner = runpy.run_path({str(RUNNER)!r}, run_name='probe'); "
@@ -139,6 +142,7 @@ def test_runner_reports_a_missing_model_or_inputs_in_one_line(tmp_path):
         assert "Traceback" not in finished.stderr and len(finished.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_runner_reports_an_input_that_is_not_one_rgb_image_in_one_line(tmp_path, exported):
     for name, array in (("batched", np.zeros((1, 4, 5, 3), np.uint8)), ("floats", np.zeros((4, 5, 3)))):
         np.savez(tmp_path / "in.npz", **{name: array})
@@ -148,6 +152,7 @@ def test_runner_reports_an_input_that_is_not_one_rgb_image_in_one_line(tmp_path,
         assert "Traceback" not in finished.stderr and len(finished.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_runner_takes_an_image_and_writes_one(exported, upscaled, set5_x3):
     name, lr = next(iter(inputs(set5_x3).items()))
     Image.fromarray(lr).save(exported / "photo.png")

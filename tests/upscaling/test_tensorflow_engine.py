@@ -30,7 +30,7 @@ def whole_image(model, bicubic, padding):
     return np.clip(model(tf.constant(bicubic[None]), padding=padding)[0].numpy(), 0.0, 1.0)
 
 
-@pytest.mark.parametrize("arch", ["9-1-5", "9-5-5"])
+@pytest.mark.parametrize("arch", ["9-1-5", pytest.param("9-5-5", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("padding", ["replicate", "zero"])
 @pytest.mark.parametrize("tile", [5, 16, 40, 512])
 def test_tiled_network_equals_the_whole_image(arch, padding, tile):
@@ -49,6 +49,7 @@ def test_bfloat16_stays_close_to_float32(model):
     assert difference.max() < 0.05 and difference.mean() < 0.005
 
 
+@pytest.mark.slow
 def test_bfloat16_costs_under_005_db_on_set5_with_the_shipped_weights(set5):
     prefix = checkpoints.pretrained_path(3)
     if not os.path.exists(prefix + ".index"):
@@ -61,6 +62,7 @@ def test_bfloat16_costs_under_005_db_on_set5_with_the_shipped_weights(set5):
     assert psnr["float32"] - psnr["bfloat16"] < 0.05
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale, tile", [(2, 7), (3, 24), (3, 512), (4, 13)])
 @pytest.mark.parametrize("size", [(60, 48), (58, 41)])
 def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb, scale, tile, size):
@@ -87,6 +89,7 @@ def test_a_band_without_the_tiles_rows_is_refused(model, smooth_rgb):
         network.upscale_tile(first_band, 3, last_tile, with_bicubic=False)
 
 
+@pytest.mark.slow
 def test_greyscale_stays_greyscale_and_alpha_is_kept(model, smooth_rgb):
     network = TiledSRCNN(model, precision="float32", tile=32)
     grey = smooth_rgb[..., 0]

@@ -184,6 +184,7 @@ def test_ctrl_c_in_srcnn_upscale_is_one_line(tmp_path, weights, smooth_rgb, caps
         "interrupted; every file written is whole; rerun the same command to do the rest"]
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_video_leaves_no_temporary(tmp_path, weights):
     import signal
     import subprocess

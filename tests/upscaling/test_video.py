@@ -105,6 +105,7 @@ def done_clip(tmp_path_factory):
     return source, output / "clip_srcnn_x2.mp4"
 
 
+@pytest.mark.slow
 def test_upscaled_clip_has_twice_the_size_same_rate_frames_and_the_audio(done_clip):
     source, result = done_clip
     info = video.probe(str(result))
@@ -114,11 +115,13 @@ def test_upscaled_clip_has_twice_the_size_same_rate_frames_and_the_audio(done_cl
     assert os.listdir(result.parent) == [result.name]  # no temporary left
 
 
+@pytest.mark.slow
 def test_audio_is_copied_unchanged(done_clip):
     source, result = done_clip
     assert stream_md5(result, "a:0") == stream_md5(source, "a:0")
 
 
+@pytest.mark.slow
 def test_frame_40_matches_the_still_image_path_after_encoding(done_clip, upscaler):
     source, result = done_clip
     still = upscaler.upscale(read_frames(source)[40])
@@ -128,6 +131,7 @@ def test_frame_40_matches_the_still_image_path_after_encoding(done_clip, upscale
     assert psnr(still, encoded) >= 32.0
 
 
+@pytest.mark.slow
 def test_frames_before_encoding_are_exactly_the_still_image_path(tmp_path, upscaler):
     source = make_clip(tmp_path / "clip.mp4", size="48x32", seconds=0.4, audio=False)
     frames = list(video.upscaled_frames(source, upscaler.upscale, 2))
@@ -137,6 +141,7 @@ def test_frames_before_encoding_are_exactly_the_still_image_path(tmp_path, upsca
         np.testing.assert_array_equal(frame, upscaler.upscale(pixels))
 
 
+@pytest.mark.slow
 def test_odd_output_sizes_lose_their_last_column_and_row(tmp_path):
     # 45x33 needs 4:4:4 in the source (and testsrc, which makes odd sizes); x3 gives
     # 135x99, which 4:2:0 H.264 cannot hold.
@@ -150,6 +155,7 @@ def test_odd_output_sizes_lose_their_last_column_and_row(tmp_path):
     assert read_frames(tmp_path / "odd_x3.mp4")[0].shape == (98, 134, 3)
 
 
+@pytest.mark.slow
 def test_rotation_metadata_is_applied(tmp_path):
     upright = make_clip(tmp_path / "upright.mp4", size="64x48", seconds=0.2)
     phone = str(tmp_path / "phone.mp4")
@@ -164,6 +170,7 @@ def test_rotation_metadata_is_applied(tmp_path):
     assert np.abs(read_frames(tmp_path / "phone_x2.mp4")[0][::2, ::2].astype(int) - turned).mean() < 3
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_is_written_at_a_constant_rate_in_step(tmp_path):
     # 25 frames at 25 fps, then 25 frames at 12.5 fps: 3 s in all.
     source = str(tmp_path / "vfr.mp4")
@@ -176,6 +183,7 @@ def test_variable_frame_rate_is_written_at_a_constant_rate_in_step(tmp_path):
     assert len(read_frames(tmp_path / "vfr_x2.mp4")) == result.frames == 74
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, codecs", [("clip.mkv", []), ("clip.mov", []),
                                           ("clip.avi", ["-c:v", "mpeg4", "-c:a", "libmp3lame"])])
 def test_every_frame_is_kept_once_in_other_containers(tmp_path, name, codecs):
@@ -185,6 +193,7 @@ def test_every_frame_is_kept_once_in_other_containers(tmp_path, name, codecs):
     assert result.audio == "copied"
 
 
+@pytest.mark.slow
 def test_audio_mp4_cannot_hold_is_reencoded_to_aac(tmp_path):
     source = make_clip(tmp_path / "pcm.mkv", seconds=0.4, audio=False)
     with_pcm = str(tmp_path / "with_pcm.mkv")
@@ -253,6 +262,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, make, message):
     assert ffmpeg_children() == []
 
 
+@pytest.mark.slow
 def test_an_ffmpeg_that_cannot_start_is_reported_as_such(tmp_path, monkeypatch):
     source = make_clip(tmp_path / "clip.mp4", seconds=0.2)
     broken = tmp_path / "ffmpeg"
@@ -282,6 +292,7 @@ def test_interrupted_or_crashed_run_leaves_no_file_and_no_process(tmp_path, fail
     assert ffmpeg_children() == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_real_run_leaves_no_file(tmp_path):
     source = make_clip(tmp_path / "clip.mp4", seconds=4)
     destination = tmp_path / "out" / "clip_x2.mp4"
@@ -315,6 +326,7 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path):
     assert result.frames == 5 and video.probe(str(destination)).width == 128
 
 
+@pytest.mark.slow
 def test_crf_trades_size_for_quality(tmp_path):
     source = make_clip(tmp_path / "clip.mp4", seconds=0.4, audio=False)
     expected = [nearest(2)(frame) for frame in read_frames(source)]
@@ -337,6 +349,7 @@ def test_a_folder_mixing_images_and_videos_plans_pngs_and_mp4s(tmp_path):
     assert clashes == []
 
 
+@pytest.mark.slow
 def test_cli_reports_a_bad_video_and_carries_on(tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -372,6 +385,7 @@ def test_progress_bar_counts_frames_against_the_expected_total(tmp_path, monkeyp
     assert bar.options["disable"] is None  # shown on a terminal (tqdm then adds frame/s and ETA)
 
 
+@pytest.mark.slow
 def test_upscaler_upscale_video_is_the_still_image_path_per_frame(tmp_path):
     from srcnn import Upscaler
 
@@ -383,6 +397,7 @@ def test_upscaler_upscale_video_is_the_still_image_path_per_frame(tmp_path):
     assert psnr_y(still, read_frames(tmp_path / "clip_x2.mp4")[2]) >= 35.0
 
 
+@pytest.mark.slow
 def test_srcnn_upscale_takes_videos_too(tmp_path, capsys):
     from srcnn.commands import cli
 
