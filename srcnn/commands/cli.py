@@ -139,7 +139,8 @@ def upscale_files(args, prefix, scale):
     planned, clashes = jobs.plan_jobs(args.inputs, args.output, naming_for(args, scale))
     for message in clashes:
         print(f"error: {printable(message)}", file=sys.stderr)
-    todo = [job for job in planned if args.overwrite or not job.done()]
+    provenance = jobs.Provenance.of(prefix, scale, args.padding, args.precision)
+    todo = [job for job in planned if args.overwrite or not job.done(provenance)]
     skipped = len(planned) - len(todo)
     if todo:  # the weights are loaded only when there is work
         from srcnn.upscaling.upscaler import Upscaler
@@ -154,7 +155,7 @@ def upscale_files(args, prefix, scale):
     for job in tqdm(todo, desc=kind, unit=kind[:-1], disable=None):
         try:
             tqdm.write(printable(jobs.run_job(upscaler, job, args.overwrite, args.crf, args.max_pixels, progress=True,
-                                              outputs=run)))
+                                              outputs=run, provenance=provenance)))
         except SRCNNError as error:
             failed += 1
             tqdm.write(f"error: {printable(with_hint(error, UPSCALE_HINTS))}", file=sys.stderr)

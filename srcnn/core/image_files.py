@@ -8,7 +8,7 @@ import os
 import struct
 from dataclasses import dataclass
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 from srcnn.core.choices import DEFAULT_MAX_PIXELS  # Pillow's decompression-bomb threshold, as a hard limit
 from srcnn.core.errors import ImageTooLarge, InputError, OutputError, os_reason, printable
 from srcnn.core.files import atomic_path
@@ -218,6 +218,8 @@ def save_image(path, image, icc_profile=None, **options):
         write_image(temporary, image, extension, icc_profile, **options)
 
 
+NOTE_KEY = "srcnn"  # the PNG text chunk of `write_image`'s note
+
 # The largest side each format can hold (WebP's is 14 bits); the others hold any image this tool makes.
 MAX_SIDES = {"WEBP": 16383, "JPEG": 65535}
 
@@ -238,13 +240,38 @@ def _image_format(extension, path):
     return SAVE_OPTIONS[extension.lower()]
 
 
-def write_image(target, image, extension, icc_profile=None, **options):
+def _note_options(image_format, note):
+    """Save options that store the text `note` in the file's own metadata."""
+    if note is None:
+        return {}
+    if image_format == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text(NOTE_KEY, note)
+        return {"pnginfo": info}
+    return {"JPEG": {"comment": note}, "WEBP": {"xmp": note.encode()}, "TIFF": {"description": note}}[image_format]
+
+
+def read_note(path):
+    """The note `write_image` stored in an image file, or None (another file, or none stored)."""
+    try:
+        with Image.open(path) as image:
+            found = (image.info.get(NOTE_KEY) if image.format == "PNG" else image.info.get("comment")
+                     if image.format == "JPEG" else image.info.get("xmp") if image.format == "WEBP"
+                     else getattr(image, "tag_v2", {}).get(270) if image.format == "TIFF" else None)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return found.decode(errors="replace") if isinstance(found, bytes) else found
+
+
+def write_image(target, image, extension, icc_profile=None, note=None, **options):
     """Writes `image` (as `save_image` takes it) to the path or file `target`, in the format
-    of `extension` (".png", ".jpg"...: `SAVE_OPTIONS`, which `options` override).
+    of `extension` (".png", ".jpg"...: `SAVE_OPTIONS`, which `options` override), with the
+    text `note` in its metadata if given (`read_note`).
 
     JPEG has no alpha: an alpha channel is left out of it.
     """
     image_format, defaults = _image_format(extension, target)
+    options = {**_note_options(image_format, note), **options}
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]

@@ -28,7 +28,7 @@ import os
 import numpy as np
 from srcnn.core.startup import tf  # TensorFlow with its start-up messages filtered (srcnn.core.startup)
 
-from srcnn.core import colour
+from srcnn.core import colour, image_files
 from srcnn.core import resampling
 from srcnn.core.choices import EXPORT_FORMATS
 from srcnn.core.errors import MissingDependency, OutputError, SRCNNError, printable, tf_reason
@@ -122,6 +122,11 @@ def export(module, model_format, path, overwrite=False, outputs=None):
         raise OutputError(f"{printable(path)}: names a folder; a {model_format} model is one file "
                           f"(name it e.g. {printable(os.path.join(path, default_output(3, model_format)))})")
     path = path.rstrip(os.sep) or os.sep
+    extension = os.path.splitext(path)[1].lower()
+    if extension and extension != SUFFIXES[model_format] and (
+            model_format != "savedmodel" or extension in set(SUFFIXES.values()) | set(image_files.SAVE_OPTIONS)):
+        raise OutputError(f"{printable(path)}: a {model_format} model named {extension} would pass for another kind "
+                          f"of file; name it {SUFFIXES[model_format] or 'without that extension'}")
     run = outputs or Outputs(overwrite=overwrite)
     kind = KINDS[model_format]
     run.check(path, kind)

@@ -17,6 +17,9 @@ Outputs are never read back as inputs: an output folder inside an input folder i
 out of it, and where it is the input folder, files named like outputs are left out.
 """
 
+import functools
+import glob
+import hashlib
 import os
 import re
 import string
@@ -87,6 +90,45 @@ class Naming:
                    for suffix in suffixes if suffix)
 
 
+@functools.lru_cache(maxsize=4096)
+def _file_digest(path, size, modified):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digest(path):
+    """SHA-256 of a file's bytes (cached while its size and time stay the same)."""
+    status = os.stat(path)
+    return _file_digest(os.path.abspath(path), status.st_size, status.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What an output is made from besides its source: the weights' bytes and the settings.
+
+    Each image output carries `note(source, role)` in its metadata, so a rerun skips it only
+    if it was made from the same source bytes, weights and settings (not just named alike).
+    """
+
+    weights: str  # SHA-256 of the checkpoint's files
+    settings: str
+
+    @classmethod
+    def of(cls, prefix, scale, padding, precision):
+        digest = hashlib.sha256()
+        for path in sorted(glob.glob(glob.escape(prefix) + ".*")):
+            digest.update(file_digest(path).encode())
+        return cls(digest.hexdigest(), f"x{scale} {padding} {precision}")
+
+    def note(self, source, role):
+        """The text an output of `source` ("sr" or "bicubic") carries."""
+        made = "bicubic" if role == "bicubic" else f"{role} {self.weights} {self.settings}"
+        return "srcnn " + hashlib.sha256(f"{made} {file_digest(source)}".encode()).hexdigest()[:32]
+
+
 @dataclass
 class Job:
     """One image or video to upscale and the files it becomes (bicubic_path: None if not wanted)."""
@@ -103,9 +145,21 @@ class Job:
         """The outputs already there (a link counts, even a broken one: it is not ours to replace)."""
         return [path for path in self.outputs if os.path.lexists(path)]
 
-    def done(self):
-        """Whether every output is already there (a rerun skips the job)."""
-        return len(self.existing()) == len(self.outputs)
+    def role(self, path):
+        return "bicubic" if path == self.bicubic_path else "sr"
+
+    def made_by(self, path, provenance):
+        """Whether the output `path` was made from this source with `provenance` (videos: it is there)."""
+        if video.is_video(self.source):
+            return os.path.lexists(path)  # an MP4 carries no note: its name is all that is known
+        return image_files.read_note(path) == provenance.note(self.source, self.role(path))
+
+    def done(self, provenance=None):
+        """Whether every output is already there, made from this source with `provenance` if given (a rerun
+        skips the job)."""
+        if len(self.existing()) < len(self.outputs):
+            return False
+        return provenance is None or all(self.made_by(path, provenance) for path in self.outputs)
 
 
 def _sources(input_path, output_dir, naming):
@@ -167,10 +221,12 @@ def prepare_output(output_dir):
 
 
 def run_job(upscaler, job, overwrite=False, crf=DEFAULT_CRF, max_pixels=DEFAULT_MAX_PIXELS, progress=False,
-            outputs=None):
+            outputs=None, provenance=None):
     """Upscales one job with an `srcnn.Upscaler`; returns the line that reports it.
 
     `outputs`: the run's `srcnn.core.outputs.Outputs`, which knows all its inputs.
+    `provenance`: what the outputs are made from (`Provenance`); an output already there is kept
+    only if it was made the same way, and is otherwise refused (replaced with `overwrite`).
 
     Without `overwrite`, outputs that are already there are kept and only the others
     written (e.g. the bicubic image asked for on a rerun).
@@ -180,6 +236,10 @@ def run_job(upscaler, job, overwrite=False, crf=DEFAULT_CRF, max_pixels=DEFAULT_
         SRCNNError: the input cannot be read, or an output cannot be written.
     """
     kept = [] if overwrite else job.existing()
+    other = [path for path in kept if provenance is not None and not job.made_by(path, provenance)]
+    if other:
+        raise OutputExistsError(f"{other[0]}: already exists, and was not made from {job.source} with these "
+                                "weights and settings")
     if len(kept) == len(job.outputs):
         raise OutputExistsError(f"{kept[0]}: already exists")
     if video.is_video(job.source):
@@ -187,6 +247,6 @@ def run_job(upscaler, job, overwrite=False, crf=DEFAULT_CRF, max_pixels=DEFAULT_
         return f"{job.source} -> {job.sr_path} ({result.summary()})"
     written = [None if path in kept else path for path in (job.sr_path, job.bicubic_path)]
     upscaler.upscale_file(job.source, *written, overwrite=overwrite, max_pixels=max_pixels, progress=progress,
-                          outputs=outputs)
+                          outputs=outputs, provenance=provenance)
     return (f"{job.source} -> " + ", ".join(path for path in written if path)
             + "".join(f" ({path} already there, kept)" for path in kept))

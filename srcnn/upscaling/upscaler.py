@@ -191,7 +191,7 @@ class Upscaler:
         return result
 
     def upscale_file(self, source, destination, bicubic_destination=None, overwrite=False,
-                     max_pixels=DEFAULT_MAX_PIXELS, progress=False, outputs=None):
+                     max_pixels=DEFAULT_MAX_PIXELS, progress=False, outputs=None, provenance=None):
         """Reads the image file `source`, upscales it and writes `destination` (and the
         bicubic enlargement to `bicubic_destination`, if given; either may be None).
 
@@ -199,7 +199,8 @@ class Upscaler:
         the colour profile is kept, and the files are renamed into place only once all are
         written: an error or interrupt leaves none of them. They are written through
         `srcnn.core.outputs`: `outputs` (an `Outputs` holding every input of a larger run) or
-        one made here for `source` and `overwrite`.
+        one made here for `source` and `overwrite`. With `provenance` (`srcnn.upscaling.jobs.Provenance`)
+        each file carries its note, by which a rerun knows what made it.
 
         Raises:
             srcnn.core.errors.InputError: `source` is not a readable image, or over `max_pixels`.
@@ -227,7 +228,9 @@ class Upscaler:
             with run.writing_all([(path, KINDS["image"]) for path, _ in wanted], failed=failed) as temporaries:
                 for (path, kind), temporary in zip(wanted, temporaries):  # all written, then all renamed
                     failed[:] = [path]
-                    image_files.write_image(temporary, pixels[kind], os.path.splitext(path)[1], image.icc_profile)
+                    note = provenance.note(source, kind) if provenance else None
+                    image_files.write_image(temporary, pixels[kind], os.path.splitext(path)[1], image.icc_profile,
+                                            note=note)
         except SRCNNError:
             raise
         except OSError as error:

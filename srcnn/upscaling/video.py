@@ -19,10 +19,9 @@ is held in memory and no frame ever touches the disk:
   better and bigger), BT.709 tagged, `+faststart` MP4. Audio streams are copied unchanged
   into the same file in the same ffmpeg run; codecs MP4 cannot hold (e.g. PCM, Vorbis)
   are re-encoded to AAC, and the result says so.
-- Safety: the MP4 is written to `<name>.tmp-<pid>` and renamed only once all succeeded;
-  on any error or Ctrl-C the children are killed and the temporary file removed.
-
-The ffmpeg binary is the one `imageio-ffmpeg` installs with pip (no system ffmpeg needed).
+- Safety: the MP4 goes through `srcnn.core.outputs` (a temporary renamed when all succeeded);
+  on any error or Ctrl-C the children are killed and the temporary removed.
+- ffmpeg is the binary `imageio-ffmpeg` installs with pip (no system ffmpeg needed).
 """
 
 import os

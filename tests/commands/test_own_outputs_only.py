@@ -125,3 +125,22 @@ def test_d1_d2_batch_failures_never_replace_an_input_nor_another_file(tmp_path, 
         assert error.endswith("pass another --failures")
     assert (folder / "a.png").read_bytes() == first and (folder / "sub" / "c.png").is_file()
     assert not any("srcnn-tmp" in name for name in os.listdir(tmp_path / "out")) if (tmp_path / "out").exists() else True
+
+
+def test_w4_a_rerun_skips_only_what_this_input_made(tmp_path, weights, capsys):
+    save(tmp_path / "jpg" / "normal.jpg", (20, 24, 3), seed=1)
+    save(tmp_path / "png" / "normal.png", (20, 24, 3), seed=2)
+    out = str(tmp_path / "out")
+    argv = ["-o", out, "--checkpoint", weights]
+    assert cli.upscale_main([str(tmp_path / "jpg" / "normal.jpg")] + argv) == 0
+    made = (tmp_path / "out" / "normal_srcnn_x2.png").read_bytes()
+    capsys.readouterr()
+    assert cli.upscale_main([str(tmp_path / "jpg" / "normal.jpg")] + argv) == 0  # the same input: skipped
+    assert "skipped 1 already there" in capsys.readouterr().out
+    assert cli.upscale_main([str(tmp_path / "png" / "normal.png")] + argv) == 1  # another input, same name
+    assert "was not made from" in last_error(capsys)
+    assert (tmp_path / "out" / "normal_srcnn_x2.png").read_bytes() == made
+    assert cli.upscale_main([str(tmp_path / "png" / "normal.png")] + argv + ["--padding", "zero"]) == 1  # settings
+    capsys.readouterr()
+    assert cli.upscale_main([str(tmp_path / "png" / "normal.png")] + argv + ["--overwrite"]) == 0
+    assert (tmp_path / "out" / "normal_srcnn_x2.png").read_bytes() != made

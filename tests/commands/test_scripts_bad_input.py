@@ -246,6 +246,7 @@ def test_upscaling_into_the_input_folder_without_overwrite_keeps_the_outputs(tmp
     assert (photos / "big" / "a_srcnn_x3.png").stat().st_mtime_ns == written
 
 
+@pytest.mark.slow
 def test_evaluation_samples_inside_the_test_folder_are_not_test_images(tmp_path, smooth_rgb, weights, capsys):
     save(tmp_path / "test" / "t.png", smooth_rgb)
     flags = ["--test-dir", str(tmp_path / "test"), "--checkpoint", weights]

@@ -49,6 +49,7 @@ def test_positional_inputs_and_short_flags(photos, weights, capsys):
     assert "upscaled 3 of 3 images x2" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_input_flag_still_works_and_is_the_same(photos, weights):
     assert cli.upscale_main(["-i", str(photos / "photo.png"), "-o", str(photos / "a"), "--checkpoint", weights]) == 0
     assert cli.upscale_main([str(photos / "photo.png"), "-o", str(photos / "b"), "--checkpoint", weights]) == 0

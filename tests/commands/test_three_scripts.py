@@ -42,6 +42,7 @@ def test_three_steps_on_a_fresh_clone(workdir, capsys):
     assert all(20 < float(row["srcnn_psnr"]) < 50 for row in rows)
 
 
+@pytest.mark.slow
 def test_mismatched_h5_is_one_line_error(workdir, capsys):
     assert step1_pre.main(["--scale", "2"]) == 0
     capsys.readouterr()

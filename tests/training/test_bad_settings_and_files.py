@@ -254,9 +254,12 @@ def hostile_checkpoint(folder, scale, arch, filters="9-1-5"):
 
 
 @pytest.mark.parametrize("scale, arch, message", [
-    (3, "banana", "architecture banana, not filter sizes"), (3, "", "architecture , not filter"),
-    (3, "9-1", "architecture 9-1,"), (0, "9-1-5", "scale 0, not one of 2, 3, 4"),
-    (-3, "9-1-5", "scale -3, not one"), (99, "9-1-5", "scale 99, not one"),
+    (3, "banana", "architecture banana, not filter sizes"),
+    pytest.param(3, "", "architecture , not filter", marks=pytest.mark.slow),
+    pytest.param(3, "9-1", "architecture 9-1,", marks=pytest.mark.slow),
+    (0, "9-1-5", "scale 0, not one of 2, 3, 4"),
+    pytest.param(-3, "9-1-5", "scale -3, not one", marks=pytest.mark.slow),
+    pytest.param(99, "9-1-5", "scale 99, not one", marks=pytest.mark.slow),
     (3, "9-5-5", "says 9-5-5, but its filters are 9-1-5"),
 ])
 def test_hostile_checkpoint_config_is_one_line(tmp_path, capsys, h5s, scale, arch, message):

@@ -79,7 +79,7 @@ def test_xla_only_on_one_float32_device():
 
 
 def test_durations_read_as_people_say_them():
-    assert [duration(seconds) for seconds in (4.2, 300, 7200)] == ["4 s", "5.0 min", "2.0 h"]
+    assert [duration(seconds) for seconds in (4.2, 45, 300, 7200)] == ["4.2 s", "45 s", "5.0 min", "2.0 h"]
 
 
 @pytest.mark.parametrize("arch", ["9-1-5", "9-5-5"])

@@ -103,6 +103,7 @@ def test_patterns_are_expanded_and_beam_options_pass_through(album, tmp_path):
     assert {os.path.dirname(job.sr_path) for job in planned} == {str(tmp_path)}  # as the shell's list would be
 
 
+@pytest.mark.slow
 def test_a_pattern_that_matches_nothing_is_one_line(tmp_path, capsys):
     assert batch.main([str(tmp_path / "*.png"), "-o", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / '*.png'}: matches no file or folder"

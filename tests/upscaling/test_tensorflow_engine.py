@@ -32,7 +32,7 @@ def whole_image(model, bicubic, padding):
 
 @pytest.mark.parametrize("arch", ["9-1-5", pytest.param("9-5-5", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("padding", ["replicate", "zero"])
-@pytest.mark.parametrize("tile", [5, 16, 40, 512])
+@pytest.mark.parametrize("tile", [5, pytest.param(16, marks=pytest.mark.slow), pytest.param(40, marks=pytest.mark.slow), 512])
 def test_tiled_network_equals_the_whole_image(arch, padding, tile):
     # 5 < margin: windows then end inside another tile's border band; 512: one tile.
     tf.keras.utils.set_random_seed(1)

@@ -66,6 +66,7 @@ def test_float_images_in_either_range_give_the_uint8_result_in_that_range(upscal
                                atol=0.5 if dtype == np.float16 else 1e-3)
 
 
+@pytest.mark.slow
 def test_value_range_overrides_the_guess(upscaler):
     dark = np.full((4, 5), 1.0, np.float32)  # 1 in [0, 255] is near black, 1 in [0, 1] white
     np.testing.assert_array_equal(upscaler.upscale(dark, value_range=255), upscaler.upscale(dark.astype(np.uint8)))
@@ -129,6 +130,7 @@ def test_options_reach_the_network(model):
         Upscaler(model, 2, precision="half")
 
 
+@pytest.mark.slow
 def test_pretrained_weights_load_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     upscaler = Upscaler.pretrained(scale=2, precision="float32")
