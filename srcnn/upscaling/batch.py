@@ -29,13 +29,18 @@ import io
 import json
 import logging
 import os
+import re
+import shutil
+import signal
 import sys
+import threading
+import time
 
 
 from srcnn import __version__
 from srcnn.commands import cli
 from srcnn.upscaling import jobs
-from srcnn.core.errors import InputError, OutputError, SRCNNError, csv_cell, exit_on_interrupt, exit_on_user_error, with_hint
+from srcnn.core.errors import InputError, OutputError, SRCNNError, Terminated, csv_cell, exit_on_interrupt, exit_on_user_error, os_reason, printable, with_hint
 from srcnn.core import outputs
 from srcnn.core.flags import positive_int
 
@@ -45,48 +50,136 @@ NAMESPACE = "srcnn"  # of the Beam metrics: done, skipped, failed
 VIDEO_REASON = "a video: srcnn-upscale-batch upscales images; upscale videos with srcnn-upscale"
 
 
-def parse_args(argv):
-    """(srcnn's flags, the rest: Beam pipeline options)."""
+def make_parser():
+    """srcnn's own flags (Beam's pipeline options are checked apart, by Beam's parser)."""
     parser = argparse.ArgumentParser(
         prog="srcnn-upscale-batch", description="Upscale many images with SRCNN on Apache Beam: locally (in this "
                                                 "process, or --workers processes), or on Dataflow, Flink or Spark.",
-        epilog="Outputs are named as srcnn-upscale names them; reruns skip outputs that are there. Other flags "
-               "are Beam pipeline options, e.g. --runner DataflowRunner --project P --region R "
-               "--temp_location gs://B/tmp (see docs/batch.md).")
+        epilog="Outputs are named as srcnn-upscale names them; reruns skip outputs that are there. Beam pipeline "
+               "options are passed on, e.g. --runner DataflowRunner --project P --region R "
+               "--temp_location gs://B/tmp (see docs/batch.md); any other flag is refused.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images, folders of them, or quoted patterns")
     cli.add_weights_arguments(parser)
     cli.add_padding_argument(parser)
     cli.add_upscaling_arguments(parser, videos=False)
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="local worker processes (default 1, in this process: an image's tiles already run on "
-                             "every core, and each further process starts TensorFlow anew; see docs/batch.md)")
+                             "every core, and each further process starts TensorFlow anew; at most one per CPU "
+                             "core; see docs/batch.md)")
     parser.add_argument("--failures", default=None, metavar="PATH",
                         help="CSV of the files that failed and why (default: <output>/failures.csv)")
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
-    args, pipeline_args = parser.parse_known_args(argv)
+    return parser
+
+
+def parse_args(argv):
+    """(srcnn's flags, the rest: Beam pipeline options).
+
+    Flags that are neither srcnn's nor Beam's are a usage error (exit 2): a mistyped
+    --overwite would otherwise be passed to Beam, which drops what it does not know.
+    Only a command line with flags srcnn does not know loads Beam's option parser.
+    """
+    parser = make_parser()
+    args, rest = parser.parse_known_intermixed_args(argv)
+    pipeline_args = []
+    if rest:
+        try:
+            pipeline_args, ours = split_beam_options(sys.argv[1:] if argv is None else list(argv))
+        except BeamOptionError as error:
+            parser.error(f"a Beam pipeline option: {error}")
+        args, unknown = parser.parse_known_intermixed_args(ours)
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)} (neither this command's flags nor Beam "
+                         "pipeline options)")
     cli.check_naming(parser, args)
     args.failures = args.failures or os.path.join(args.output, "failures.csv")
     return args, pipeline_args
 
 
+class BeamOptionError(Exception):
+    """A Beam pipeline option with a value Beam's parser refuses."""
+
+
+def split_beam_options(argv):
+    """(the tokens of `argv` that Beam's PipelineOptions parser takes, the others in order) (imports Beam).
+
+    Beam's parser takes exact option names only (no abbreviations) and no positional arguments,
+    so what it leaves is srcnn's flags, the inputs, and mistakes.
+    """
+    logging.getLogger().setLevel(logging.ERROR)  # Beam's import notes (no apitools, ...), as main does
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        return [], list(argv)  # main says how to install Beam
+    parsers = []
+    PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)  # the parser of every option class
+
+    def refuse(message):  # a bad value of a Beam option: srcnn's usage line, not Beam's 190 options
+        raise BeamOptionError(message)
+
+    parsers[0].error = refuse
+    _, others = parsers[0].parse_known_args(argv)
+    # `others` is `argv` with Beam's tokens taken out, in order: take the same ones out.
+    beam, remaining = [], list(others)
+    for token in argv:
+        if remaining and token == remaining[0]:
+            remaining.pop(0)
+        else:
+            beam.append(token)
+    return beam, others
+
+
 def expand(inputs):
-    """Files and folders: each pattern replaced by what it matches (in order)."""
+    """Files and folders: each pattern replaced by what it matches (in order).
+
+    A path that exists is taken as it is, even with [ ] * ? in its name. `**` does not
+    descend into linked folders, so a link to a folder above cannot make the walk endless.
+    """
     expanded = []
     for pattern in inputs:
-        if not glob.has_magic(pattern):
+        if os.path.lexists(pattern) or not glob.has_magic(pattern):
             expanded.append(pattern)
             continue
-        matches = sorted(glob.glob(pattern, recursive=True))
+        matches = sorted(set(walk_glob(pattern)))
         if not matches:
-            raise InputError(f"{pattern}: matches no file or folder")
+            raise InputError(f"{printable(pattern)}: matches no file or folder")
         expanded.extend(matches)
     return expanded
 
 
+def walk_glob(pattern):
+    """`glob.glob(pattern, recursive=True)`, except that `**` does not follow links to folders
+    (Python's does, forever around a link loop). Hidden files and folders are left out, as glob does."""
+    parts = pattern.split(os.sep)
+    if "**" not in parts:
+        yield from glob.glob(pattern)
+        return
+    at = parts.index("**")
+    head, rest = os.sep.join(parts[:at]), parts[at + 1:]
+    bases = [head] if not glob.has_magic(head) else glob.glob(head)
+    for base in bases if head else [os.curdir]:
+        if not os.path.isdir(base):
+            continue
+        for folder, subfolders, _ in os.walk(base):  # links to folders are listed, not entered
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+            within = folder if head else os.path.relpath(folder)
+            if not rest:  # "x/**": the folders and everything in them
+                yield os.path.join(within, "") if within == base else within
+                yield from glob.glob(os.path.join(glob.escape(within), "*"))
+            else:
+                found = walk_glob(os.path.join(glob.escape(within), *rest))
+                yield from (path.removeprefix(os.curdir + os.sep) if not head else path for path in found)
+
+
 def failure_line(source, reason):
-    """One CSV row (path, reason) without its line end."""
+    """One CSV row (path, reason) without its line end, valid whatever the name holds.
+
+    Names are data: control characters (a newline would split the row), and bytes that are
+    not UTF-8, are written as escapes (`printable`); then a cell that a spreadsheet would
+    run as a formula gets a leading quote (`csv_cell`).
+    """
     line = io.StringIO()
-    csv.writer(line, lineterminator="").writerow([csv_cell(source), csv_cell(reason)])  # names are data
+    csv.writer(line, lineterminator="").writerow([csv_cell(printable(source)), csv_cell(printable(reason))])
     return line.getvalue()
 
 
@@ -94,7 +187,7 @@ def reason_of(error, source):
     """The one-line reason of a failure, without the path the CSV already gives."""
     message = with_hint(error, cli.UPSCALE_HINTS) if isinstance(error, SRCNNError) else (
         f"{type(error).__name__}: {error}")
-    message = message.removeprefix(f"{source}: ")
+    message = message.removeprefix(f"{source}: ").removeprefix(f"{printable(source)}: ")
     return " ".join(message.split())  # one line, whatever the error said
 
 
@@ -110,15 +203,20 @@ def write_listing(planned, folder):
     """The jobs as JSON lines (source, sr_path, bicubic_path) in `folder`; returns its path.
 
     Named as `srcnn.core.outputs` names temporaries, so a killed run's listing is swept by the next.
+
+    Raises:
+        OutputError: it cannot be written (a full disk); nothing of it is left.
     """
     path = outputs.temporary_name(os.path.join(folder, "batch-jobs.jsonl"))
     try:
         with open(path, "x", encoding="utf-8") as listing:
             for job in planned:
                 listing.write(json.dumps([job.source, job.sr_path, job.bicubic_path]) + "\n")
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.remove(path)
+        if isinstance(error, OSError):
+            raise OutputError(f"{printable(folder)}: cannot write the list of jobs there ({os_reason(error)})") from None
         raise
     return path
 
@@ -201,17 +299,33 @@ def build(pipeline, listing, refused, handler, args, failures):
      | "write failures" >> beam.io.WriteToText(failures, shard_name_template="", header=FAILURES_HEADER))
 
 
+def cpu_count():
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def pipeline_options(pipeline_args, workers):
-    """Beam's options from the flags srcnn does not know; the local runner gets `workers` processes."""
+    """Beam's options from its flags; the local runner gets `workers` processes, at most one per core."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     options = PipelineOptions(pipeline_args)
     runner = options.get_all_options()["runner"]
     if runner in (None, "DirectRunner", "direct"):
+        if workers > cpu_count():  # each starts TensorFlow: a thousand would only exhaust the memory
+            print(f"--workers {workers}: {cpu_count()} worker processes, one per CPU core")
+            workers = cpu_count()
         # One process per worker: TensorFlow holds Python's GIL for part of each image, so
         # threads would not run images side by side. One worker needs no second process.
         quiet = {} if any(arg.startswith("--default_sdk_harness_log_level") for arg in pipeline_args) else {
             "default_sdk_harness_log_level": "ERROR"}  # each worker's start-up warnings would bury the summary
+        if workers > 1:  # worker processes import this module first, to leave Ctrl-C to the launcher
+            from apache_beam.options.pipeline_options import SetupOptions
+
+            quiet["beam_plugins"] = (options.view_as(SetupOptions).beam_plugins or []) + [__name__]
+            os.environ[LAUNCHER_ENVIRONMENT] = str(os.getpid())
         options = PipelineOptions(pipeline_args, direct_num_workers=workers,
                                   direct_running_mode="multi_processing" if workers > 1 else "in_memory", **quiet)
         logging.getLogger("apache_beam").setLevel(logging.ERROR)  # the workers' warnings, relayed
@@ -227,11 +341,95 @@ def importable_by_workers():
 
 
 def counter(metrics, name):
-    """A counter's total: committed where the runner reports it, else attempted."""
-    for result in metrics["counters"]:
-        if result.key.metric.name == name:
-            return result.committed if result.committed is not None else result.attempted
-    return 0
+    """A counter's total over every step that counts it (Beam reports one result per step):
+    committed where the runner reports it, else attempted."""
+    return sum(result.committed if result.committed is not None else result.attempted
+               for result in metrics["counters"] if result.key.metric.name == name)
+
+
+@contextlib.contextmanager
+def interrupts_end_the_run():
+    """Ctrl-C and SIGTERM while Beam runs leave this block as KeyboardInterrupt / `Terminated`.
+
+    Beam re-raises an exception of a step as the same type with the step's name added, and
+    where it cannot (KeyboardInterrupt() has no message to extend) as a RuntimeError, after
+    logging its traceback; its worker processes, which a terminal's Ctrl-C reaches too, log
+    theirs as they stop. Once a signal has come, all that is noise: Beam's logs and its
+    threads' errors are silenced, and the error that leaves the block is the interrupt.
+    """
+    received = []
+    beam_logger = logging.getLogger("apache_beam")
+    level, excepthook = beam_logger.level, threading.excepthook
+
+    def interrupt():
+        return Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+
+    def on_signal(signum, frame):
+        if not received:
+            beam_logger.setLevel(logging.CRITICAL + 1)
+            threading.excepthook = lambda failure: None
+        received.append(signum)
+        raise interrupt()
+
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        yield
+        if received:  # swallowed on the way
+            raise interrupt()
+    except BaseException:
+        if received:
+            raise interrupt() from None
+        raise
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        beam_logger.setLevel(level)
+        threading.excepthook = excepthook
+
+
+TEMPORARY_PID = re.compile(re.escape(outputs.TEMPORARY_MARK) + r"(\d+)-")
+
+
+def sweep_outputs(folders, patience=0.0):
+    """Removes from `folders` the temporaries of runs and workers that are gone (`outputs.sweep`).
+
+    Args:
+        patience: seconds to wait for the processes that own the remaining ones to end (this
+            run's stopped workers, which Beam stops as the pipeline ends).
+    """
+    deadline = time.monotonic() + patience
+    for folder in folders:
+        while True:
+            outputs.sweep(folder)
+            try:
+                waiting = [name for name in os.listdir(folder) if TEMPORARY_PID.search(name)
+                           and int(TEMPORARY_PID.search(name)[1]) != os.getpid()]
+            except OSError:
+                break
+            if not waiting or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+
+
+def remove_beam_temporaries(path):
+    """Removes the folder in which Beam writes `path` before moving it in place (left by a stopped run)."""
+    folder, name = os.path.split(path)
+    for found in glob.glob(os.path.join(glob.escape(folder or os.curdir), glob.escape(f"beam-temp-{name}-") + "*")):
+        shutil.rmtree(found, ignore_errors=True)
+
+
+def start_pipeline(beam, pipeline_args, workers):
+    """The Beam pipeline of these options; a runner Beam refuses (unknown, or options missing) is one line."""
+    try:
+        return beam.Pipeline(options=pipeline_options(pipeline_args, workers))
+    except Exception as error:  # ValueError "Pipeline has validations errors:" + one per line, ImportError, ...
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        if len(lines) > 1 and lines[0].endswith(":"):  # "Pipeline has validation errors:", then one per line
+            lines = [line.rstrip(".") for line in lines[1:]]
+        raise SRCNNError(f"Beam cannot run with these pipeline options: {'; '.join(lines)}") from None
 
 
 @exit_on_interrupt("every file written is whole; rerun the same command to do the rest")
@@ -256,26 +454,54 @@ def main(argv=None):
         failures_output.check(args.failures, FAILURES)
     except OutputError as error:
         raise SRCNNError(f"{error}; pass another --failures") from None
+    pipeline = start_pipeline(beam, pipeline_args, args.workers)
     jobs.prepare_output(args.output)
-    outputs.sweep(args.output)
+    folders = sorted({os.path.dirname(path) or os.curdir for job in planned for path in job.outputs})
+    sweep_outputs([args.output] + folders)  # what killed runs left
     listing = write_listing(planned, args.output)
     importable_by_workers()
+    finished = False
     try:
-        with failures_output.writing(args.failures, FAILURES) as failures:
-            pipeline = beam.Pipeline(options=pipeline_options(pipeline_args, args.workers))
-            build(pipeline, listing, refused, make_handler(prefix, args), args, failures)
-            result = pipeline.run()
-            result.wait_until_finish()
+        with interrupts_end_the_run(), failures_output.writing(args.failures, FAILURES) as failures:
+            try:
+                build(pipeline, listing, refused, make_handler(prefix, args), args, failures)
+                result = pipeline.run()
+                result.wait_until_finish()
+            finally:
+                remove_beam_temporaries(failures)
+        finished = True
+    except OSError as error:  # the failures CSV's folder (read-only, full)
+        raise SRCNNError(f"{printable(args.failures)}: cannot write the failures CSV ({os_reason(error)}); "
+                         "pass another --failures") from None
     finally:
         os.remove(listing)
+        if not finished:  # stopped workers may have left temporaries
+            sweep_outputs(folders, patience=5.0)
     metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
     done, skipped, failed = (counter(metrics, name) for name in ("done", "skipped", "failed"))
     total = len(planned) + len(refused)
-    print(f"upscaled {done} of {total} images x{scale} into {os.path.join(args.output, '')}"
+    print(f"upscaled {done} of {total} images x{scale} into {printable(os.path.join(args.output, ''))}"
           + (f"; skipped {skipped} already there (--overwrite redoes them)" if skipped else "")
-          + (f"; {failed} failed (listed in {args.failures})" if failed else ""))
+          + (f"; {failed} failed (listed in {printable(args.failures)})" if failed else ""))
     return 1 if failed else 0
 
+
+LAUNCHER_ENVIRONMENT = "SRCNN_BATCH_LAUNCHER"  # the pid of the run whose local workers import this module
+
+
+def leave_interrupts_to_the_launcher():
+    """In a local worker process (`--workers` > 1), ignores SIGINT: a terminal's Ctrl-C reaches
+    the whole process group, and each worker would print a traceback as it dies. The launcher
+    stops the pipeline, and its workers with it. Beam imports this module in each worker's main
+    thread before it runs anything (its `beam_plugins` option)."""
+    main_module = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if (getattr(main_module, "name", None) == "apache_beam.runners.worker.sdk_worker_main"
+            and os.environ.get(LAUNCHER_ENVIRONMENT, str(os.getpid())) != str(os.getpid())
+            and threading.current_thread() is threading.main_thread()):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+leave_interrupts_to_the_launcher()
 
 if __name__ == "__main__":
     sys.exit(main())

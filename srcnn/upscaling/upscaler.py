@@ -134,8 +134,21 @@ class Upscaler:
         return self._composed
 
     def _upscale(self, pixels, alpha, progress, with_bicubic=False):
-        """`engines.upscale` of uint8 pixels (and alpha) by the engine for their size."""
-        return engines.upscale(self.engine_for(pixels.shape[:2]), pixels, self.scale, alpha, progress, with_bicubic)
+        """`engines.upscale` of uint8 pixels (and alpha) by the engine for their size.
+
+        Greyscale goes through as RGB with R = G = B: the network then sees the Y it was trained on
+        (BT.601, 16-235), not the grey level itself (black would come out at 6), and the output's
+        R = G = B is its grey.
+        """
+        grey = pixels.ndim == 2
+        if grey:
+            pixels = np.repeat(pixels[..., None], 3, axis=-1)
+        sr, bicubic = engines.upscale(self.engine_for(pixels.shape[:2]), pixels, self.scale, alpha, progress,
+                                      with_bicubic)
+        if grey:
+            planes = [0, 3] if alpha is not None else 0
+            sr, bicubic = sr[..., planes], None if bicubic is None else bicubic[..., planes]
+        return np.ascontiguousarray(sr), None if bicubic is None else np.ascontiguousarray(bicubic)
 
     def __repr__(self):
         return (f"Upscaler(x{self.scale}, {self.arch}, padding={self.padding!r}, precision={self.precision!r}, "

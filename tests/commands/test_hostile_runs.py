@@ -230,8 +230,8 @@ def export_property(weights, flags):
         if flags["output"] is not None:
             argv += ["-o", os.path.join(root, flags["output"]) if flags["output"] else ""]
         argv += ["--overwrite"] * flags["overwrite"]
-        output = flags["output"] if flags["output"] is not None else export.default_output(2, flags["format"]) \
-            if flags["format"] in export.FORMATS else None
+        output = flags["output"] or (export.default_output(2, flags["format"]) if flags["format"] in export.FORMATS
+                                     else None)  # no -o, or an empty one: the default name
         declared = {os.path.join(root, output).rstrip(os.sep)} if output else set()
         before = snapshot(root)
         status, errors = run_quietly(cli.export_main, argv)

@@ -13,10 +13,12 @@ from srcnn.training.loop import train
 @pytest.mark.slow
 def test_short_training_on_real_images_beats_bicubic(tmp_path, train_images, set5):
     patches, labels = training_patches(image_files.list_images(str(train_images)), scale=3)
+    # 4,096 of the 91 images' 21,884 patches, drawn from all of them: 128 steps reach about +0.7 dB.
+    chosen = np.sort(np.random.default_rng(0).permutation(len(patches))[:4096])
     held_out = [test_set.test_image(path, 3) for path in image_files.list_images(str(set5))]
-    settings = TrainSettings(epochs=4, checkpoint_dir=str(tmp_path / "checkpoint"),
+    settings = TrainSettings(epochs=2, batch_size=64, checkpoint_dir=str(tmp_path / "checkpoint"),
                              log_dir=str(tmp_path / "logs"), log_every=10, save_every=10_000)
-    history = train(settings, patches, labels, held_out, say=lambda line: None)
+    history = train(settings, patches[chosen], labels[chosen], held_out, say=lambda line: None)
     assert history[-1]["loss"] < history[0]["loss"]
     assert history[-1]["psnr"] > history[-1]["bicubic_psnr"] + 0.3  # Set5 was never trained on
 

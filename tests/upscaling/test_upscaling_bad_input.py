@@ -193,7 +193,7 @@ def test_sigterm_during_a_video_leaves_no_temporary(tmp_path, weights):
 
     from test_video import make_clip
 
-    clip = make_clip(tmp_path / "clip.mp4", size="320x240", seconds=8, audio=False)
+    clip = make_clip(tmp_path / "clip.mp4", size="320x240", seconds=3, audio=False)
     out = tmp_path / "out"
     script = ("import sys; from srcnn.commands import cli; sys.exit(cli.upscale_main(sys.argv[1:]))")
     process = subprocess.Popen([sys.executable, "-c", script, clip, "-o", str(out), "--checkpoint", weights],
