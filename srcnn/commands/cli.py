@@ -5,7 +5,8 @@
     srcnn-upscale photo.jpg --ext same --suffix _big --bicubic
     srcnn-export --scale 3 --format onnx --output srcnn_x3.onnx
 
-A rerun skips the outputs that are already there and exits 0 (--overwrite redoes them).
+A rerun skips the outputs this same input made with these weights and settings, and exits 0
+(--overwrite redoes them; it never replaces an input or anything but this run's outputs).
 The weights are --checkpoint (a prefix or folder), else the shipped ones for --scale
 (default 3); `step3_test.py --input` takes the same flags, and first looks for your own
 training in checkpoint/x{scale}.
@@ -46,7 +47,7 @@ def add_upscaling_arguments(parser, videos=True):
     srcnn-upscale-batch (which takes no videos, so no --crf)."""
     parser.add_argument("-o", "--output", default="output", help="the folder outputs are written to (default: output/)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="redo outputs that are already there (default: skip them)")
+                        help="redo outputs that are already there (default: skip those this input made)")
     parser.add_argument("--bicubic", action="store_true",
                         help="also write the plain bicubic enlargement, <name>_bicubic_x<scale>, for comparison")
     parser.add_argument("--ext", default=DEFAULT_OUTPUT_EXTENSION, choices=OUTPUT_EXTENSIONS,
@@ -185,7 +186,7 @@ def parse_export_args(argv):
                         help="savedmodel (a folder), tflite or onnx (needs pip install srcnn[export])")
     parser.add_argument("-o", "--output", default=None, help="default: srcnn_x{scale}.onnx / .tflite / _savedmodel/")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing model of that format (never a folder holding anything else)")
+                        help="replace an existing model of that format (never another kind of file, nor an input)")
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
     return parser.parse_args(argv)
 
