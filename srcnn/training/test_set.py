@@ -44,8 +44,7 @@ def test_image(path, scale, max_pixels=DEFAULT_MAX_PIXELS):
     if image.ndim == 3:
         cbcr_hr = colour.rgb_to_ycbcr(image)[..., 1:] / 255.0
         cbcr = resampling.degrade(cbcr_hr, scale)[1]
-    name = os.path.splitext(os.path.basename(path))[0]
-    return TestImage(name, hr, bicubic, cbcr)
+    return TestImage(image_name(path), hr, bicubic, cbcr)
 
 
 def test_images(paths, scale, max_pixels=DEFAULT_MAX_PIXELS):
@@ -57,7 +56,7 @@ def test_images(paths, scale, max_pixels=DEFAULT_MAX_PIXELS):
     """
     by_name = {}
     for path in paths:
-        name = os.path.splitext(os.path.basename(path))[0]
+        name = image_name(path)
         check_test_name(name, path)
         if name in by_name:
             raise InputError(f"{printable(by_name[name])} and {printable(path)} would both be test image "
@@ -68,6 +67,13 @@ def test_images(paths, scale, max_pixels=DEFAULT_MAX_PIXELS):
 
 
 RESERVED_NAMES = ("mean",)  # the summary row of results.csv and the tables
+
+
+def image_name(path):
+    """A test image's name: its file name without extension, as text that UTF-8 can hold (a
+    file name's bytes that are not UTF-8 are written as backslash escapes: HDF5, CSV, HTML)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.fsencode(stem).decode("utf-8", "backslashreplace")
 
 
 def check_test_name(name, where):
