@@ -25,10 +25,22 @@ BLOCKED = {"savedmodel": ("srcnn",), "tflite": ("srcnn", "tensorflow", "keras"),
            "onnx": ("srcnn", "tensorflow", "keras")}
 
 
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number above 0")
+    return value
+
+
 def model_format(path):
     if not os.path.exists(path):
         raise SystemExit(f"{path}: no such file or folder; export one with srcnn-export (pip install . first)")
     if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise SystemExit(f"{path}: a folder without saved_model.pb, not a SavedModel")
         return "savedmodel"
     if path.endswith(".tflite"):
         return "tflite"
@@ -85,9 +97,12 @@ def read_inputs(path, np):
     if path.lower().endswith(".npz"):
         try:
             with np.load(path) as inputs:
-                return {name: inputs[name] for name in inputs.files}
+                images = {name: inputs[name] for name in inputs.files}
         except (OSError, ValueError) as error:
             raise SystemExit(f"{path}: not a readable .npz ({error})") from None
+        if not images:
+            raise SystemExit(f"{path}: holds no arrays; put uint8 (H, W, 3) RGB images in it")
+        return images
     try:
         from PIL import Image
     except ImportError:
@@ -95,6 +110,8 @@ def read_inputs(path, np):
     try:
         with Image.open(path) as image:
             return {"image": np.asarray(image.convert("RGB"))}
+    except Image.DecompressionBombError as error:
+        raise SystemExit(f"{path}: refused as a decompression bomb ({error})") from None
     except (OSError, ValueError) as error:
         raise SystemExit(f"{path}: not an image Pillow can read ({error})") from None
 
@@ -113,12 +130,17 @@ def main(argv=None):
     parser.add_argument("model", help="SavedModel folder, .tflite or .onnx file")
     parser.add_argument("inputs", help=".npz of uint8 (H, W, 3) RGB arrays, or an image file")
     parser.add_argument("outputs", help=".npz to write the upscaled arrays to, or an image file")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per image; the fastest is reported")
-    parser.add_argument("--threads", type=int, default=None, help="runtime threads (default: the runtime's)")
+    parser.add_argument("--repeat", type=positive_int, default=1, help="runs per image; the fastest is reported")
+    parser.add_argument("--threads", type=positive_int, default=None, help="runtime threads (default: the runtime's)")
     args = parser.parse_args(argv)
     kind = model_format(args.model)
     if not os.path.isfile(args.inputs):
         raise SystemExit(f"{args.inputs}: no such file; pass an image or an .npz of uint8 (H, W, 3) RGB arrays")
+    written = args.outputs if not args.inputs.lower().endswith(".npz") or args.outputs.endswith(".npz") \
+        else args.outputs + ".npz"  # as numpy names it
+    for read in (args.inputs, args.model):
+        if os.path.exists(written) and os.path.samefile(written, read):
+            raise SystemExit(f"{args.outputs}: is {read}, which this run reads; name another output")
     block_imports(BLOCKED[kind])
     import numpy as np
 

@@ -241,7 +241,7 @@ def test_hostile_names_never_fail_the_job_and_every_failure_is_counted(weights, 
     (folder / "clip.mp4").write_bytes(b"")  # refused before the pipeline: counted in another step
     monkeypatch.chdir(folder)  # relative names, so that a cell can start with "="
     out = tmp_path / "out"
-    assert batch.main([".", "-o", str(out), "--checkpoint", weights]) == 1
+    assert batch.main(["*", "-o", str(out), "--checkpoint", weights]) == 1
     captured = capsys.readouterr()
     assert captured.out.strip() == (f"upscaled 2 of 13 images x2 into {os.path.join(str(out), '')}; "
                                     f"11 failed (listed in {os.path.join(str(out), 'failures.csv')})")
