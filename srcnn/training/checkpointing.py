@@ -4,7 +4,7 @@ from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose star
 import numpy as np
 from srcnn.core import checkpoints
 from srcnn.core.errors import CheckpointError, RunFolderError, SettingError, tf_reason
-from srcnn.training.config import compare_with_recipe, recipe
+from srcnn.training.config import compare_with_recipe, keep_recorded, recipe
 from srcnn.training.run_folder import RunFolder
 
 
@@ -103,7 +103,11 @@ def _check_resume(prefix, settings, say):
     Raises:
         ResumeError: a setting the run fixes differs.
     """
-    changed = compare_with_recipe(checkpoints.read_recipe(prefix) or {}, settings, settings.checkpoint_dir)
+    recorded = checkpoints.read_recipe(prefix) or {}
+    changed = compare_with_recipe(recorded, settings, settings.checkpoint_dir)
+    kept = keep_recorded(recorded, settings)
+    if kept:
+        say(f"Continuing {prefix}: {kept}")
     if changed:
         say(f"Continuing {prefix} with other settings than its recipe.json: {changed} (from here on; "
             "recipe.json records the new ones; a fresh start starts over)")

@@ -22,7 +22,8 @@ from srcnn.training.run_folder import default_checkpoint_dir, default_log_dir
 # What a resume may change (`compare_with_recipe`): FIXED settings are the run's for good (other
 # weights, optimizer state or epochs of other steps), NOTED ones change from here on with a line
 # saying so (they decide the weights), FREE ones are how this process runs. FRESH is not stored.
-FIXED, NOTED, FREE, ACTION = "fixed", "noted", "free", "action"
+# KEPT ones acted at the start only (the initialisation): a resume keeps the recorded value.
+FIXED, NOTED, FREE, ACTION, KEPT = "fixed", "noted", "free", "action", "kept"
 SHUFFLE_BUFFER = 16384  # patches held for shuffling when streaming: ~100 MB
 EPOCHS, LOG_EVERY = 36, 10
 
@@ -99,7 +100,7 @@ class TrainSettings:
                                    parse=flags.positive_float, resume=NOTED)
     initialization: str = setting(
         None, "identity (default with adam): He init with one path that passes the input, so training starts "
-              "from bicubic; he; gaussian (default with sgd, the paper's)", choices=INITIALIZATIONS, resume=NOTED)
+              "from bicubic; he; gaussian (default with sgd, the paper's)", choices=INITIALIZATIONS, resume=KEPT)
     epochs: int = setting(EPOCHS, f"default {EPOCHS}", check=_positive_int, parse=flags.positive_int, resume=NOTED, unset=True)
     minutes: float = setting(None, "instead of {epochs}: as many epochs as train in this many minutes here, "
                                    "measured by a short trial before the run", check=_minutes,
@@ -219,13 +220,24 @@ def compare_with_recipe(recorded, settings, where):
     wanted, changed = recipe(settings), []
     for field in dataclasses.fields(settings):
         name, rule = field.name, field.metadata["resume"]
-        if name not in recorded or name not in wanted or recorded[name] == wanted[name] or rule in (FREE, ACTION):
+        if name not in recorded or name not in wanted or recorded[name] == wanted[name] or rule in (FREE, ACTION, KEPT):
             continue
         if rule == FIXED:
             raise ResumeError(f"{where}: this run trains with {name.replace('_', ' ')} {printable(recorded[name])} "
                               "(its recipe.json)", name, recorded[name])
         changed.append(f"{name} {printable(recorded[name])} -> {printable(wanted[name])}")
     return ", ".join(changed) or None
+
+
+def keep_recorded(recorded, settings):
+    """Puts the recorded values of KEPT settings back into `settings`; returns a line naming them, or None."""
+    kept = []
+    for field in dataclasses.fields(settings):
+        name = field.name
+        if field.metadata["resume"] == KEPT and name in recorded and recorded[name] != recipe(settings)[name]:
+            kept.append(f"{name} stays {printable(recorded[name])}")
+            setattr(settings, name, recorded[name])
+    return ", ".join(kept) + " (it acted at the start only)" if kept else None
 
 
 def check_inputs(settings, patches, strategy):
