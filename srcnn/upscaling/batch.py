@@ -6,8 +6,9 @@
 
 Outputs have srcnn-upscale's names (`srcnn.upscaling.jobs`): the same inputs give the same files,
 pixel for pixel. A quoted pattern is expanded here, as a shell would for srcnn-upscale.
-Flags this command does not know are Beam pipeline options (--runner, --project, ...);
-docs/batch.md shows the Dataflow and Flink forms.
+Beam's own pipeline options (--runner, --project, ...) are passed on, any other flag is refused;
+docs/batch.md shows the Dataflow and Flink forms. Ctrl-C and SIGTERM end the run with one line
+(130, 143), leaving no temporaries; a killed run's are removed by the next.
 
 The pipeline: the launcher plans the jobs with `srcnn.upscaling.jobs.plan_jobs` and writes them to a
 listing in the output folder (a million paths would not fit in the pipeline's graph) ->
@@ -324,7 +325,7 @@ def pipeline_options(pipeline_args, workers):
         if workers > 1:  # worker processes import this module first, to leave Ctrl-C to the launcher
             from apache_beam.options.pipeline_options import SetupOptions
 
-            quiet["beam_plugins"] = (options.view_as(SetupOptions).beam_plugins or []) + [__name__]
+            quiet["beam_plugins"] = (options.view_as(SetupOptions).beam_plugins or []) + [WORKER_PLUGIN]
             os.environ[LAUNCHER_ENVIRONMENT] = str(os.getpid())
         options = PipelineOptions(pipeline_args, direct_num_workers=workers,
                                   direct_running_mode="multi_processing" if workers > 1 else "in_memory", **quiet)
@@ -487,6 +488,7 @@ def main(argv=None):
 
 
 LAUNCHER_ENVIRONMENT = "SRCNN_BATCH_LAUNCHER"  # the pid of the run whose local workers import this module
+WORKER_PLUGIN = "srcnn.upscaling.batch"  # this module by its name (__name__ is "__main__" under python -m)
 
 
 def leave_interrupts_to_the_launcher():
