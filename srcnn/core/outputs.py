@@ -222,7 +222,8 @@ class Outputs:
             raise OutputError(f"{name}: {there} is there, where the {kind.name} {wanted} goes; it is kept")
         recognised = kind.recognise(path) if kind.recognise else declared
         if not recognised:
-            raise OutputError(f"{name}: is there and is not a {kind.name}; it is kept")
+            article = "an" if kind.name[0] in "AEIOU" or kind.name.startswith("HDF") else "a"
+            raise OutputError(f"{name}: is there and is not {article} {kind.name}; it is kept")
         if not self.overwrite:
             raise OutputExistsError(f"{name}: already exists")
         return True

@@ -22,7 +22,6 @@ cluster the input and output folders must be a file system every worker mounts.
 Beam and TensorFlow load only once the flags are good: --help and a bad flag answer at once.
 """
 
-import argparse
 import contextlib
 import csv
 import glob
@@ -38,138 +37,16 @@ import threading
 import time
 
 
-from srcnn import __version__
 from srcnn.commands import cli
 from srcnn.upscaling import jobs
-from srcnn.core.errors import InputError, OutputError, SRCNNError, Terminated, csv_cell, exit_on_interrupt, exit_on_user_error, os_reason, printable, with_hint
+from srcnn.core.errors import OutputError, SRCNNError, Terminated, csv_cell, exit_on_interrupt, exit_on_user_error, os_reason, printable, with_hint
 from srcnn.core import outputs
-from srcnn.core.flags import positive_int
+from srcnn.upscaling.batch_inputs import expand, parse_args
 
 FAILURES_HEADER = "path,reason"
 FAILURES = outputs.csv_kind("failures CSV", FAILURES_HEADER)
 NAMESPACE = "srcnn"  # of the Beam metrics: done, skipped, failed
 VIDEO_REASON = "a video: srcnn-upscale-batch upscales images; upscale videos with srcnn-upscale"
-
-
-def make_parser():
-    """srcnn's own flags (Beam's pipeline options are checked apart, by Beam's parser)."""
-    parser = argparse.ArgumentParser(
-        prog="srcnn-upscale-batch", description="Upscale many images with SRCNN on Apache Beam: locally (in this "
-                                                "process, or --workers processes), or on Dataflow, Flink or Spark.",
-        epilog="Outputs are named as srcnn-upscale names them; reruns skip outputs that are there. Beam pipeline "
-               "options are passed on, e.g. --runner DataflowRunner --project P --region R "
-               "--temp_location gs://B/tmp (see docs/batch.md); any other flag is refused.")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images, folders of them, or quoted patterns")
-    cli.add_weights_arguments(parser)
-    cli.add_padding_argument(parser)
-    cli.add_upscaling_arguments(parser, videos=False)
-    parser.add_argument("--workers", type=positive_int, default=1,
-                        help="local worker processes (default 1, in this process: an image's tiles already run on "
-                             "every core, and each further process starts TensorFlow anew; at most one per CPU "
-                             "core; see docs/batch.md)")
-    parser.add_argument("--failures", default=None, metavar="PATH",
-                        help="CSV of the files that failed and why (default: <output>/failures.csv)")
-    parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
-    return parser
-
-
-def parse_args(argv):
-    """(srcnn's flags, the rest: Beam pipeline options).
-
-    Flags that are neither srcnn's nor Beam's are a usage error (exit 2): a mistyped
-    --overwite would otherwise be passed to Beam, which drops what it does not know.
-    Only a command line with flags srcnn does not know loads Beam's option parser.
-    """
-    parser = make_parser()
-    args, rest = parser.parse_known_intermixed_args(argv)
-    pipeline_args = []
-    if rest:
-        try:
-            pipeline_args, ours = split_beam_options(sys.argv[1:] if argv is None else list(argv))
-        except BeamOptionError as error:
-            parser.error(f"a Beam pipeline option: {error}")
-        args, unknown = parser.parse_known_intermixed_args(ours)
-        if unknown:
-            parser.error(f"unrecognized arguments: {' '.join(unknown)} (neither this command's flags nor Beam "
-                         "pipeline options)")
-    cli.check_naming(parser, args)
-    args.failures = args.failures or os.path.join(args.output, "failures.csv")
-    return args, pipeline_args
-
-
-class BeamOptionError(Exception):
-    """A Beam pipeline option with a value Beam's parser refuses."""
-
-
-def split_beam_options(argv):
-    """(the tokens of `argv` that Beam's PipelineOptions parser takes, the others in order) (imports Beam).
-
-    Beam's parser takes exact option names only (no abbreviations) and no positional arguments,
-    so what it leaves is srcnn's flags, the inputs, and mistakes.
-    """
-    logging.getLogger().setLevel(logging.ERROR)  # Beam's import notes (no apitools, ...), as main does
-    try:
-        from apache_beam.options.pipeline_options import PipelineOptions
-    except ImportError:
-        return [], list(argv)  # main says how to install Beam
-    parsers = []
-    PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)  # the parser of every option class
-
-    def refuse(message):  # a bad value of a Beam option: srcnn's usage line, not Beam's 190 options
-        raise BeamOptionError(message)
-
-    parsers[0].error = refuse
-    _, others = parsers[0].parse_known_args(argv)
-    # `others` is `argv` with Beam's tokens taken out, in order: take the same ones out.
-    beam, remaining = [], list(others)
-    for token in argv:
-        if remaining and token == remaining[0]:
-            remaining.pop(0)
-        else:
-            beam.append(token)
-    return beam, others
-
-
-def expand(inputs):
-    """Files and folders: each pattern replaced by what it matches (in order).
-
-    A path that exists is taken as it is, even with [ ] * ? in its name. `**` does not
-    descend into linked folders, so a link to a folder above cannot make the walk endless.
-    """
-    expanded = []
-    for pattern in inputs:
-        if os.path.lexists(pattern) or not glob.has_magic(pattern):
-            expanded.append(pattern)
-            continue
-        matches = sorted(set(walk_glob(pattern)))
-        if not matches:
-            raise InputError(f"{printable(pattern)}: matches no file or folder")
-        expanded.extend(matches)
-    return expanded
-
-
-def walk_glob(pattern):
-    """`glob.glob(pattern, recursive=True)`, except that `**` does not follow links to folders
-    (Python's does, forever around a link loop). Hidden files and folders are left out, as glob does."""
-    parts = pattern.split(os.sep)
-    if "**" not in parts:
-        yield from glob.glob(pattern)
-        return
-    at = parts.index("**")
-    head, rest = os.sep.join(parts[:at]), parts[at + 1:]
-    bases = [head] if not glob.has_magic(head) else glob.glob(head)
-    for base in bases if head else [os.curdir]:
-        if not os.path.isdir(base):
-            continue
-        for folder, subfolders, _ in os.walk(base):  # links to folders are listed, not entered
-            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-            within = folder if head else os.path.relpath(folder)
-            if not rest:  # "x/**": the folders and everything in them
-                yield os.path.join(within, "") if within == base else within
-                yield from glob.glob(os.path.join(glob.escape(within), "*"))
-            else:
-                found = walk_glob(os.path.join(glob.escape(within), *rest))
-                yield from (path.removeprefix(os.curdir + os.sep) if not head else path for path in found)
 
 
 def failure_line(source, reason):
@@ -222,7 +99,7 @@ def write_listing(planned, folder):
     return path
 
 
-def make_handler(prefix, args):
+def make_handler(prefix, args, provenance=None):
     """An Apache Beam `ModelHandler` that runs `srcnn.upscaling.jobs.Job`s with an `Upscaler` (imports Beam)."""
     from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
@@ -237,6 +114,7 @@ def make_handler(prefix, args):
             super().__init__(min_batch_size=1, max_batch_size=4)
             self.prefix, self.padding, self.precision, self.tile = prefix, args.padding, args.precision, args.tile
             self.overwrite, self.max_pixels = args.overwrite, args.max_pixels
+            self.provenance = provenance
 
         def load_model(self):
             from srcnn.upscaling.upscaler import Upscaler
@@ -247,7 +125,7 @@ def make_handler(prefix, args):
         def run_inference(self, batch, model, inference_args=None):
             for job in batch:
                 try:
-                    jobs.run_job(model, job, self.overwrite, max_pixels=self.max_pixels)
+                    jobs.run_job(model, job, self.overwrite, max_pixels=self.max_pixels, provenance=self.provenance)
                     yield PredictionResult(job, ("done", None))
                 except Exception as error:  # a bad file, or a bug it meets, must not stop the others
                     yield PredictionResult(job, ("failed", reason_of(error, job.source)))
@@ -270,7 +148,7 @@ def build(pipeline, listing, refused, handler, args, failures):
         return jobs.Job(*json.loads(line))
 
     def unless_done(job):
-        if not args.overwrite and job.done():
+        if not args.overwrite and job.done(handler.provenance):  # made from this input, these weights and settings
             skipped.inc()
             return
         yield job
@@ -447,6 +325,7 @@ def main(argv=None):
     except ImportError:
         raise SRCNNError('srcnn-upscale-batch needs Apache Beam: pip install "srcnn[beam]"') from None
     prefix, scale = cli.weights_for(args.checkpoint, args.scale)
+    provenance = jobs.Provenance.of(prefix, scale, args.padding, args.precision)
     planned, refused = plan(args, scale)
     # failures.csv is replaced on each run, but never an input nor anything but such a CSV.
     failures_output = outputs.Outputs(inputs=list(args.inputs) + [job.source for job in planned]
@@ -465,7 +344,7 @@ def main(argv=None):
     try:
         with interrupts_end_the_run(), failures_output.writing(args.failures, FAILURES) as failures:
             try:
-                build(pipeline, listing, refused, make_handler(prefix, args), args, failures)
+                build(pipeline, listing, refused, make_handler(prefix, args, provenance), args, failures)
                 result = pipeline.run()
                 result.wait_until_finish()
             finally:

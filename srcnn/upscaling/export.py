@@ -122,14 +122,14 @@ def export(module, model_format, path, overwrite=False, outputs=None):
         raise OutputError(f"{printable(path)}: names a folder; a {model_format} model is one file "
                           f"(name it e.g. {printable(os.path.join(path, default_output(3, model_format)))})")
     path = path.rstrip(os.sep) or os.sep
-    extension = os.path.splitext(path)[1].lower()
-    if extension and extension != SUFFIXES[model_format] and (
-            model_format != "savedmodel" or extension in set(SUFFIXES.values()) | set(image_files.SAVE_OPTIONS)):
-        raise OutputError(f"{printable(path)}: a {model_format} model named {extension} would pass for another kind "
-                          f"of file; name it {SUFFIXES[model_format] or 'without that extension'}")
     run = outputs or Outputs(overwrite=overwrite)
     kind = KINDS[model_format]
     run.check(path, kind)
+    extension = os.path.splitext(path)[1].lower()
+    if extension and extension != SUFFIXES[model_format] and (
+            model_format != "savedmodel" or extension in set(SUFFIXES.values()) | set(image_files.SAVE_OPTIONS)):
+        raise OutputError(f"{printable(path)}: {'an' if kind.name[0] in 'AEIOU' else 'a'} {kind.name} named {extension} would pass for another kind of "
+                          f"file; name it {SUFFIXES[model_format] or 'without that extension'}")
     if model_format == "onnx":
         try:
             import tf2onnx  # noqa: F401

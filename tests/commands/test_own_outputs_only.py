@@ -42,8 +42,8 @@ def test_d3_an_output_named_like_another_input_is_refused(tmp_path, weights, cap
 
 
 @pytest.mark.parametrize("output, existing, why", [
-    ("notes.txt", b"my notes", "is there and is not a ONNX model"),
-    ("photo.png", None, "is there and is not a ONNX model"),
+    ("notes.txt", b"my notes", "is there and is not an ONNX model"),
+    ("photo.png", None, "is there and is not an ONNX model"),
     ("ck/srcnn.index", None, "is an input of this run"),
 ])
 def test_d4_export_never_replaces_a_file_that_is_not_its_model(tmp_path, weights, capsys, monkeypatch, output,
@@ -127,6 +127,7 @@ def test_d1_d2_batch_failures_never_replace_an_input_nor_another_file(tmp_path, 
     assert not any("srcnn-tmp" in name for name in os.listdir(tmp_path / "out")) if (tmp_path / "out").exists() else True
 
 
+@pytest.mark.slow
 def test_w4_a_rerun_skips_only_what_this_input_made(tmp_path, weights, capsys):
     save(tmp_path / "jpg" / "normal.jpg", (20, 24, 3), seed=1)
     save(tmp_path / "png" / "normal.png", (20, 24, 3), seed=2)

@@ -79,6 +79,7 @@ def test_a_rerun_skips_what_is_there_without_loading_the_weights(photos, weights
     assert "upscaled 2 of 2 images x2" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bicubic_only_on_request(photos, weights):
     assert cli.upscale_main([str(photos / "photo.png"), "-o", str(photos / "out"), "--checkpoint", weights]) == 0
     assert names(photos / "out") == ["photo_srcnn_x2.png"]
@@ -199,6 +200,7 @@ def test_cli_says_plainly_which_weights(photos, capsys):
     assert f"weights: the shipped x2 weights (9-1-5, x2, {checkpoints.pretrained_path(2)})" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_export_never_replaces_what_it_did_not_write(tmp_path, capsys):
     folder = tmp_path / "mine"
     folder.mkdir()

@@ -53,7 +53,8 @@ def test_load_image_reports_unreadable_file(tmp_path):
         image_files.load_image(str(bad))
 
 
-@pytest.mark.parametrize("scale, expected", [(2, 33.66), (3, 30.39), (4, 28.42)])
+@pytest.mark.parametrize("scale, expected", [pytest.param(2, 33.66, marks=pytest.mark.slow), (3, 30.39),
+                                             pytest.param(4, 28.42, marks=pytest.mark.slow)])
 def test_bicubic_set5_matches_published_figures(set5, scale, expected):
     images = [test_set.test_image(path, scale) for path in image_files.list_images(str(set5))]
     mean = np.mean([metrics.psnr(image.bicubic, image.hr, scale) for image in images])

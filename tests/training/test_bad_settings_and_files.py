@@ -224,7 +224,7 @@ def test_step2_checks_test_h5_before_the_first_epoch(h5s, tmp_path, capsys):
     assert not (tmp_path / "checkpoint").exists()
 
 
-@pytest.mark.parametrize("stream", ["--no-stream", "--stream"])
+@pytest.mark.parametrize("stream", ["--no-stream", pytest.param("--stream", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("damage", ["uint8 data", "NaN in label"])
 def test_train_h5_of_another_dtype_or_with_nan(h5s, tmp_path, capsys, stream, damage):
     """A uint8 train.h5 was a traceback; NaN patches said "lower --learning-rate"."""

@@ -27,6 +27,7 @@ def ids(batches):
     return [batch_data[:, 0, 0, 0].astype(int) for batch_data, _ in batches]
 
 
+@pytest.mark.slow
 def test_stream_visits_each_patch_once_per_epoch_shuffled_across_chunks(tmp_path):
     count = 3 * STREAM_CHUNK + 100
     numbered_h5(tmp_path / "train.h5", count)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn.upscaling import batch
+from srcnn.upscaling import batch, batch_inputs
 from srcnn.commands import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -85,7 +85,7 @@ def test_outputs_equal_srcnn_upscale_bad_files_are_listed_and_a_rerun_skips(albu
 def test_videos_and_clashing_names_are_refused_before_the_pipeline(album, tmp_path):
     (album / "clip.mp4").write_bytes(b"")
     (album / "image01.webp").write_bytes(b"")  # image01_srcnn_x2.png is image01.png's
-    args, _ = batch.parse_args([str(album / "clip.mp4"), str(album / "image01.png"), str(album / "image01.webp"),
+    args, _ = batch_inputs.parse_args([str(album / "clip.mp4"), str(album / "image01.png"), str(album / "image01.webp"),
                                 "-o", str(tmp_path / "out")])
     planned, refused = batch.plan(args, 2)
     assert [job.source for job in planned] == [str(album / "image01.png")]
@@ -93,8 +93,9 @@ def test_videos_and_clashing_names_are_refused_before_the_pipeline(album, tmp_pa
     assert refused[1:] == [(str(album / "clip.mp4"), batch.VIDEO_REASON)]
 
 
+@pytest.mark.slow
 def test_patterns_are_expanded_and_beam_options_pass_through(album, tmp_path):
-    args, pipeline_args = batch.parse_args([str(album / "trip" / "*.png"), "-o", str(tmp_path),
+    args, pipeline_args = batch_inputs.parse_args([str(album / "trip" / "*.png"), "-o", str(tmp_path),
                                             "--runner", "FlinkRunner", "--flink_master", "host:8081"])
     assert pipeline_args == ["--runner", "FlinkRunner", "--flink_master", "host:8081"]
     assert args.failures == os.path.join(str(tmp_path), "failures.csv")
@@ -109,6 +110,7 @@ def test_a_pattern_that_matches_nothing_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / '*.png'}: matches no file or folder"
 
 
+@pytest.mark.slow
 def test_help_and_bad_flags_load_neither_tensorflow_nor_beam():
     probe = ("import sys; from srcnn.upscaling import batch\n"
              "for argv in (['--help'], ['x.png', '--ext', 'gif']):\n"

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from srcnn.core.errors import InputError, SRCNNError, printable
-from srcnn.upscaling import batch
+from srcnn.upscaling import batch, batch_inputs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -41,7 +41,7 @@ def save_images(folder, count, side=24, names=None):
 def test_flags_neither_srcnn_nor_beam_knows_are_a_usage_error(mistake, capsys):
     pytest.importorskip("apache_beam")
     with pytest.raises(SystemExit) as exit:
-        batch.parse_args(["photos/", "-o", "out"] + mistake)
+        batch_inputs.parse_args(["photos/", "-o", "out"] + mistake)
     assert exit.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("srcnn-upscale-batch: error: unrecognized arguments: ")
@@ -50,14 +50,14 @@ def test_flags_neither_srcnn_nor_beam_knows_are_a_usage_error(mistake, capsys):
 
 def test_beam_options_pass_through_wherever_they_stand(capsys):
     pytest.importorskip("apache_beam")
-    args, pipeline_args = batch.parse_args(["--runner", "FlinkRunner", "a.png", "-o", "out", "b.png",
+    args, pipeline_args = batch_inputs.parse_args(["--runner", "FlinkRunner", "a.png", "-o", "out", "b.png",
                                             "--flink_master=host:8081", "--overwrite", "--experiments", "x"])
     assert args.inputs == ["a.png", "b.png"] and args.overwrite and args.output == "out"
     assert pipeline_args == ["--runner", "FlinkRunner", "--flink_master=host:8081", "--experiments", "x"]
-    args, pipeline_args = batch.parse_args(["a.png", "-o", "out", "b.png"])  # inputs on both sides of a flag
+    args, pipeline_args = batch_inputs.parse_args(["a.png", "-o", "out", "b.png"])  # inputs on both sides of a flag
     assert args.inputs == ["a.png", "b.png"] and pipeline_args == []
     with pytest.raises(SystemExit) as exit:  # a Beam option with a bad value: srcnn's usage line, not Beam's
-        batch.parse_args(["a.png", "--direct_running_mode", "bogus"])
+        batch_inputs.parse_args(["a.png", "--direct_running_mode", "bogus"])
     assert exit.value.code == 2
     assert "--direct_running_mode: invalid choice: 'bogus'" in capsys.readouterr().err.splitlines()[-1]
 
@@ -67,8 +67,8 @@ def test_beam_options_pass_through_wherever_they_stand(capsys):
 def test_an_existing_name_is_taken_literally_before_any_pattern(tmp_path):
     save_images(tmp_path, 2, names=["p[1].png", "p1.png"])
     literal = str(tmp_path / "p[1].png")
-    assert batch.expand([literal]) == [literal]
-    assert batch.expand([str(tmp_path / "p[0-9].png")]) == [str(tmp_path / "p1.png")]  # a pattern still is one
+    assert batch_inputs.expand([literal]) == [literal]
+    assert batch_inputs.expand([str(tmp_path / "p[0-9].png")]) == [str(tmp_path / "p1.png")]  # a pattern still is one
 
 
 def test_a_recursive_pattern_ends_through_link_loops_and_matches_as_glob_does(tmp_path):
@@ -82,10 +82,10 @@ def test_a_recursive_pattern_ends_through_link_loops_and_matches_as_glob_does(tm
     patterns = [str(tree / "**" / "*.png"), str(tree / "*" / "**" / "*.png"), str(tree / "**"),
                 str(tree / "**" / "deeper" / "*.png")]
     expected = [sorted(glob.glob(pattern, recursive=True)) for pattern in patterns]  # before the loops exist
-    assert [sorted(set(batch.walk_glob(pattern))) for pattern in patterns] == expected
+    assert [sorted(set(batch_inputs.walk_glob(pattern))) for pattern in patterns] == expected
     os.symlink("..", tree / "sub" / "up")
     os.symlink(".", tree / "self")
-    probe = (f"from srcnn.upscaling import batch; print(len(batch.expand([{str(tree / '**' / '*.png')!r}])))")
+    probe = (f"from srcnn.upscaling import batch_inputs; print(len(batch_inputs.expand([{str(tree / '**' / '*.png')!r}])))")
     finished = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert finished.stdout.strip() == "3", finished.stderr  # a.png, sub/b.png, sub/deeper/c.png; links not entered
 
@@ -94,7 +94,7 @@ def test_a_relative_recursive_pattern_gives_relative_names(tmp_path, monkeypatch
     save_images(tmp_path / "sub", 1, names=["b.png"])
     save_images(tmp_path, 1, names=["a.png"])
     monkeypatch.chdir(tmp_path)
-    assert batch.expand(["**/*.png"]) == ["a.png", os.path.join("sub", "b.png")]
+    assert batch_inputs.expand(["**/*.png"]) == ["a.png", os.path.join("sub", "b.png")]
 
 
 def test_workers_are_capped_at_the_cpu_cores_with_a_line(capsys):
@@ -155,6 +155,7 @@ def weights(random_x2_weights):
     return random_x2_weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runner, said", [(["--runner", "Bogus"], "Unexpected pipeline runner: Bogus"),
                                           (["--runner", "DataflowRunner"], "Missing required option: region")])
 def test_a_runner_beam_refuses_is_one_line_and_writes_nothing(runner, said, weights, tmp_path, capsys):

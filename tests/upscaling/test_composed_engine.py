@@ -100,7 +100,8 @@ def test_what_it_refuses():
         upscale(engine, np.zeros((40, 40), np.uint8), 2)
 
 
-@pytest.mark.parametrize("scale", [pytest.param(2, marks=pytest.mark.slow), 3, pytest.param(4, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", [2, 3, 4])
 def test_the_tile_convolutions_equal_the_products(scale):
     # ONNX Runtime's per-phase convolutions, each phase's conv1 cut to the taps where its
     # filter is not zero, give the tap maps of numpy's products over the whole window.

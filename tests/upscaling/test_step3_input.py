@@ -42,6 +42,7 @@ def test_colour_profile_is_carried_to_the_outputs(tmp_path, weights, smooth_rgb)
         assert image.info.get("icc_profile") == profile
 
 
+@pytest.mark.slow
 def test_cli_upscales_a_photo_and_never_overwrites_silently(tmp_path, weights, smooth_rgb, capsys):
     Image.fromarray(smooth_rgb).save(tmp_path / "photo.jpg", quality=95)
     argv = ["--input", str(tmp_path / "photo.jpg"), "--checkpoint", weights, "--output", str(tmp_path / "out"),
@@ -62,6 +63,7 @@ def test_cli_upscales_a_photo_and_never_overwrites_silently(tmp_path, weights, s
     assert step3_test.main(argv + ["--overwrite", "--precision", "float32", "--tile", "50"]) == 0
 
 
+@pytest.mark.slow
 def test_cli_scale_defaults_to_the_checkpoints_and_must_match_it(tmp_path, model, smooth_rgb, capsys):
     prefix = str(tmp_path / "x2" / "srcnn")
     checkpoints.export_weights(model, 2, prefix)

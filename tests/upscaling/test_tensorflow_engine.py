@@ -32,7 +32,7 @@ def whole_image(model, bicubic, padding):
 
 @pytest.mark.parametrize("arch", ["9-1-5", pytest.param("9-5-5", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("padding", ["replicate", "zero"])
-@pytest.mark.parametrize("tile", [5, pytest.param(16, marks=pytest.mark.slow), pytest.param(40, marks=pytest.mark.slow), 512])
+@pytest.mark.parametrize("tile", [5] + [pytest.param(tile, marks=pytest.mark.slow) for tile in (16, 40, 512)])
 def test_tiled_network_equals_the_whole_image(arch, padding, tile):
     # 5 < margin: windows then end inside another tile's border band; 512: one tile.
     tf.keras.utils.set_random_seed(1)
@@ -80,6 +80,7 @@ def test_colour_upscale_is_srcnn_on_y_and_bicubic_cbcr(model, smooth_rgb, scale,
     assert np.abs(bicubic.astype(int) - expected).max() <= 1 and (bicubic != expected).mean() < 0.001
 
 
+@pytest.mark.slow
 def test_a_band_without_the_tiles_rows_is_refused(model, smooth_rgb):
     network = TiledSRCNN(model, tile=24)
     tiles = network.upscale_tiles(60, 48, 3)

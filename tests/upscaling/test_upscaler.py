@@ -32,6 +32,7 @@ def rgba(smooth_rgb):
     return np.dstack([smooth_rgb, alpha])
 
 
+@pytest.mark.slow
 def test_rgb_equals_the_step3_path(model, upscaler, smooth_rgb):
     expected, _ = engines.upscale(engines.ComposedSRCNN(model, SCALE, "replicate"), smooth_rgb, SCALE)
     sr = upscaler.upscale(smooth_rgb)
