@@ -173,13 +173,17 @@ def test_output_file_that_cannot_be_written(folder, weights, capsys):
 
 def test_existing_outputs_are_kept_without_overwrite(folder, weights, capsys):
     (folder.parent / "out").mkdir()
-    (folder.parent / "out" / "good_bicubic_x3.png").write_bytes(b"mine")
+    (folder.parent / "out" / "good_bicubic_x3.png").write_bytes(b"mine")  # not made by this run's input
     code, output = run(folder, weights)
-    assert code == 0 and "good_bicubic_x3.png already there, kept" in capsys.readouterr().out
-    assert (output / "good_bicubic_x3.png").read_bytes() == b"mine"
-    assert (output / "good_srcnn_x3.png").exists()  # the missing one is written
+    assert code == 1 and "good_bicubic_x3.png: already exists, and was not made from" in capsys.readouterr().err
+    assert (output / "good_bicubic_x3.png").read_bytes() == b"mine" and not (output / "good_srcnn_x3.png").exists()
     code, _ = run(folder, weights, "--overwrite")
     assert code == 0 and (output / "good_bicubic_x3.png").read_bytes() != b"mine"
+    (output / "good_bicubic_x3.png").unlink()
+    made = (output / "good_srcnn_x3.png").read_bytes()
+    code, _ = run(folder, weights)  # its own earlier output is kept, the missing one written
+    assert code == 0 and "good_srcnn_x3.png already there, kept" in capsys.readouterr().out
+    assert (output / "good_srcnn_x3.png").read_bytes() == made and (output / "good_bicubic_x3.png").exists()
 
 
 @pytest.mark.parametrize("mode, shape, alpha", [("1", (6, 5), False), ("L", (6, 5), False), ("LA", (6, 5), True),

@@ -136,7 +136,11 @@ def test_export_refuses_a_scale_other_than_the_checkpoints(capsys, tmp_path):
 
 def test_runner_reports_a_missing_model_or_inputs_in_one_line(tmp_path):
     for args, message in (([str(tmp_path / "nowhere.onnx"), "in.npz", "out.npz"], "nowhere.onnx: no such file"),
-                          ([str(tmp_path), str(tmp_path / "in.npz"), "out.npz"], "in.npz: no such file")):
+                          ([str(tmp_path / "sm"), str(tmp_path / "in.npz"), "out.npz"], "in.npz: no such file"),
+                          ([str(tmp_path / "empty"), str(tmp_path / "in.npz"), "out.npz"], "without saved_model.pb")):
+        for folder in ("sm", "empty"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / "sm" / "saved_model.pb").write_bytes(b"")
         finished = subprocess.run([sys.executable, str(RUNNER), *args], capture_output=True, text=True, timeout=120)
         assert finished.returncode != 0 and message in finished.stderr
         assert "Traceback" not in finished.stderr and len(finished.stderr.strip().splitlines()) == 1
