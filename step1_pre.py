@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from srcnn.core import files
+from srcnn.core import outputs
 from srcnn.training import hdf5
 from srcnn.training.patches import SAMPLE_TEST_IMAGES, SAMPLE_TRAIN_IMAGES, find_images, training_patches
 from srcnn.training import test_set
@@ -89,7 +89,8 @@ def main(argv=None):
                            f"any of the {len(train_paths)} training images; use larger images", "image_size")
     test_images = test_set.test_images(test_paths, args.scale)
     train_path, test_path = os.path.join(args.h5_dir, "train.h5"), os.path.join(args.h5_dir, "test.h5")
-    with files.atomic_path(train_path) as train_temporary, files.atomic_path(test_path) as test_temporary:
+    h5_files = [(train_path, outputs.KINDS["hdf5"]), (test_path, outputs.KINDS["hdf5"])]
+    with outputs.Outputs(overwrite=True).writing_all(h5_files) as (train_temporary, test_temporary):  # both or neither
         hdf5.write_train_h5(train_temporary, patches, labels, scale=args.scale, image_size=args.image_size,
                             label_size=args.label_size, stride=args.stride, augment=args.augment,
                             source=os.path.dirname(train_paths[0]))

@@ -29,7 +29,7 @@ from srcnn.core.startup import tf  # TensorFlow with its start-up messages filte
 
 from srcnn.core.errors import CheckpointError, ResumeError, printable
 from srcnn.core.choices import SCALES
-from srcnn.core.files import atomic_path
+from srcnn.core.outputs import rewriting
 from srcnn.core.model import DEFAULT_PADDING, SRCNN, parse_arch
 
 # What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
@@ -279,7 +279,7 @@ def write_recipe(folder, recipe):
     text = json.dumps(recipe, indent=2) + "\n"
     if read_recipe(path) == recipe:
         return path
-    with atomic_path(path) as temporary, open(temporary, "w") as handle:
+    with rewriting(path) as temporary, open(temporary, "w") as handle:
         handle.write(text)
     return path
 

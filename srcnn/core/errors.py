@@ -141,7 +141,7 @@ def exit_on_interrupt(advice):
     """Decorates a script's `main`: Ctrl-C and SIGTERM end it with one line and 130 or 143.
 
     SIGTERM raises `Terminated` (a KeyboardInterrupt) while `main` runs, so the `finally`
-    blocks and atomic writes (`srcnn.core.files.atomic_path`) of both leave nothing half-written.
+    blocks and the writes of `srcnn.core.outputs` leave nothing half-written.
     Wrap it around `exit_on_user_error`.
 
     Args:

@@ -1,7 +1,6 @@
-"""Writing files: folders checked for writing once, up front, and writes that an interrupted
-run never leaves half-done in a form that looks valid."""
+"""Folders checked for writing once, up front. (Files themselves are
+written through `srcnn.core.outputs`, the one write path.)"""
 
-import contextlib
 import os
 import tempfile
 
@@ -30,56 +29,6 @@ def ensure_writable_folder(path, what):
             pass
     except OSError as error:
         raise OutputError(f"{path}: the {what} folder is not writable ({os_reason(error)})") from None
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yields a temporary path next to `path`; renamed to `path` only if the block completes.
-
-    On any exception (or KeyboardInterrupt) the temporary file is removed and `path` is
-    left as it was.
-    """
-    with atomic_paths([path]) as (temporary,):
-        yield temporary
-
-
-@contextlib.contextmanager
-def atomic_paths(paths, failed=None):
-    """`atomic_path` for several files: yields their temporary paths, all renamed once the
-    block completes, and all removed on any exception. Should a rename fail, those made
-    before it are removed too: the files appear together or not at all.
-
-    Args:
-        failed: a list that gets the path being written or renamed when an exception
-            leaves the block (for messages that name the right file).
-    """
-    temporaries = [f"{path}.tmp-{os.getpid()}" for path in paths]
-    renamed = []
-    try:
-        yield temporaries
-        for path, temporary in zip(paths, temporaries):
-            if failed is not None:
-                failed[:] = [path]
-            os.replace(temporary, path)
-            renamed.append(path)
-    except BaseException:
-        for path in renamed:
-            os.remove(path)
-        raise
-    finally:
-        for temporary in temporaries:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-
-
-def same_file(path, other):
-    """Whether two paths name one file (the same path, or links to it)."""
-    if os.path.realpath(path) == os.path.realpath(other):
-        return True
-    try:
-        return os.path.samefile(path, other)
-    except OSError:  # one of them is not there
-        return False
 
 
 def why_not_a_folder(path, error):

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 from srcnn.core.choices import DEFAULT_MAX_PIXELS  # Pillow's decompression-bomb threshold, as a hard limit
 from srcnn.core.errors import ImageTooLarge, InputError, OutputError, os_reason, printable
-from srcnn.core.files import atomic_path
+from srcnn.core.outputs import KINDS, rewriting
 from srcnn.core.colour import to_uint8
 
 
@@ -214,7 +214,7 @@ def save_image(path, image, icc_profile=None, **options):
     """
     extension = os.path.splitext(path)[1]
     _image_format(extension, path)  # refused with the real name, before anything is written
-    with atomic_path(path) as temporary:
+    with rewriting(path, KINDS["image"]) as temporary:  # a sample or page figure, rewritten on each run
         write_image(temporary, image, extension, icc_profile, **options)
 
 

@@ -83,8 +83,11 @@ class OutputKind:
     recognise: Optional[Callable[[str], bool]] = None
 
 
+ANY_FILE = OutputKind("file", recognise=os.path.isfile)  # a file a command rewrites on each run
+
 KINDS = {
     "image": OutputKind("image"),
+    "html": OutputKind("HTML page", recognise=_starts_with(b"<!DOCTYPE html>")),
     "video": OutputKind("video"),
     "onnx": OutputKind("ONNX model", recognise=_onnx_model),
     "tflite": OutputKind("TFLite model", recognise=_starts_with(b"TFL3", 4)),
@@ -96,6 +99,15 @@ KINDS = {
 def csv_kind(name, header):
     """The kind of a CSV this project writes (`name`, e.g. "failures CSV"), recognised by its header line."""
     return OutputKind(name, recognise=_first_line_is(header))
+
+
+@contextlib.contextmanager
+def rewriting(path, kind=ANY_FILE, inputs=()):
+    """Yields a temporary for a file a command rewrites on each run (step 1's HDF5, history.csv,
+    results.csv, recipe.json, index.html): `Outputs.writing` with overwrite, so never through a
+    link, over an input or a folder, nor over a file that is not of `kind`."""
+    with Outputs(inputs=inputs, overwrite=True).writing(path, kind) as temporary:
+        yield temporary
 
 
 def identity(path):
@@ -220,7 +232,8 @@ class Outputs:
         if os.path.isdir(path) != kind.folder:
             there, wanted = ("a folder", "file") if os.path.isdir(path) else ("a file", "folder")
             raise OutputError(f"{name}: {there} is there, where the {kind.name} {wanted} goes; it is kept")
-        recognised = kind.recognise(path) if kind.recognise else declared
+        recognised = (kind.recognise(path) if kind.recognise else declared) or (
+            not kind.folder and os.path.getsize(path) == 0)  # an empty file holds nothing to lose
         if not recognised:
             article = "an" if kind.name[0] in "AEIOU" or kind.name.startswith("HDF") else "a"
             raise OutputError(f"{name}: is there and is not {article} {kind.name}; it is kept")

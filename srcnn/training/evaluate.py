@@ -20,10 +20,12 @@ from srcnn.core import metrics
 from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core.errors import SettingError, csv_cell, printable
-from srcnn.core.files import atomic_path, why_not_a_folder
+from srcnn.core.files import why_not_a_folder
+from srcnn.core.outputs import csv_kind, rewriting
 from srcnn.core.model import DEFAULT_PADDING
 
 RESULT_FIELDS = ("image", "bicubic_psnr", "srcnn_psnr", "bicubic_ssim", "srcnn_ssim")
+RESULTS = csv_kind("results CSV", ",".join(RESULT_FIELDS))
 
 
 @dataclass
@@ -68,7 +70,8 @@ def write_samples(folder, images, results):
             image_files.save_png(f"{stem}_label.png", colour.to_uint8(image.hr))
             image_files.save_png(f"{stem}_srcnn.png", colour.to_uint8(result.sr))
             image_files.save_png(f"{stem}_srcnn_color.png", colour.colour_output(result.sr, image.bicubic_cbcr))
-        with atomic_path(os.path.join(folder, "results.csv")) as temporary, open(temporary, "w", newline="") as handle:
+        with rewriting(os.path.join(folder, "results.csv"), RESULTS) as temporary, \
+                open(temporary, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(RESULT_FIELDS)
             for name, *figures in table_rows(results):

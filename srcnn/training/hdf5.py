@@ -32,7 +32,8 @@ import numpy as np
 from srcnn.core import colour
 from srcnn.core import resampling
 from srcnn.core.errors import DataFileError, OutputError, os_reason, printable
-from srcnn.core.files import atomic_path, why_not_a_folder
+from srcnn.core.files import why_not_a_folder
+from srcnn.core.outputs import KINDS, rewriting
 from srcnn.training.test_set import TestImage, check_test_name, smallest_test_side
 
 
@@ -59,7 +60,7 @@ def _atomic_h5(path):
     except OSError as error:
         raise OutputError(f"{folder}: cannot create the output folder ({why_not_a_folder(folder, error)})") from None
     try:
-        with atomic_path(path) as temporary, h5py.File(temporary, "w") as h5:
+        with rewriting(path, KINDS["hdf5"]) as temporary, h5py.File(temporary, "w") as h5:
             yield h5
     except OSError as error:
         raise OutputError(f"{path}: cannot write ({os_reason(error)})") from None

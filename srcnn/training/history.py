@@ -11,10 +11,11 @@ import math
 import os
 
 from srcnn.core.errors import RunFolderError, os_reason
-from srcnn.core.files import atomic_path
+from srcnn.core.outputs import csv_kind, rewriting
 
 FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 FILE_NAME = "history.csv"
+HISTORY = csv_kind("history.csv", ",".join(FIELDS))
 MAX_BYTES = 64 * 2**20  # about 800,000 rows; a larger file is not one training's history
 # What each field may hold, read back: (lowest, highest, whole numbers only, NaN allowed).
 # NaN PSNRs are a run without test images; anything else out of range is a damaged row.
@@ -79,7 +80,7 @@ def _format(rows):
 def write(path, rows):
     """Rewrites history.csv atomically (temporary file, then rename)."""
     try:
-        with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        with rewriting(path, HISTORY) as temporary, open(temporary, "w", newline="") as handle:
             handle.write(_format(rows))
     except OSError as error:
         raise RunFolderError(f"{path}: cannot write ({os_reason(error)})", "log_dir") from None

@@ -31,7 +31,7 @@ from srcnn.core.colour import colour_output
 from srcnn.core import image_files
 from srcnn.training.evaluate import table_rows
 from srcnn.core.errors import SRCNNError, SettingError, os_reason
-from srcnn.core.files import atomic_path
+from srcnn.core.outputs import KINDS, rewriting
 
 CROP_WINDOW = 48  # side of the compared window, in image pixels
 CROP_ZOOM = 8  # nearest-neighbour enlargement of the crops: about as wide as the images beside them
@@ -151,7 +151,7 @@ def _write_page(folder, images, results, scale, weights, padding, history_path):
         curve=_curve_section(curve, history_path, results, test_set, scale),
         sections="\n".join(sections))
     path = os.path.join(folder, "index.html")
-    with atomic_path(path) as temporary:
+    with rewriting(path, KINDS["html"]) as temporary:
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(page)
     return path

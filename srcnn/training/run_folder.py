@@ -27,7 +27,8 @@ import shutil
 
 from srcnn.core import checkpoints
 from srcnn.core.errors import CheckpointError, OutputError, RunFolderError, os_reason
-from srcnn.core.files import atomic_path, ensure_writable_folder
+from srcnn.core.files import ensure_writable_folder
+from srcnn.core.outputs import rewriting
 from srcnn.training import history
 
 try:
@@ -166,7 +167,7 @@ class RunFolder:
             raise RunFolderError(f"{self.log_dir}: holds the logs of the training in {owner} (delete {path} to give "
                                  f"these logs to {self.checkpoint_dir})", "log_dir")
         try:
-            with atomic_path(path) as temporary, open(temporary, "w") as handle:
+            with rewriting(path) as temporary, open(temporary, "w") as handle:
                 handle.write(mine + "\n")
         except OSError as error:
             raise RunFolderError(f"{path}: cannot write ({os_reason(error)})", "log_dir") from None

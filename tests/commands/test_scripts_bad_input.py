@@ -5,6 +5,7 @@ error (exit 2); a bad file or folder is one line, exit 1, with nothing written; 
 is read back as input; every image Pillow opens is converted or refused with the reason.
 """
 
+import h5py
 import numpy as np
 import pytest
 from PIL import Image
@@ -48,8 +49,9 @@ def folders(tmp_path, smooth_rgb):
     save(tmp_path / "train" / "a.png", smooth_rgb)
     save(tmp_path / "test" / "t.png", smooth_rgb)
     (tmp_path / "h5").mkdir()
-    (tmp_path / "h5" / "train.h5").write_bytes(b"earlier train.h5")
-    (tmp_path / "h5" / "test.h5").write_bytes(b"earlier test.h5")
+    for name in ("train.h5", "test.h5"):  # earlier HDF5 files (step 1 replaces only HDF5 files)
+        with h5py.File(tmp_path / "h5" / name, "w") as h5:
+            h5.attrs["earlier"] = name
     return tmp_path
 
 
@@ -60,8 +62,10 @@ def step1(folders, *extra):
 
 
 def h5_untouched(folders):
-    return ((folders / "h5" / "train.h5").read_bytes(), (folders / "h5" / "test.h5").read_bytes()) == (
-        b"earlier train.h5", b"earlier test.h5")
+    def earlier(name):
+        with h5py.File(folders / "h5" / name, "r") as h5:
+            return h5.attrs.get("earlier") == name and not list(h5)
+    return earlier("train.h5") and earlier("test.h5")
 
 
 # --- case 8: numeric flags are checked when parsed (argparse usage error, exit 2) -------------------
@@ -318,8 +322,7 @@ def test_a_file_where_the_h5_folder_goes_is_named(folders, capsys):
     (folders / "h5").rmdir()
     (folders / "h5").write_text("in the way")
     assert step1(folders) == 1
-    assert "cannot create the output folder (a file of that name is in the way); pass another --h5-dir" \
-        in last_error(capsys)
+    assert "h5 is a file, not a folder; pass another --h5-dir" in last_error(capsys)
 
 
 def test_damaged_weights_are_called_damaged(tmp_path):

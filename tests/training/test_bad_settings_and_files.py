@@ -309,7 +309,7 @@ def test_step3_interrupted_while_writing_results_leaves_no_half_file(h5s, weight
     assert step3_test.main(["--checkpoint", weights, "--test-h5", h5s[1], "--sample-dir",
                             str(tmp_path / "sample")]) == code
     assert one_error(capsys).startswith("interrupted")
-    assert not [name for name in os.listdir(tmp_path / "sample") if name.endswith(".csv") or ".tmp" in name]
+    assert not [name for name in os.listdir(tmp_path / "sample") if name.endswith(".csv") or "srcnn-tmp" in name]
 
 
 # --- rule 5: names from files are data -----------------------------------------------------------------

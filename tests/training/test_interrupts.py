@@ -218,7 +218,7 @@ def complete_checkpoints(folder):
 def saving(folder):
     """True while a checkpoint or its state file is being written (their temporary names exist)."""
     try:
-        return any("_temp" in name or ".tmp" in name for name in os.listdir(folder))
+        return any("_temp" in name or "srcnn-tmp" in name for name in os.listdir(folder))
     except FileNotFoundError:
         return False
 
