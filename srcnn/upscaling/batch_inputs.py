@@ -43,11 +43,21 @@ def parse_args(argv):
     Only a command line with flags srcnn does not know loads Beam's option parser.
     """
     parser = make_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--" in argv:  # what follows is inputs: names starting with - made unmistakable, the same files
+        end = argv.index("--")
+        argv = argv[:end] + [os.path.join(os.curdir, token) if token.startswith("-") else token
+                             for token in argv[end + 1:]]
+    else:
+        dashed = [token for token in argv if token.startswith("-") and os.path.isfile(token)]
+        if dashed:
+            parser.error(f"{printable(dashed[0])}: a file whose name starts with - reads as a flag; write "
+                         f"./{printable(dashed[0])}, or put the inputs after --")
     args, rest = parser.parse_known_intermixed_args(argv)
     pipeline_args = []
     if rest:
         try:
-            pipeline_args, ours = split_beam_options(sys.argv[1:] if argv is None else list(argv))
+            pipeline_args, ours = split_beam_options(argv)
         except BeamOptionError as error:
             parser.error(f"a Beam pipeline option: {error}")
         args, unknown = parser.parse_known_intermixed_args(ours)

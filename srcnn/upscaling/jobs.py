@@ -149,10 +149,9 @@ class Job:
         return "bicubic" if path == self.bicubic_path else "sr"
 
     def made_by(self, path, provenance):
-        """Whether the output `path` was made from this source with `provenance` (videos: it is there)."""
-        if video.is_video(self.source):
-            return os.path.lexists(path)  # an MP4 carries no note: its name is all that is known
-        return image_files.read_note(path) == provenance.note(self.source, self.role(path))
+        """Whether the output `path` was made from this source with `provenance` (its note says so)."""
+        note = video.read_note(path) if video.is_video(self.source) else image_files.read_note(path)
+        return note == provenance.note(self.source, self.role(path))
 
     def done(self, provenance=None):
         """Whether every output is already there, made from this source with `provenance` if given (a rerun
@@ -243,7 +242,8 @@ def run_job(upscaler, job, overwrite=False, crf=DEFAULT_CRF, max_pixels=DEFAULT_
     if len(kept) == len(job.outputs):
         raise OutputExistsError(f"{kept[0]}: already exists")
     if video.is_video(job.source):
-        result = upscaler.upscale_video(job.source, job.sr_path, crf, overwrite, progress=progress, outputs=outputs)
+        result = upscaler.upscale_video(job.source, job.sr_path, crf, overwrite, progress=progress, outputs=outputs,
+                                        provenance=provenance)
         return f"{job.source} -> {job.sr_path} ({result.summary()})"
     written = [None if path in kept else path for path in (job.sr_path, job.bicubic_path)]
     upscaler.upscale_file(job.source, *written, overwrite=overwrite, max_pixels=max_pixels, progress=progress,

@@ -250,7 +250,8 @@ class Upscaler:
             raise OutputError(f"{printable(failed[0] if failed else wanted[0][0])}: cannot write "
                               f"({os_reason(error)})") from None
 
-    def upscale_video(self, source, destination, crf=DEFAULT_CRF, overwrite=False, progress=False, outputs=None):
+    def upscale_video(self, source, destination, crf=DEFAULT_CRF, overwrite=False, progress=False, outputs=None,
+                      provenance=None):
         """Upscales the video file `source` into the MP4 `destination`, each frame as `upscale` does.
 
         Streams through ffmpeg with the audio copied; see `srcnn.upscaling.video.upscale_video` for
@@ -264,7 +265,8 @@ class Upscaler:
                 exists (and not `overwrite`) or cannot be written.
         """
         return video.upscale_video(self.upscale, self.scale, os.fspath(source), os.fspath(destination),
-                                   crf, overwrite=overwrite, progress=progress, outputs=outputs)
+                                   crf, overwrite=overwrite, progress=progress, outputs=outputs,
+                                   note=provenance.note(source, "sr") if provenance else None)
 
     def export(self, path, model_format, overwrite=False):
         """Writes this upscaler as a self-contained model (see `srcnn.upscaling.export`); returns `path`.

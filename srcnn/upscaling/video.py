@@ -40,14 +40,12 @@ from srcnn.core.choices import DEFAULT_CRF
 from srcnn.core.errors import InputError, MissingDependency, OutputError, SRCNNError, os_reason, printable
 from srcnn.core.outputs import KINDS, Outputs
 from srcnn.core.flags import check_crf
+from srcnn.upscaling.video_encoder import audio_options, encoder_command
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".3gp")
 DEFAULT_PRESET = "medium"
 MP4_EXTENSIONS = (".mp4", ".m4v")  # the container written (-f mp4)
-# Audio codecs an MP4 takes by stream copy; others are re-encoded to AAC.
-MP4_AUDIO_CODECS = ("aac", "mp3", "mp2", "ac3", "eac3", "opus", "flac", "alac")
-AAC_BITRATE = "192k"
 _STDERR_LINES = 50  # ffmpeg messages kept for error reports
 
 
@@ -167,6 +165,15 @@ def _rate(text):
     return float(text[:-1]) * 1000 if text.endswith("k") else float(text)
 
 
+def read_note(path):
+    """The comment `upscale_video` wrote into an MP4 (what made it), or None."""
+    command = [ffmpeg_path(), "-hide_banner", "-nostdin", "-i", path]
+    with _start_ffmpeg(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        _, stderr = process.communicate()
+    found = re.search(r"^\s*comment\s*:\s*(srcnn \S+)\s*$", _input_header(stderr.decode("utf-8", "replace")), re.M)
+    return found.group(1) if found else None
+
+
 def probe(path):
     """Reads a video's header and decodes its first frame, with ffmpeg.
 
@@ -274,34 +281,6 @@ def upscaled_frames(source, upscale_frame, scale, info=None):
         frames.close()  # stops the decoder at once, also when we stop early
 
 
-def _audio_options(info):
-    """(ffmpeg output options for the audio, what happens to it) for an MP4 output."""
-    if not info.audio_codecs:
-        return [], "none"
-    if all(codec in MP4_AUDIO_CODECS for codec in info.audio_codecs):
-        return ["-map", "1:a", "-c:a", "copy"], "copied"
-    return ["-map", "1:a", "-c:a", "aac", "-b:a", AAC_BITRATE], (
-        f"re-encoded to AAC ({'/'.join(info.audio_codecs)} does not go into MP4)")
-
-
-def encoder_command(source, info, height, width, destination, crf=DEFAULT_CRF, preset=DEFAULT_PRESET):
-    """ffmpeg reading rgb24 frames on stdin, muxing them with `source`'s audio into MP4 `destination`."""
-    audio, _ = _audio_options(info)
-    # RGB -> BT.709 limited-range YUV, tagged so that players (and ffmpeg) convert back alike.
-    filters = ("scale=out_color_matrix=bt709:out_range=tv,"
-               "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv")
-    if info.sample_aspect != "1:1":
-        filters += f",setsar={info.sample_aspect.replace(':', '/')}"
-    return ([ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y",
-             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(info.frame_rate),
-             "-i", "pipe:0"]
-            + (["-i", source] if audio else [])
-            + ["-map", "0:v", "-vf", filters, "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-               "-pix_fmt", "yuv420p"]
-            + audio
-            + ["-movflags", "+faststart", "-f", "mp4", destination])
-
-
 @dataclass
 class VideoResult:
     """What `upscale_video` wrote: frame count and size, rate, and what became of the audio."""
@@ -320,7 +299,7 @@ class VideoResult:
 
 
 def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, preset=DEFAULT_PRESET,
-                  overwrite=False, progress=False, outputs=None):
+                  overwrite=False, progress=False, outputs=None, note=None):
     """Upscales the video `source` frame by frame into the MP4 `destination`.
 
     Args:
@@ -333,6 +312,7 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
         preset: x264 preset (speed against file size).
         progress: show a progress bar (frames, frames/s, ETA).
         outputs: the run's `srcnn.core.outputs.Outputs` (with its inputs); else one for `source`.
+        note: the MP4's comment, what made it (`read_note`).
 
     Returns:
         A `VideoResult`.
@@ -358,11 +338,11 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
     if info.variable_rate:
         notes.append(f"variable frame rate (average {info.average_rate:g} fps) written at a constant "
                      f"{float(info.frame_rate):g} fps, repeating frames")
-    _, audio = _audio_options(info)
+    _, audio = audio_options(info)
     try:
         with run.writing(destination, KINDS["video"]) as temporary:
             count = _encode(upscaled_frames(source, upscale_frame, scale, info), source, info, height, width,
-                            temporary, crf, preset, progress)
+                            temporary, crf, preset, progress, note)
     except SRCNNError:
         raise
     except OSError as error:
@@ -370,9 +350,9 @@ def upscale_video(upscale_frame, scale, source, destination, crf=DEFAULT_CRF, pr
     return VideoResult(count, width, height, info.frame_rate, audio, notes)
 
 
-def _encode(frames, source, info, height, width, destination, crf, preset, progress):
+def _encode(frames, source, info, height, width, destination, crf, preset, progress, note=None):
     """Pipes `frames` into the encoder writing `destination`; returns how many were written."""
-    command = encoder_command(source, info, height, width, destination, crf, preset)
+    command = encoder_command(ffmpeg_path(), source, info, height, width, destination, crf, preset, note)
     process = _start_ffmpeg(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     errors = _StderrTail(process.stderr)
     count = 0

@@ -316,3 +316,13 @@ def test_ctrl_c_and_sigterm_end_the_run_with_one_line_and_leave_nothing(signum, 
     for name in os.listdir(out):  # what is there is whole
         with Image.open(out / name) as image:
             image.load()
+
+
+def test_an_input_whose_name_starts_with_a_dash(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-x.png").write_bytes(b"a photo")
+    args, _ = batch_inputs.parse_args(["-o", "out", "--", "-x.png", "a.png"])
+    assert args.inputs == [os.path.join(os.curdir, "-x.png"), "a.png"]  # the same file, unmistakable
+    with pytest.raises(SystemExit):
+        batch_inputs.parse_args(["-x.png", "-o", "out"])
+    assert "-x.png: a file whose name starts with - reads as a flag; write ./-x.png" in capsys.readouterr().err
