@@ -82,6 +82,21 @@ def add_padding_argument(parser):
                         help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
 
 
+def dashed_inputs(parser, argv):
+    """`argv` with the inputs after -- made unmistakable (./-x.png); a file starting with - before
+    any -- is a usage error naming it (it would read as a flag)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--" in argv:
+        end = argv.index("--")
+        return argv[:end] + [os.path.join(os.curdir, token) if token.startswith("-") else token
+                             for token in argv[end + 1:]]
+    dashed = [token for token in argv if token.startswith("-") and os.path.isfile(token)]
+    if dashed:
+        parser.error(f"{printable(dashed[0])}: a file whose name starts with - reads as a flag; write "
+                     f"./{printable(dashed[0])}, or put the inputs after --")
+    return argv
+
+
 def parse_upscale_args(argv):
     parser = argparse.ArgumentParser(
         prog="srcnn-upscale", description="Upscale images and videos with SRCNN.",
@@ -94,7 +109,7 @@ def parse_upscale_args(argv):
     add_padding_argument(parser)
     add_upscaling_arguments(parser)
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(dashed_inputs(parser, argv))
     args.inputs = args.inputs + args.more_inputs
     if not args.inputs:
         parser.error("pass at least one image, video or folder to upscale")

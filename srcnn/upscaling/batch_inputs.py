@@ -5,7 +5,6 @@ import argparse
 import glob
 import logging
 import os
-import sys
 
 from srcnn import __version__
 from srcnn.commands import cli
@@ -43,16 +42,7 @@ def parse_args(argv):
     Only a command line with flags srcnn does not know loads Beam's option parser.
     """
     parser = make_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if "--" in argv:  # what follows is inputs: names starting with - made unmistakable, the same files
-        end = argv.index("--")
-        argv = argv[:end] + [os.path.join(os.curdir, token) if token.startswith("-") else token
-                             for token in argv[end + 1:]]
-    else:
-        dashed = [token for token in argv if token.startswith("-") and os.path.isfile(token)]
-        if dashed:
-            parser.error(f"{printable(dashed[0])}: a file whose name starts with - reads as a flag; write "
-                         f"./{printable(dashed[0])}, or put the inputs after --")
+    argv = cli.dashed_inputs(parser, argv)
     args, rest = parser.parse_known_intermixed_args(argv)
     pipeline_args = []
     if rest:

@@ -215,3 +215,12 @@ def test_export_never_replaces_what_it_did_not_write(tmp_path, capsys):
     with pytest.raises(OutputError, match="a file is there, where the SavedModel folder goes"):
         export.export(None, "savedmodel", str(folder / "holiday.jpg"), overwrite=True)
     assert os.listdir(folder) == ["holiday.jpg"]
+
+
+def test_an_input_whose_name_starts_with_a_dash(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-x.png").write_bytes(b"a photo")
+    assert cli.parse_upscale_args(["-o", "out", "--", "-x.png"]).inputs == [os.path.join(os.curdir, "-x.png")]
+    with pytest.raises(SystemExit):
+        cli.parse_upscale_args(["-x.png"])
+    assert "-x.png: a file whose name starts with - reads as a flag; write ./-x.png" in capsys.readouterr().err
