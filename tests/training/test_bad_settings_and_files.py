@@ -293,12 +293,13 @@ def interrupt_with(how):
 @pytest.mark.parametrize("how, code", [("ctrl-c", 130), ("sigterm", 143)])
 def test_step1_interrupted_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, how, code):
     (tmp_path / "h5").mkdir()
-    (tmp_path / "h5" / "test.h5").write_bytes(b"earlier")
+    with h5py.File(tmp_path / "h5" / "test.h5", "w") as h5:  # an earlier one (step 1 replaces only HDF5 files)
+        h5.attrs["earlier"] = True
+    earlier = (tmp_path / "h5" / "test.h5").read_bytes()
     monkeypatch.setattr(hdf5, "write_test_h5", interrupt_with(how))  # after train.h5 is written under a temporary name
     assert step1_pre.main(["--h5-dir", str(tmp_path / "h5")]) == code
     assert one_error(capsys).startswith(("interrupted; ", "interrupted by SIGTERM; ")[code == 143])
-    assert sorted(os.listdir(tmp_path / "h5")) == ["test.h5"]
-    assert (tmp_path / "h5" / "test.h5").read_bytes() == b"earlier"
+    assert sorted(os.listdir(tmp_path / "h5")) == ["test.h5"] and (tmp_path / "h5" / "test.h5").read_bytes() == earlier
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
