@@ -119,7 +119,7 @@ def export(module, model_format, path, overwrite=False, outputs=None):
         raise ValueError(f"format {model_format!r} is not one of {', '.join(FORMATS)}")
     path = os.fspath(path)
     if model_format != "savedmodel" and path.endswith((os.sep, "/")):
-        raise OutputError(f"{printable(path)}: names a folder; a {model_format} model is one file "
+        raise OutputError(f"{printable(path)}: names a folder; {'an' if model_format == 'onnx' else 'a'} {KINDS[model_format].name} is one file "
                           f"(name it e.g. {printable(os.path.join(path, default_output(3, model_format)))})")
     path = path.rstrip(os.sep) or os.sep
     run = outputs or Outputs(overwrite=overwrite)
