@@ -11,7 +11,7 @@ import math
 import os
 
 from srcnn.core.errors import RunFolderError, os_reason
-from srcnn.core.outputs import csv_kind, rewriting
+from srcnn.core.outputs import Outputs, csv_kind, rewriting
 
 FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 FILE_NAME = "history.csv"
@@ -89,7 +89,8 @@ def write(path, rows):
 def append(path, row):
     """Appends one row in a single write, so a kill leaves the row whole or absent."""
     text = _format([row])
-    if os.path.exists(path):
+    # The one write path's check: never through a link, nor into a file that is not a history.
+    if Outputs(overwrite=True).check(path, HISTORY) and os.path.getsize(path):
         text = text.split("\n", 1)[1]  # the header is there already
     try:
         with open(path, "a", newline="") as handle:

@@ -1,5 +1,7 @@
 """history.csv: rows written whole, read back whole, damage left out and reported as not clean."""
 
+import os
+
 import pytest
 
 from srcnn.training import history
@@ -36,3 +38,21 @@ def test_an_unreadable_history_is_one_line(tmp_path):
     with pytest.raises(RunFolderError, match="history.csv: cannot read") as refused:
         history.read(str(folder))
     assert refused.value.setting == "log_dir" and "--" not in str(refused.value)
+
+
+def test_a_row_is_never_appended_through_a_link_or_to_another_file(tmp_path):
+    from srcnn.core.errors import OutputError
+
+    row = {"epoch": 1, "step": 10, "seconds": 1.0, "loss": 0.1, "psnr": 30.0, "bicubic_psnr": 29.0}
+    (tmp_path / "notes.txt").write_text("mine\n")
+    os.symlink(tmp_path / "notes.txt", tmp_path / "history.csv")
+    with pytest.raises(OutputError, match="is a link"):
+        history.append(str(tmp_path / "history.csv"), row)
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(OutputError, match="is not a history.csv"):
+        history.append(str(tmp_path / "other.csv"), row)
+    assert (tmp_path / "notes.txt").read_text() == "mine\n" and (tmp_path / "other.csv").read_text() == "a,b\n1,2\n"
+    history.append(str(tmp_path / "new.csv"), row)
+    history.append(str(tmp_path / "new.csv"), {**row, "epoch": 2, "step": 20})
+    rows, clean = history.read(str(tmp_path / "new.csv"))
+    assert [r["epoch"] for r in rows] == [1, 2] and clean
