@@ -82,6 +82,11 @@ class OutputKind:
     folder: bool = False
     recognise: Optional[Callable[[str], bool]] = None
 
+    @property
+    def a_name(self):
+        """The name with its article, for messages ("an ONNX model", "a TFLite model")."""
+        return ("an " if self.name[0] in "AEIOU" or self.name.startswith("HDF") else "a ") + self.name
+
 
 ANY_FILE = OutputKind("file", recognise=os.path.isfile)  # a file a command rewrites on each run
 
@@ -235,8 +240,7 @@ class Outputs:
         recognised = (kind.recognise(path) if kind.recognise else declared) or (
             not kind.folder and os.path.getsize(path) == 0)  # an empty file holds nothing to lose
         if not recognised:
-            article = "an" if kind.name[0] in "AEIOU" or kind.name.startswith("HDF") else "a"
-            raise OutputError(f"{name}: is there and is not {article} {kind.name}; it is kept")
+            raise OutputError(f"{name}: is there and is not {kind.a_name}; it is kept")
         if not self.overwrite:
             raise OutputExistsError(f"{name}: already exists")
         return True

@@ -119,7 +119,7 @@ def export(module, model_format, path, overwrite=False, outputs=None):
         raise ValueError(f"format {model_format!r} is not one of {', '.join(FORMATS)}")
     path = os.fspath(path)
     if model_format != "savedmodel" and path.endswith((os.sep, "/")):
-        raise OutputError(f"{printable(path)}: names a folder; {'an' if model_format == 'onnx' else 'a'} {KINDS[model_format].name} is one file "
+        raise OutputError(f"{printable(path)}: names a folder; {KINDS[model_format].a_name} is one file "
                           f"(name it e.g. {printable(os.path.join(path, default_output(3, model_format)))})")
     path = path.rstrip(os.sep) or os.sep
     run = outputs or Outputs(overwrite=overwrite)
@@ -128,7 +128,7 @@ def export(module, model_format, path, overwrite=False, outputs=None):
     extension = os.path.splitext(path)[1].lower()
     if extension and extension != SUFFIXES[model_format] and (
             model_format != "savedmodel" or extension in set(SUFFIXES.values()) | set(image_files.SAVE_OPTIONS)):
-        raise OutputError(f"{printable(path)}: {'an' if kind.name[0] in 'AEIOU' else 'a'} {kind.name} named {extension} would pass for another kind of "
+        raise OutputError(f"{printable(path)}: {kind.a_name} named {extension} would pass for another kind of "
                           f"file; name it {SUFFIXES[model_format] or 'without that extension'}")
     if model_format == "onnx":
         try:
