@@ -24,6 +24,7 @@ from srcnn.core.errors import (CheckpointError, ResumeError, SettingError, exit_
                                printable)
 from srcnn.core.flags import flag_name, setting_hint
 from srcnn.training import batches
+from srcnn.training import execution as executions
 from srcnn.training import hdf5
 from srcnn.training.config import add_flags, settings_from_flags
 from srcnn.training.distribution import make_strategy
@@ -93,6 +94,20 @@ def describe_replicas(strategy, batch_size):
             f"patches is split {batch_size // replicas} per replica")
 
 
+def choose_execution(settings, strategy, patches):
+    """How steps run on one device (`srcnn.training.execution.choose`), its threads set; None over replicas."""
+    if strategy.num_replicas_in_sync > 1 or settings.strategy == "multi-worker":
+        return None
+    batch_size = min(settings.batch_size, max(patches.count, 1))
+    if settings.minutes is not None:
+        to_train = settings.minutes * 60 * 1000  # at a slow 1,000 patches/s
+    else:
+        to_train = patches.count // batch_size * batch_size * settings.epochs
+    execution = executions.choose(settings, batch_size, to_train)
+    executions.apply_threads(execution)
+    return execution
+
+
 @exit_on_interrupt("nothing new was saved; rerun to continue from the last checkpoint")
 @exit_on_user_error(hints=HINTS)
 def main(argv=None):
@@ -100,6 +115,9 @@ def main(argv=None):
     settings = settings_from_flags(args)
     strategy = make_strategy(settings.strategy, settings.replicas)  # before anything else touches the devices
     patches, streaming = open_patches(settings)
+    execution = choose_execution(settings, strategy, patches)  # before TensorFlow starts its threads
+    if execution:
+        settings = dataclasses.replace(settings, execution=execution.name)
     with contextlib.closing(patches) if streaming else contextlib.nullcontext():
         test_images, _ = hdf5.read_test_h5(settings.test_h5, {"scale": settings.scale})
         for line in (streaming, describe_replicas(strategy, settings.batch_size)):
@@ -108,8 +126,8 @@ def main(argv=None):
         with RunFolder.of(settings).claim(strategy.extended.should_checkpoint):  # before the --minutes trial
             if settings.minutes is not None:
                 settings = dataclasses.replace(settings, epochs=epochs_for_minutes(
-                    settings, patches, test_images, settings.minutes, strategy=strategy))
-            history = train_on(settings, patches, test_images, strategy=strategy)
+                    settings, patches, test_images, settings.minutes, strategy=strategy, execution=execution))
+            history = train_on(settings, patches, test_images, strategy=strategy, execution=execution)
     if history:
         last = history[-1]
         print(f"finished: epoch {last['epoch']}, step {last['step']}, validation PSNR {last['psnr']:.2f} dB "

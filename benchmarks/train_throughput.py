@@ -1,70 +1,163 @@
-"""Training throughput (patches/s) of the 9-1-5 net on this machine, per execution choice.
+"""Training throughput (patches/s) of the 9-1-5 net: this project next to PyTorch, in one run.
 
-    python benchmarks/train_throughput.py [--seconds 8]
+    python benchmarks/train_throughput.py                 # 3 rounds of 3 s per variant, batch 16
+    python benchmarks/train_throughput.py --compile       # PyTorch's torch.compile too (minutes to compile)
 
-Times srcnn/training/update.py's own `train_step` (Adam with its cosine schedule, the default recipe)
-run eagerly, as the tf.function training uses (`compile_train_step`), the same with XLA
-(jit_compile), at other batch sizes, and with the mixed_bfloat16 precision, on random
-33x33 patches. Numbers are patches per second after a warm-up; the machine should be idle.
+Every variant runs in its own process (TensorFlow and PyTorch each fix their threads when they
+start), one after the other, in rounds, so that a machine whose speed drifts (a shared VM) treats
+them alike; the table gives each round and the median. The machine should be otherwise idle.
+
+- this project: `srcnn.training.execution.measure`, the very steps step2_train.py runs (Adam with
+  its cosine schedule, a chunk of 25 steps per call), under each execution (xla / tf, whole batch
+  or one part per core), and the per-step path of the previous release (`update.compile_train_step`:
+  the Keras layers, one call per step, XLA);
+- PyTorch (benchmarks/requirements.txt): the same network (9x9x64, 1x1x32, 5x5x1, VALID), MSE, Adam,
+  with all cores, NCHW and channels_last, bfloat16 autocast where the CPU has native bfloat16,
+  torch.compile with --compile; a batch is gathered from memory each step, as ours is.
 """
 
 import argparse
-import functools
+import json
 import os
+import statistics
+import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from srcnn.training.config import TrainSettings  # noqa: E402
-from srcnn.training.update import build_run, compile_train_step, train_step
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OURS = (("xla-per-core", "tf-per-core"), ("xla", "tf"))  # one process per thread setting
+PREVIOUS = "per-step XLA (previous release)"
 
 
-def measure(batch_size, seconds, mode="function", precision="float32"):
-    """Patches/s of srcnn.training.update's own step (`train_step`) with the default recipe's optimizer."""
+def child(command):
+    """{variant: patches/s} printed as JSON on the last line of a child process's output."""
+    environment = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, *command], capture_output=True, text=True, env=environment, cwd=ROOT)
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        sys.stderr.write(done.stderr[-2000:])
+        return {}
+
+
+def previous_release(batch_size, seconds):
+    """The per-step path: the Keras layers through `train_step`, one tf.function call per step, XLA."""
+    import numpy as np
+    from srcnn.core.startup import tf
+    from srcnn.training.config import TrainSettings
+    from srcnn.training.patches import random_dihedral
+    from srcnn.training.update import build_run, compile_train_step
     strategy = tf.distribute.get_strategy()
-    run = build_run(TrainSettings(batch_size=batch_size, precision=precision), strategy, total_steps=10**6)
-    if mode == "eager":
-        step = functools.partial(train_step, run, strategy)
-    else:
-        step = compile_train_step(run, strategy, jit_compile=(mode == "xla"))
+    run = build_run(TrainSettings(batch_size=batch_size, precision="float32"), strategy, total_steps=10**6)
+    step = compile_train_step(run, strategy, jit_compile=True)
     rng = np.random.default_rng(0)
-    data = rng.random((batch_size, 33, 33, 1), dtype=np.float32)
-    label = rng.random((batch_size, 21, 21, 1), dtype=np.float32)
+    data = rng.random((4096, 33, 33, 1), dtype=np.float32)
+    label = rng.random((4096, 21, 21, 1), dtype=np.float32)
+
+    def one():
+        batch = np.sort(rng.choice(len(data), batch_size, replace=False))
+        return step(*random_dihedral(rng, data[batch], label[batch]))
+
     for _ in range(5):
-        float(step(data, label))
+        float(one())
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        step(data, label)
+        one()
         count += 1
-    float(step(data, label))
-    elapsed = time.perf_counter() - started
-    return (count + 1) * batch_size / elapsed
+    float(one())
+    return {PREVIOUS: (count + 1) * batch_size / (time.perf_counter() - started)}
+
+
+def pytorch(batch_size, seconds, compile_too):
+    """{variant: patches/s} of PyTorch on the same network and recipe."""
+    import numpy as np
+    import torch
+    from srcnn.training.execution import core_count
+    from srcnn.core.precision import bfloat16_is_native
+    torch.set_num_threads(core_count())
+    rng = np.random.default_rng(0)
+    data = torch.from_numpy(rng.random((4096, 1, 33, 33), dtype=np.float32))
+    label = torch.from_numpy(rng.random((4096, 1, 21, 21), dtype=np.float32))
+    variants = {"PyTorch NCHW": dict(), "PyTorch channels_last": dict(channels_last=True)}
+    if bfloat16_is_native():
+        variants["PyTorch channels_last, bfloat16 autocast"] = dict(channels_last=True, bfloat16=True)
+    if compile_too:
+        variants["PyTorch channels_last, torch.compile"] = dict(channels_last=True, compiled=True)
+    rates = {}
+    for name, options in variants.items():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 9), torch.nn.ReLU(), torch.nn.Conv2d(64, 32, 1),
+                                  torch.nn.ReLU(), torch.nn.Conv2d(32, 1, 5))
+        memory_format = torch.channels_last if options.get("channels_last") else torch.contiguous_format
+        net = net.to(memory_format=memory_format)
+        optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+
+        def step(batch_data, batch_label, net=net, optimizer=optimizer, options=options):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.get("bfloat16", False)):
+                output = net(batch_data)
+            loss = torch.mean((output.float() - batch_label) ** 2)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        if options.get("compiled"):
+            step = torch.compile(step)
+
+        def one(step=step, memory_format=memory_format):
+            batch = torch.from_numpy(np.sort(rng.choice(len(data), batch_size, replace=False)))
+            return step(data[batch].contiguous(memory_format=memory_format), label[batch])
+
+        for _ in range(5):
+            one()
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            one()
+            count += 1
+        rates[name] = count * batch_size / (time.perf_counter() - started)
+    return rates
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed per variant and round (default 3)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16, help="default 16, step2_train.py's")
+    parser.add_argument("--compile", action="store_true", help="also PyTorch's torch.compile")
+    parser.add_argument("--child", choices=("previous", "pytorch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    variants = [
-        ("eager, batch 128", dict(batch_size=128, mode="eager")),
-        ("tf.function, batch 128 (the old default)", dict(batch_size=128)),
-        ("tf.function, batch 32", dict(batch_size=32)),
-        ("tf.function + XLA, batch 128", dict(batch_size=128, mode="xla")),
-        ("tf.function + XLA, batch 64", dict(batch_size=64, mode="xla")),
-        ("tf.function + XLA, batch 32", dict(batch_size=32, mode="xla")),
-        ("tf.function + XLA, batch 16 (the float32 default)", dict(batch_size=16, mode="xla")),
-        ("tf.function, batch 16", dict(batch_size=16)),
-        ("tf.function, mixed_bfloat16, batch 32", dict(batch_size=32, precision="mixed_bfloat16")),
-        ("tf.function, mixed_bfloat16, batch 128", dict(batch_size=128, precision="mixed_bfloat16")),
-    ]
-    print(f"{'variant':<48}{'patches/s':>12}{'s/epoch (21,884)':>18}")
-    for name, options in variants:
-        rate = measure(seconds=args.seconds, **options)
-        print(f"{name:<48}{rate:>12.0f}{21884 / rate:>18.1f}")
+    if args.child == "previous":
+        print(json.dumps(previous_release(args.batch_size, args.seconds)))
+        return 0
+    if args.child == "pytorch":
+        print(json.dumps(pytorch(args.batch_size, args.seconds, args.compile)))
+        return 0
+    common = ["--batch-size", str(args.batch_size), "--seconds", str(args.seconds)]
+    rounds = []
+    for number in range(args.rounds):
+        rates = {}
+        for names in OURS:
+            request = dict(executions=names, batch_size=args.batch_size, seconds=args.seconds)
+            rates.update(child(["-m", "srcnn.training.execution", json.dumps(request)]))
+        rates.update(child([__file__, "--child", "previous", *common]))
+        rates.update(child([__file__, "--child", "pytorch", *common] + (["--compile"] if args.compile else [])))
+        rounds.append(rates)
+        print(f"round {number + 1}: " + ", ".join(f"{name} {rate:,.0f}" for name, rate in rates.items()), flush=True)
+    print(f"\nbatch {args.batch_size}, patches/s, median of {args.rounds} rounds ({os.cpu_count()} CPUs here):")
+    names = list(dict.fromkeys(name for rates in rounds for name in rates))
+    median = {name: statistics.median(rates[name] for rates in rounds if name in rates) for name in names}
+    for name in names:
+        print(f"  {name:<48}{median[name]:>10,.0f}")
+    ours = [name for name in names if name in sum(OURS, ())]
+    torch_names = [name for name in names if name.startswith("PyTorch")]
+    if ours and torch_names:
+        ratios = [max(rates[name] for name in ours if name in rates) / max(rates[name] for name in torch_names
+                                                                           if name in rates) for rates in rounds]
+        print(f"ours (best execution) / PyTorch (best variant), per round: "
+              f"{', '.join(f'{ratio:.2f}' for ratio in ratios)}; median {statistics.median(ratios):.2f}")
+    if ours and PREVIOUS in median:
+        print(f"ours (best execution) / the previous release's per-step path: "
+              f"{max(median[name] for name in ours) / median[PREVIOUS]:.2f}")
     return 0
 
 

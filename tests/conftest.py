@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+# Trainings look up how steps run fastest in a per-machine cache (srcnn.training.execution): the
+# tests' own, never the user's.
+os.environ["SRCNN_CACHE"] = tempfile.mkdtemp(prefix="srcnn-tests-cache-")
 
 # The repository's own copy (Train/, Test/Set5, Test/Set14); SRCNN_DATASETS may point elsewhere.
 DATASETS = Path(os.environ.get("SRCNN_DATASETS", ROOT))

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 
 from srcnn.core import flags
-from srcnn.core.choices import (DEFAULT_IMAGE_SIZE, DEFAULT_SCALE, OPTIMIZERS, SCALES, STRATEGIES,  # noqa: F401
-                                TRAINING_PRECISIONS)
+from srcnn.core.choices import (DEFAULT_IMAGE_SIZE, DEFAULT_SCALE, EXECUTIONS, OPTIMIZERS, SCALES,  # noqa: F401
+                                STRATEGIES, TRAINING_PRECISIONS)
 from srcnn.core.errors import DataFileError, ResumeError, SettingError, printable
 from srcnn.core.model import INITIALIZATIONS, valid_margin
 from srcnn.core.precision import resolve_precision
@@ -25,7 +25,7 @@ from srcnn.training.run_folder import default_checkpoint_dir, default_log_dir
 # KEPT ones acted at the start only (the initialisation): a resume keeps the recorded value.
 FIXED, NOTED, FREE, ACTION, KEPT = "fixed", "noted", "free", "action", "kept"
 SHUFFLE_BUFFER = 16384  # patches held for shuffling when streaming: ~100 MB
-EPOCHS, LOG_EVERY = 36, 10
+EPOCHS, LOG_EVERY = 44, 10
 
 
 def _positive_int(value):
@@ -120,6 +120,9 @@ class TrainSettings:
                                      "float32 weights", choices=TRAINING_PRECISIONS, resume=NOTED)
     augment: bool = setting(True, "random flip/rotation of each batch (default on; its effect is measured in "
                                   "docs/results.md)", resume=NOTED, flag=argparse.BooleanOptionalAction)
+    execution: str = setting("auto", "how a step runs on one device: xla or tf (TensorFlow's kernels), -per-core: "
+                                     "the batch split into one part per core, side by side; auto (default): the "
+                                     "fastest measured on this machine (once, cached)", choices=("auto",) + EXECUTIONS)
     fresh: bool = setting(False, "delete earlier checkpoints, history.csv and TensorBoard events, start over",
                           resume=ACTION, flag="store_true")
     strategy: str = setting("default", "default: one device; mirrored: tf.distribute.MirroredStrategy over all "

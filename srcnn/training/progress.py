@@ -1,5 +1,6 @@
 """Progress: the progress bar, the run's clock and expected time, and epochs sized to minutes."""
 
+import itertools
 import math
 import os
 import time
@@ -8,10 +9,10 @@ import numpy as np
 from tqdm import tqdm
 from srcnn.core import checkpoints
 from srcnn.core.errors import SettingError
-from srcnn.training.evaluate import evaluate_images
 from srcnn.training.config import check_inputs
-from srcnn.training.distribution import split_batch
-from srcnn.training.update import build_run, compile_train_step, float32_model, uses_xla
+from srcnn.training.execution import CHUNK_STEPS, chunk_function, one_device_execution
+from srcnn.training.summaries import validation_restorer
+from srcnn.training.update import build_run
 
 
 class Progress:
@@ -32,6 +33,7 @@ class Progress:
         self.bar = tqdm(total=self.clock.total_steps, initial=first_step, unit="step", leave=False, disable=None,
                         dynamic_ncols=True)
         self.epoch_started = time.perf_counter()
+        self.expected = False  # whether the expected time was said
 
     def line(self, text):
         """A line above the bar."""
@@ -42,10 +44,13 @@ class Progress:
         self.bar.set_description(f"epoch {epoch + 1}/{self.settings.epochs}", refresh=False)
         self.epoch_started = time.perf_counter()
 
-    def step_done(self, step):
-        self.bar.update()
-        if self.clock.step_done(step) == RunClock.TIMED_STEPS:
-            self.line(self.clock.expectation(self.steps_per_epoch, self.settings.epochs))
+    def steps_done(self, step, count):
+        """`count` steps have finished, the last being `step`; says the expected time once they are timed."""
+        self.bar.update(count)
+        timed = self.clock.step_done(step)
+        if timed >= RunClock.TIMED_STEPS and not self.expected:
+            self.expected = True
+            self.line(self.clock.expectation(self.steps_per_epoch, self.settings.epochs, step))
 
     def loss(self, epoch, step, loss):
         self.bar.set_postfix(loss=f"{loss:.6f}", refresh=False)
@@ -69,8 +74,8 @@ class RunClock:
         total_steps: the step it ends at.
     """
 
-    WARM_UP_STEPS = 10  # steps after the first (which traces and compiles) that still run slower
-    TIMED_STEPS = 50  # steps timed after those, for the expected time
+    WARM_UP_STEPS = 0  # steps after the first call (a chunk of steps that traces and compiles) still slower
+    TIMED_STEPS = 30  # steps timed after those, at least, for the expected time
 
     def __init__(self, first_step, total_steps):
         self.first_step, self.total_steps = first_step, total_steps
@@ -82,18 +87,19 @@ class RunClock:
         return time.perf_counter() - self.started
 
     def step_done(self, step):
-        """Records a finished step; returns how many steps have been timed (after the warm-up)."""
+        """Records finished steps up to `step`; returns how many have been timed (after the warm-up)."""
         if self._first_done is None:
             self._first_done = (time.perf_counter(), step)
-        if step - self._first_done[1] == self.WARM_UP_STEPS:
+        if self._warm is None and step - self._first_done[1] >= self.WARM_UP_STEPS:
             self._warm = (time.perf_counter(), step)
         return step - self._warm[1] if self._warm else 0
 
-    def expectation(self, steps_per_epoch, epochs):
-        """The line that says how long an epoch and the rest of the run should take here."""
-        step_seconds = (time.perf_counter() - self._warm[0]) / self.TIMED_STEPS
+    def expectation(self, steps_per_epoch, epochs, step):
+        """The line that says how long an epoch and the rest of the run should take here (at `step`)."""
+        timed = step - self._warm[1]
+        step_seconds = (time.perf_counter() - self._warm[0]) / timed
         left = self.total_steps - self._first_done[1]
-        return (f"Expected: {step_seconds * steps_per_epoch:.1f} s per epoch here (from {self.TIMED_STEPS} "
+        return (f"Expected: {step_seconds * steps_per_epoch:.1f} s per epoch here (from {timed} "
                 f"steps), about {duration(step_seconds * left)} for the "
                 f"{math.ceil(left / steps_per_epoch)} of {epochs} epochs to go")
 
@@ -119,13 +125,13 @@ def duration(seconds):
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-CALIBRATION_STEPS = 20  # timed training steps (after one that compiles) for `epochs_for_minutes`
+CALIBRATION_CHUNKS = 2  # timed chunks of steps (after one that compiles) for `epochs_for_minutes`
 
 
-def epochs_for_minutes(settings, patches, test_images, minutes, say=print, strategy=None):
+def epochs_for_minutes(settings, patches, test_images, minutes, say=print, strategy=None, execution=None):
     """The number of epochs that train in `minutes` here, from a short measured trial.
 
-    The trial builds a throwaway copy of the run, times CALIBRATION_STEPS of its steps on
+    The trial builds a throwaway copy of the run, times CALIBRATION_CHUNKS chunks of its steps on
     real batches and one validation, and spends its own time out of the budget. A run
     that will continue from a checkpoint keeps the epochs its recipe.json records (the
     learning-rate schedule spans them).
@@ -145,18 +151,21 @@ def epochs_for_minutes(settings, patches, test_images, minutes, say=print, strat
             return recorded
     batch_size = check_inputs(settings, patches, strategy)
     run = build_run(settings, strategy, total_steps=1)
-    step_function = compile_train_step(run, strategy, jit_compile=uses_xla(settings, strategy))
-    rng, timings = np.random.default_rng([settings.seed, 0]), []
-    for batch_data, batch_label in patches.batches(batch_size, rng):
-        tick = time.perf_counter()
-        float(step_function(split_batch(strategy, batch_data), split_batch(strategy, batch_label)))
-        timings.append(time.perf_counter() - tick)
-        if len(timings) > CALIBRATION_STEPS:
+    run_steps = chunk_function(run, strategy, one_device_execution(settings, strategy, execution), batch_size)
+    batches, timings = patches.batches(batch_size, np.random.default_rng([settings.seed, 0])), []
+    for _ in range(1 + CALIBRATION_CHUNKS):
+        chunk = list(itertools.islice(batches, CHUNK_STEPS))
+        if not chunk:
             break
-    step_seconds = float(np.median(timings[1:] or timings))
-    compile_seconds = timings[0] - step_seconds  # the real run's first step compiles again
+        tick = time.perf_counter()
+        run_steps([data for data, _ in chunk], [label for _, label in chunk])
+        timings.append(((time.perf_counter() - tick), len(chunk)))
+    step_seconds = float(np.median([seconds / count for seconds, count in timings[1:] or timings]))
+    compile_seconds = timings[0][0] - step_seconds * timings[0][1]  # the real run's first chunk compiles again
+    restore = validation_restorer(run.model, test_images)
+    restore()  # traces
     tick = time.perf_counter()
-    evaluate_images(float32_model(run.model), test_images, settings.scale, padding="replicate")
+    restore()
     validation_seconds = time.perf_counter() - tick
     epoch_seconds = step_seconds * (patches.count // batch_size) + validation_seconds
     budget = 60 * minutes - (time.perf_counter() - started) - compile_seconds

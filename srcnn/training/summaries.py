@@ -5,7 +5,7 @@ import os
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 import numpy as np
 from srcnn.core.errors import RunFolderError, tf_reason
-from srcnn.training.evaluate import evaluate_images
+from srcnn.training.evaluate import compiled_restorer, evaluate_images
 from srcnn.training.update import float32_model
 
 
@@ -36,12 +36,26 @@ def _log_step(writer, step, loss, learning_rate):
         tf.summary.scalar("learning_rate", float(learning_rate))
 
 
-def validate(model, test_images, settings, writers, *, epoch, step, loss, seconds):
+def validation_restorer(model, test_images):
+    """() -> the restored test images, in float32 with replicate padding as step 3 evaluates
+    checkpoints, from the current weights of `model` (a float32 twin's, under mixed precision)."""
+    twin = float32_model(model)
+    restore = compiled_restorer(twin, test_images, padding="replicate")
+    if twin is model:
+        return restore
+
+    def refreshed():
+        twin.set_weights(model.get_weights())
+        return restore()
+
+    return refreshed
+
+
+def validate(restore, test_images, settings, writers, *, epoch, step, loss, seconds):
     """Evaluates the model on the test images, writes the summaries and returns the history row.
 
     Args:
-        model: the network being trained; evaluated in float32 with replicate padding, as
-            step 3 evaluates its checkpoints.
+        restore: `validation_restorer` of the network being trained.
         test_images: `srcnn.training.test_set.TestImage`s.
         settings: a TrainSettings (scale, image_every, epochs).
         writers: the "eval" and "bicubic" summary writers.
@@ -52,7 +66,7 @@ def validate(model, test_images, settings, writers, *, epoch, step, loss, second
         dict with `history.FIELDS` (PSNRs are NaN without test images).
     """
     # In float32, so that the PSNR logged is the one step3_test.py gives the checkpoint.
-    results = evaluate_images(float32_model(model), test_images, settings.scale, padding="replicate")
+    results = evaluate_images(None, test_images, settings.scale, restored=restore())
     psnr = float(np.mean([row.psnr for row in results])) if results else math.nan
     bicubic_psnr = float(np.mean([row.bicubic_psnr for row in results])) if results else math.nan
     with writers["eval"].as_default(step=step):

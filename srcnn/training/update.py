@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 import keras  # noqa: E402
 from srcnn.core import checkpoints
-from srcnn.core.model import SRCNN
+from srcnn.core.model import SRCNN, training_output
 from srcnn.training.config import resolved_initialization, resolved_learning_rate, training_precision
 
 
@@ -22,19 +22,12 @@ def make_optimizer(settings, total_steps):
     return keras.optimizers.Adam(schedule), (1.0,) * 6
 
 
-def uses_xla(settings, strategy):
-    """Whether the training step is compiled with XLA: on one device in float32, where it runs
-    faster on the CPU; bfloat16 and split batches keep TensorFlow's own kernels."""
-    return strategy.num_replicas_in_sync == 1 and training_precision(settings.precision) == "float32" \
-        and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def describe_compute(settings, strategy):
-    """How the steps compute, for the start line: e.g. "float32 (auto: no native bfloat16 here), XLA"."""
+def describe_compute(settings, strategy, execution=None):
+    """How the steps compute, for the start line: e.g. "float32 (auto: no native bfloat16 here), XLA, ..."."""
     precision = training_precision(settings.precision)
     if settings.precision == "auto":
         precision += f" (auto: {'no ' if precision == 'float32' else ''}native bfloat16 here)"
-    return precision + (", XLA" if uses_xla(settings, strategy) else "")
+    return precision + (f", {execution.describe(settings.batch_size)}" if execution else "")
 
 
 def float32_model(model):
@@ -116,3 +109,46 @@ def train_step(run, strategy, batch_data, batch_label):
 def compile_train_step(run, strategy, jit_compile=None):
     """`train_step` bound to a run as a `tf.function`: call it with (batch_data, batch_label)."""
     return tf.function(functools.partial(train_step, run, strategy), jit_compile=jit_compile)
+
+
+def _part_gradients(run, data, label):
+    """One part of a batch: the sum of its squared errors, and that sum's gradients."""
+    with tf.GradientTape() as tape:
+        squared = tf.reduce_sum(tf.square(training_output(run.model, data) - label))
+    return squared, tape.gradient(squared, run.model.trainable_variables)
+
+
+def compile_train_steps(run, execution, batch_size):
+    """Optimizer steps of `run` on one device, a chunk per call, as `execution` says.
+
+    Returns a `tf.function` that takes (K, B, S, S, 1) data and (K, B, L, L, 1) labels, the
+    K batches of K steps, and returns their K mean squared errors. Each step splits its batch
+    into `execution.part_sizes`, whose gradients are computed side by side (under XLA where
+    `execution.xla`) and summed: the update of the whole batch. K steps per call leave the
+    per-step Python and dispatch out of the step's time.
+    """
+    part = tf.function(functools.partial(_part_gradients, run), jit_compile=execution.xla)
+    sizes = execution.part_sizes(batch_size)
+
+    def step(batch_data, batch_label):
+        results = [part(data, label) for data, label in zip(tf.split(batch_data, sizes), tf.split(batch_label, sizes))]
+        count = tf.cast(tf.size(batch_label), tf.float32)
+        loss = tf.add_n([squared for squared, _ in results]) / count
+        gradients = [tf.add_n(list(parts)) / count for parts in zip(*(grads for _, grads in results))]
+        variables = run.model.trainable_variables
+        run.optimizer.apply_gradients([(gradient * multiplier, variable) for gradient, multiplier, variable
+                                       in zip(gradients, run.multipliers, variables)])
+        run.step.assign_add(1)
+        run.first_bad_step.assign(tf.where((run.first_bad_step < 0) & ~tf.math.is_finite(loss), run.step,
+                                           run.first_bad_step))
+        return loss
+
+    def steps(data, label):
+        losses = tf.TensorArray(tf.float32, size=tf.shape(data)[0])
+        for index in tf.range(tf.shape(data)[0]):
+            losses = losses.write(index, step(data[index], label[index]))
+        return losses.stack()
+
+    return tf.function(steps, input_signature=[tf.TensorSpec((None, batch_size, None, None, 1), tf.float32),
+                                               tf.TensorSpec((None, batch_size, None, None, 1), tf.float32)])
+

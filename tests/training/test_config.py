@@ -8,7 +8,7 @@ import pytest
 import step2_train
 from srcnn.core.errors import ResumeError, SettingError
 from srcnn.training import config
-from srcnn.training.config import TrainSettings, add_flags, compare_with_recipe, recipe, settings_from_flags
+from srcnn.training.config import EPOCHS, TrainSettings, add_flags, compare_with_recipe, recipe, settings_from_flags
 
 
 def flagged_fields():
@@ -71,7 +71,7 @@ def test_a_resume_compares_field_by_field():
 
 
 def test_an_older_recipe_compares_only_what_it_records():
-    older = {"scale": 3, "arch": "9-1-5", "optimizer": "adam", "learning_rate": 0.001, "epochs": 36,
+    older = {"scale": 3, "arch": "9-1-5", "optimizer": "adam", "learning_rate": 0.001, "epochs": EPOCHS,
              "batch_size": 16, "seed": 0, "augment": True, "precision": "float32"}
     assert compare_with_recipe(older, TrainSettings(precision="float32", log_every=5), "c") is None
     assert compare_with_recipe(older, TrainSettings(precision="float32", augment=False), "c") == "augment True -> False"

@@ -39,6 +39,7 @@ def test_patch_size_must_fit_the_architecture(tmp_path):
 @pytest.mark.slow
 def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp_path):
     from srcnn.core import checkpoints
+    from srcnn.training.execution import default_execution
     from tiny_data import write_h5s
 
     train_h5, test_h5 = write_h5s(str(tmp_path / "h5"), count=256)
@@ -59,7 +60,8 @@ def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp
     expected = {**weights, "checkpoint_dir": str(tmp_path / "checkpoint"), "log_dir": str(tmp_path / "logs"),
                 "log_every": 1, "save_every": 500, "train_h5": "h5/train.h5", "test_h5": "h5/test.h5",
                 "image_size": 33, "minutes": None, "strategy": "default", "replicas": None, "stream": None,
-                "shuffle_buffer": 16384, "print_steps": False, "image_every": 10}
+                "shuffle_buffer": 16384, "print_steps": False, "image_every": 10,
+                "execution": default_execution("mixed_bfloat16")}
     assert checkpoints.read_recipe(prefix) == expected
     assert checkpoints.read_recipe(checkpoints.resolve(str(tmp_path / "checkpoint" / "best"))) == expected
     assert model(images[0].bicubic[None]).dtype == "float32"

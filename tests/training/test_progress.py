@@ -9,8 +9,10 @@ import tensorflow as tf
 import step2_train
 from srcnn.core.model import SRCNN
 from srcnn.training.config import TrainSettings
-from srcnn.training.progress import duration
-from srcnn.training.update import describe_compute, uses_xla
+from srcnn.training.progress import Progress, RunClock, duration
+from srcnn.training import execution as executions
+from srcnn.training.execution import Execution
+from srcnn.training.update import describe_compute
 
 from tiny_data import write_h5s
 
@@ -27,7 +29,7 @@ def test_the_run_says_how_it_computes_what_to_expect_and_each_epochs_own_time(h5
                              "--precision", "float32", "--checkpoint-dir", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
     assert "32 steps per epoch, 2 epochs, float32, XLA" in out
-    assert re.search(r"Expected: [\d.]+ s per epoch here \(from 50 steps\), about [\d.]+ s for the 2 of 2 epochs to go",
+    assert re.search(r"Expected: [\d.]+ s per epoch here \(from 32 steps\), about [\d.]+ s for the 2 of 2 epochs to go",
                      out)
     first, second = re.findall(r"epoch (\d)/2: loss [\d.]+, validation PSNR [\d.]+ dB \(bicubic [\d.]+ dB\), "
                                r"([\d.]+) s \((.*)\)", out)
@@ -71,11 +73,12 @@ def test_minutes_too_short_for_one_epoch_and_with_epochs(h5s, tmp_path, capsys):
     assert "--epochs or --minutes, not both" in capsys.readouterr().err
 
 
-def test_xla_only_on_one_float32_device():
+def test_the_start_line_says_the_precision_and_the_execution(monkeypatch):
+    monkeypatch.setattr(executions, "core_count", lambda: 2)
     one = tf.distribute.get_strategy()
-    assert uses_xla(TrainSettings(precision="float32"), one)
-    assert not uses_xla(TrainSettings(precision="mixed_bfloat16"), one)
-    assert describe_compute(TrainSettings(precision="float32"), one) == "float32, XLA"
+    assert describe_compute(TrainSettings(precision="float32"), one, Execution("xla-per-core")) == \
+        "float32, XLA, each batch as 2 parts of 8 side by side"
+    assert describe_compute(TrainSettings(precision="mixed_bfloat16"), one) == "mixed_bfloat16"
 
 
 def test_durations_read_as_people_say_them():
@@ -91,3 +94,16 @@ def test_the_identity_initialisation_gives_its_input_back(arch):
     np.testing.assert_array_equal(model(images).numpy(), images[:, margin:-margin, margin:-margin])
     # Only one path is fixed: the other maps start as He's.
     assert np.std(model.conv1.kernel.numpy()[..., 1:]) > 0.05
+
+
+def test_the_expected_time_is_said_once_when_steps_come_in_chunks():
+    lines = []
+    progress = Progress(TrainSettings(epochs=4), first_step=0, steps_per_epoch=100, say=lines.append)
+    for step in range(25, 401, 25):
+        progress.steps_done(step, 25)
+    progress.close()
+    expected = [line for line in lines if line.startswith("Expected:")]
+    assert len(expected) == 1
+    # Timed from the end of the first chunk (step 25, which compiles) to the first past TIMED_STEPS more.
+    timed = -(-RunClock.TIMED_STEPS // 25) * 25
+    assert f"from {timed} steps" in expected[0] and "for the 4 of 4 epochs to go" in expected[0]
