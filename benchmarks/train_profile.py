@@ -6,8 +6,8 @@
 Times, on this machine, in one process:
 - the whole step as step2_train.py runs it (`update.compile_train_steps`: 25 steps per call) and
   the previous release's per-step path (`update.compile_train_step`, the Keras layers, XLA);
-- each convolution of one part of the batch and its gradients, under the execution's compiler,
-  each op repeated in one compiled graph on distinct inputs so that only the op is timed;
+- each layer of one part of the batch, forward, and its gradients (forward and backward less the
+  forward), under the execution's compiler, as `srcnn.core.model.training_output` computes it;
 - the optimizer update (Adam on the six variables), the input pipeline (a batch gathered, flipped
   or rotated and stacked in numpy, as the loop does) and one validation on Set5.
 The multiply-adds per patch (forward, the weight gradients, and the input gradients of conv2 and
@@ -25,9 +25,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from srcnn.training import execution as executions  # noqa: E402  (sets no threads by itself)
-
-REPEATS = 20  # an op per compiled call, on distinct inputs
-
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -61,42 +58,54 @@ def peak_macs_per_second():
     return executions.core_count() * 2 * lanes * megahertz * 1e6, lanes, megahertz
 
 
-def op_table(execution, part, seconds):
-    """[(name, seconds per call, multiply-adds)] of each convolution of one part and its gradients."""
+def layer_functions(layer, features, sources):
+    """(the layer's forward, summed; its gradients with respect to `sources`, each summed)."""
+    from srcnn.core.startup import tf
+
+    def forward():
+        return tf.reduce_sum(layer(features))
+
+    def backward():
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(tf.square(layer(features)))
+        return [tf.reduce_sum(gradient) for gradient in tape.gradient(total, sources)]
+
+    return forward, backward
+
+
+def layer_table(execution, model, part, seconds):
+    """[(name, seconds per call, multiply-adds)]: each layer of one part, forward alone and forward with
+    its gradients (weights, and input where a layer below needs it), as `training_output` computes it."""
     import numpy as np
+    from srcnn.core.model import row_maps_kernel, sum_row_maps
     from srcnn.core.startup import tf
     rng = np.random.default_rng(0)
-    shapes = dict(x=(part, 33, 33, 1), h1=(part, 25, 25, 64), h2=(part, 25, 25, 32), rows=(part, 25, 21, 5),
-                  w1=(9, 9, 1, 64), w2=(1, 1, 64, 32), w3rows=(1, 5, 32, 5))
-    tensors = {name: tf.constant(rng.random(shape, dtype=np.float32)) for name, shape in shapes.items()}
-    backprop_filter = tf.compat.v1.nn.conv2d_backprop_filter
-    ops = {
-        "conv1 9x9x64, forward": (lambda t: tf.nn.conv2d(t["x"], t["w1"], 1, "VALID"), 625 * 81 * 64),
-        "conv1 weight gradient": (lambda t: backprop_filter(t["x"], (9, 9, 1, 64), t["h1"], (1, 1, 1, 1), "VALID"),
-                                  625 * 81 * 64),
-        "conv2 1x1x32 (matrix product), forward": (lambda t: tf.tensordot(t["h1"], t["w2"][0, 0], axes=1), 625 * 2048),
-        "conv2 weight gradient": (lambda t: tf.tensordot(t["h1"], t["h2"], axes=[[0, 1, 2], [0, 1, 2]]), 625 * 2048),
-        "conv2 input gradient": (lambda t: tf.tensordot(t["h2"], t["w2"][0, 0], axes=[[3], [1]]), 625 * 2048),
-        "conv3 5x5x1 (row maps), forward": (lambda t: tf.nn.conv2d(t["h2"], t["w3rows"], 1, "VALID"), 441 * 800),
-        "conv3 weight gradient": (lambda t: backprop_filter(t["h2"], (1, 5, 32, 5), t["rows"], (1, 1, 1, 1), "VALID"),
-                                  441 * 800),
-        "conv3 input gradient": (lambda t: tf.nn.conv2d_transpose(t["rows"], t["w3rows"], shapes["h2"], 1, "VALID"),
-                                 441 * 800),
-    }
+
+    def hidden(layer):
+        return lambda features: tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, layer.kernel, 1, "VALID"),
+                                                          layer.bias))
+
+    def conv2(features):  # as `training_output`: a 1 x 1 layer is a matrix product
+        return tf.nn.relu(tf.tensordot(features, model.conv2.kernel[0, 0], axes=1) + model.conv2.bias)
+
+    def conv3(features):
+        return sum_row_maps(tf.nn.conv2d(features, row_maps_kernel(model.conv3.kernel), 1, "VALID"),
+                            model.conv3.bias[0])
+
+    layers = [("conv1 9x9, 64 maps", hidden(model.conv1), (part, 33, 33, 1), model.conv1, False, 625 * 81 * 64),
+              ("conv2 1x1, 32 maps", conv2, (part, 25, 25, 64), model.conv2, True, 625 * 64 * 32),
+              ("conv3 5x5, 1 map (row maps)", conv3, (part, 25, 25, 32), model.conv3, True, 25 * 21 * 5 * 32 * 5)]
     table = []
-    for name, (op, macs) in ops.items():
-        def repeated(op=op):
-            total = tf.constant(0.0)
-            for index in range(REPEATS):  # distinct inputs: no repeat is folded into another
-                scaled = {key: value * (1.0 + index * 1e-3) for key, value in tensors.items()}
-                total += tf.reduce_sum(op(scaled)[..., :1])
-            return total
-        baseline = tf.function(lambda: sum(tf.reduce_sum(value * (1.0 + index * 1e-3))
-                                           for index in range(REPEATS) for value in tensors.values()),
-                               jit_compile=execution.xla)
-        function = tf.function(repeated, jit_compile=execution.xla)
-        seconds_each = timed(function, seconds, REPEATS) - timed(baseline, seconds / 4, REPEATS)
-        table.append((name, max(seconds_each, 0.0), macs * part))
+    for name, layer, shape, weights, input_gradient, macs in layers:
+        # A variable input: a compiler folds a layer of constants away before it runs.
+        features = tf.Variable(rng.random(shape, dtype=np.float32))
+        sources = [weights.kernel, weights.bias] + ([features] if input_gradient else [])
+
+        forward, backward = layer_functions(layer, features, sources)
+        forward_seconds = timed(tf.function(forward, jit_compile=execution.xla), seconds)
+        both_seconds = timed(tf.function(backward, jit_compile=execution.xla), seconds)
+        table.append((f"{name}: forward", forward_seconds, macs * part))
+        table.append((f"{name}: gradients", both_seconds - forward_seconds, macs * part * (2 if input_gradient else 1)))
     return table
 
 
@@ -147,22 +156,22 @@ def main(argv=None):
         if os.path.exists(os.path.join(ROOT, "h5", "test.h5")) else ([], None)
     validation_seconds = timed(validation_restorer(run.model, test_images), args.seconds / 2) if test_images else None
 
-    print(f"\n{'part of the step':<44}{'ms':>8}{'GMAC/s':>9}{'% of peak':>11}")
-    total_ops = 0.0
-    for name, seconds, macs in op_table(execution, parts[0], args.seconds / 2):
-        total_ops += seconds * len(parts)
-        rate = macs / seconds if seconds else float("nan")
-        print(f"{name + f' (part of {parts[0]})':<44}{seconds * 1e3:>8.3f}{rate / 1e9:>9.1f}"
-              f"{100 * rate / (peak / (len(parts) if execution.per_core else 1)):>10.0f}%")
-    print(f"{'the convolutions, all parts':<44}{total_ops * 1e3:>8.3f}")
-    print(f"{'Adam update of the 6 variables':<44}{optimizer_seconds * 1e3:>8.3f}")
-    print(f"{'input pipeline (numpy gather, flip, stack)':<44}{input_seconds * 1e3:>8.3f}")
-    print(f"{'the whole step, as step2_train.py runs it':<44}{step_seconds * 1e3:>8.3f}"
+    print(f"\n{'part of the step':<48}{'ms':>8}{'GMAC/s':>9}{'% of peak':>11}")
+    layers_seconds = 0.0
+    core_peak = peak / executions.core_count() if execution.per_core else peak
+    for name, seconds, macs in layer_table(execution, run.model, parts[0], args.seconds / 2):
+        layers_seconds += seconds
+        rate = macs / seconds if seconds > 0 else float("nan")
+        print(f"{name + f' ({parts[0]})':<48}{seconds * 1e3:>8.3f}{rate / 1e9:>9.1f}{100 * rate / core_peak:>10.0f}%")
+    print(f"{'the three layers, one part':<48}{layers_seconds * 1e3:>8.3f}")
+    print(f"{'Adam update of the 6 variables':<48}{optimizer_seconds * 1e3:>8.3f}")
+    print(f"{'input pipeline (numpy gather, flip, stack)':<48}{input_seconds * 1e3:>8.3f}")
+    print(f"{'the whole step, as step2_train.py runs it':<48}{step_seconds * 1e3:>8.3f}"
           f"{step_macs / step_seconds / 1e9:>9.1f}{100 * step_macs / step_seconds / peak:>10.0f}%")
-    print(f"{'the previous release: a call per step':<44}{old_seconds * 1e3:>8.3f}"
+    print(f"{'the previous release: a call per step':<48}{old_seconds * 1e3:>8.3f}"
           f"{step_macs / old_seconds / 1e9:>9.1f}{100 * step_macs / old_seconds / peak:>10.0f}%")
     if validation_seconds is not None:
-        print(f"{'validation on h5/test.h5 (once per epoch)':<44}{validation_seconds * 1e3:>8.1f}")
+        print(f"{'validation on h5/test.h5 (once per epoch)':<48}{validation_seconds * 1e3:>8.1f}")
     print(f"\n{batch / step_seconds:,.0f} patches/s now, {batch / old_seconds:,.0f} with a call per step; "
           f"{step_macs / batch / 1e6:.1f} M multiply-adds per patch")
     return 0

@@ -1,15 +1,16 @@
 """Training throughput (patches/s) of the 9-1-5 net: this project next to PyTorch, in one run.
 
-    python benchmarks/train_throughput.py                 # 3 rounds of 3 s per variant, batch 16
+    python benchmarks/train_throughput.py                 # 4 rounds of 3 s per variant, batch 16
     python benchmarks/train_throughput.py --compile       # PyTorch's torch.compile too (minutes to compile)
 
 Every variant runs in its own process (TensorFlow and PyTorch each fix their threads when they
-start), one after the other, in rounds, so that a machine whose speed drifts (a shared VM) treats
-them alike; the table gives each round and the median. The machine should be otherwise idle.
+start), one after the other, in rounds, every other round in the reverse order, so that a machine
+whose speed drifts (a shared VM) treats them alike; the table gives each round and the median.
+The machine should be otherwise idle.
 
 - this project: `srcnn.training.execution.measure`, the very steps step2_train.py runs (Adam with
-  its cosine schedule, a chunk of 25 steps per call), under each execution (xla / tf, whole batch
-  or one part per core), and the per-step path of the previous release (`update.compile_train_step`:
+  its cosine schedule, a chunk of 25 steps per call), under each execution (hybrid / xla / tf,
+  whole batch or one part per core), and the per-step path of the previous release (`update.compile_train_step`:
   the Keras layers, one call per step, XLA);
 - PyTorch (benchmarks/requirements.txt): the same network (9x9x64, 1x1x32, 5x5x1, VALID), MSE, Adam,
   with all cores, NCHW and channels_last, bfloat16 autocast where the CPU has native bfloat16,
@@ -25,7 +26,12 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OURS = (("xla-per-core", "tf-per-core"), ("xla", "tf"))  # one process per thread setting
+sys.path.insert(0, ROOT)
+from srcnn.core.choices import EXECUTIONS  # noqa: E402  (imports no TensorFlow)
+
+# One process per thread setting.
+OURS = (tuple(name for name in EXECUTIONS if name.endswith("-per-core")),
+        tuple(name for name in EXECUTIONS if not name.endswith("-per-core")))
 PREVIOUS = "per-step XLA (previous release)"
 
 
@@ -121,7 +127,7 @@ def pytorch(batch_size, seconds, compile_too):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="timed per variant and round (default 3)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16, help="default 16, step2_train.py's")
     parser.add_argument("--compile", action="store_true", help="also PyTorch's torch.compile")
     parser.add_argument("--child", choices=("previous", "pytorch"), help=argparse.SUPPRESS)
@@ -135,12 +141,13 @@ def main(argv=None):
     common = ["--batch-size", str(args.batch_size), "--seconds", str(args.seconds)]
     rounds = []
     for number in range(args.rounds):
+        commands = [["-m", "srcnn.training.execution", json.dumps(dict(executions=names, batch_size=args.batch_size,
+                                                                        seconds=args.seconds))] for names in OURS]
+        commands += [[__file__, "--child", "previous", *common],
+                     [__file__, "--child", "pytorch", *common] + (["--compile"] if args.compile else [])]
         rates = {}
-        for names in OURS:
-            request = dict(executions=names, batch_size=args.batch_size, seconds=args.seconds)
-            rates.update(child(["-m", "srcnn.training.execution", json.dumps(request)]))
-        rates.update(child([__file__, "--child", "previous", *common]))
-        rates.update(child([__file__, "--child", "pytorch", *common] + (["--compile"] if args.compile else [])))
+        for command in commands if number % 2 == 0 else commands[::-1]:  # every other round, PyTorch first
+            rates.update(child(command))
         rounds.append(rates)
         print(f"round {number + 1}: " + ", ".join(f"{name} {rate:,.0f}" for name, rate in rates.items()), flush=True)
     print(f"\nbatch {args.batch_size}, patches/s, median of {args.rounds} rounds ({os.cpu_count()} CPUs here):")

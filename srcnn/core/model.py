@@ -103,6 +103,28 @@ def sum_row_maps(rows, bias):
     return restored
 
 
+def first_layer_maps(model, images):
+    """conv1 of the VALID network before its bias and ReLU, in the model's compute dtype (`training_output`)."""
+    dtype = model.dtype_policy.compute_dtype
+    return tf.nn.conv2d(tf.cast(images, dtype), tf.cast(model.conv1.kernel, dtype), 1, "VALID")
+
+
+def output_from_first_maps(model, maps):
+    """The rest of `training_output` from `first_layer_maps`: float32 (B, H', W', 1)."""
+    dtype = model.dtype_policy.compute_dtype
+    features = tf.nn.relu(maps + tf.cast(model.conv1.bias, dtype))
+    layer = model.conv2
+    kernel, bias = tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype)
+    if layer.kernel_size == (1, 1):
+        maps = tf.tensordot(features, kernel[0, 0], axes=1)
+    else:
+        maps = tf.nn.conv2d(features, kernel, 1, "VALID")
+    features = tf.nn.relu(maps + bias)
+    last = model.conv3
+    rows = tf.nn.conv2d(features, tf.cast(row_maps_kernel(last.kernel), dtype), 1, "VALID")
+    return sum_row_maps(tf.cast(rows, tf.float32), last.bias[0])
+
+
 def training_output(model, images):
     """The VALID network as training computes it: equal to `model(images, padding="valid")` up to
     float rounding, and faster on CPUs.
@@ -110,23 +132,13 @@ def training_output(model, images):
     A 1 x 1 layer is a matrix product of the maps, and the last layer takes `row_maps_kernel`:
     together they take about a fifth off a training step (benchmarks/train_throughput.py).
     Kernels are cast to the model's compute dtype (bfloat16 under "mixed_bfloat16"); the
-    output is float32.
+    output is float32. It is `output_from_first_maps` of `first_layer_maps`, which a training
+    step may compute apart (`srcnn.training.update`).
 
     Args:
         model: an `SRCNN`; images: (B, H, W, 1) float32.
     """
-    dtype = model.dtype_policy.compute_dtype
-    features = tf.cast(images, dtype)
-    for layer in (model.conv1, model.conv2):
-        kernel, bias = tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype)
-        if layer.kernel_size == (1, 1):
-            maps = tf.tensordot(features, kernel[0, 0], axes=1)
-        else:
-            maps = tf.nn.conv2d(features, kernel, 1, "VALID")
-        features = tf.nn.relu(maps + bias)
-    last = model.conv3
-    rows = tf.nn.conv2d(features, tf.cast(row_maps_kernel(last.kernel), dtype), 1, "VALID")
-    return sum_row_maps(tf.cast(rows, tf.float32), last.bias[0])
+    return output_from_first_maps(model, first_layer_maps(model, images))
 
 
 class InferenceLayers:

@@ -3,8 +3,10 @@
 A step's batch goes through the network whole, or split into one part per core: the parts
 run side by side, each op of a part on one thread (a small convolution split over cores
 loses more in synchronisation than it gains), and their gradients are summed, which is
-the same update. Each part runs under XLA or under TensorFlow's own kernels. Which of the
-four is fastest differs by CPU (on an AMD AVX2 CPU XLA is faster, on an AMX Xeon slower),
+the same update. Each part runs under XLA ("xla"), under TensorFlow's own oneDNN kernels
+("tf"), or under XLA but for conv1's forward ("hybrid": oneDNN is twice as fast at that
+one-channel 9x9 convolution here, XLA at the rest). Which of the six is fastest differs by
+CPU (on an AMD AVX2 CPU XLA is faster than oneDNN alone, on an AMX Xeon slower),
 so `choose` times them here once, in child processes (TensorFlow fixes its threads when
 it starts), and keeps the answer per machine in the user's cache folder (`cache_path`).
 """
@@ -44,7 +46,14 @@ class Execution:
 
     @property
     def xla(self):
-        return self.name.startswith("xla")
+        """Whether XLA compiles the step (all of it, or all but conv1's forward)."""
+        return not self.name.startswith("tf")
+
+    @property
+    def first_layer_apart(self):
+        """Whether conv1's forward runs on TensorFlow's own (oneDNN) kernel, outside XLA, which is
+        slower at a one-channel 9x9 convolution than oneDNN (half the speed on an AMD AVX2 CPU)."""
+        return self.name.startswith("hybrid")
 
     @property
     def per_core(self):
@@ -57,7 +66,8 @@ class Execution:
 
     def describe(self, batch_size):
         """For the start line: "XLA, the batch of 16 as 2 parts of 8 side by side (measured here ...)"."""
-        how = "XLA" if self.xla else "TensorFlow kernels"
+        how = ("conv1 forward on TensorFlow's kernel, the rest under XLA" if self.first_layer_apart else
+               "XLA" if self.xla else "TensorFlow kernels")
         sizes = self.part_sizes(batch_size)
         if len(sizes) > 1:
             how += f", each batch as {len(sizes)} parts of {'/'.join(map(str, sorted(set(sizes))))} side by side"
@@ -74,8 +84,9 @@ def core_count():
 
 def default_execution(precision):
     """The choice without a measurement: what measured fastest on the CPUs timed so far
-    (float32: XLA; bfloat16: TensorFlow's oneDNN kernels), one part per core."""
-    name = "xla" if precision == "float32" else "tf"
+    (float32: conv1's forward on oneDNN, the rest under XLA; bfloat16: TensorFlow's oneDNN kernels),
+    one part per core."""
+    name = "hybrid" if precision == "float32" else "tf"
     return name + ("-per-core" if core_count() > 1 else "")
 
 
@@ -165,7 +176,8 @@ def choose(settings, batch_size, patches_to_train, say=print):
 def measure_in_children(settings, batch_size):
     """{execution: patches/s}, timed in one child process per thread setting; {} if they fail."""
     rates = {}
-    for names in (("xla-per-core", "tf-per-core"), ("xla", "tf")):
+    for names in (tuple(name for name in EXECUTIONS if name.endswith("-per-core")),
+                  tuple(name for name in EXECUTIONS if not name.endswith("-per-core"))):
         request = dict(executions=names, precision=settings.precision, arch=settings.arch, batch_size=batch_size,
                        image_size=settings.image_size)
         command = [sys.executable, "-m", "srcnn.training.execution", json.dumps(request)]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 import keras  # noqa: E402
 from srcnn.core import checkpoints
-from srcnn.core.model import SRCNN, training_output
+from srcnn.core.model import SRCNN, first_layer_maps, output_from_first_maps, training_output
 from srcnn.training.config import resolved_initialization, resolved_learning_rate, training_precision
 
 
@@ -118,6 +118,42 @@ def _part_gradients(run, data, label):
     return squared, tape.gradient(squared, run.model.trainable_variables)
 
 
+def _rest_gradients(run, maps, label):
+    """The sum of a part's squared errors from conv1's maps, its gradients for every variable but
+    conv1's kernel (in `trainable_variables` order), and its gradient for the maps."""
+    variables = run.model.trainable_variables[1:]
+    with tf.GradientTape() as tape:
+        tape.watch(maps)
+        squared = tf.reduce_sum(tf.square(output_from_first_maps(run.model, maps) - label))
+    *gradients, map_gradient = tape.gradient(squared, variables + [maps])
+    return squared, gradients, map_gradient
+
+
+def _first_kernel_gradient(run, data, map_gradient):
+    kernel = run.model.conv1.kernel
+    gradient = tf.compat.v1.nn.conv2d_backprop_filter(tf.cast(data, map_gradient.dtype), tf.shape(kernel),
+                                                      map_gradient, (1, 1, 1, 1), "VALID")
+    return tf.cast(gradient, kernel.dtype)
+
+
+def part_gradients_function(run, execution):
+    """(data, label) -> (sum of squared errors, gradients of it for `trainable_variables`), for one part.
+
+    One function under XLA or not; or with `execution.first_layer_apart`, conv1's forward on
+    TensorFlow's kernel and the rest (conv1's kernel gradient apart) under XLA.
+    """
+    if not execution.first_layer_apart:
+        return tf.function(functools.partial(_part_gradients, run), jit_compile=execution.xla)
+    rest = tf.function(functools.partial(_rest_gradients, run), jit_compile=True)
+    first_kernel = tf.function(functools.partial(_first_kernel_gradient, run), jit_compile=True)
+
+    def part(data, label):
+        squared, gradients, map_gradient = rest(first_layer_maps(run.model, data), label)
+        return squared, [first_kernel(data, map_gradient)] + list(gradients)
+
+    return part
+
+
 def compile_train_steps(run, execution, batch_size):
     """Optimizer steps of `run` on one device, a chunk per call, as `execution` says.
 
@@ -127,17 +163,21 @@ def compile_train_steps(run, execution, batch_size):
     `execution.xla`) and summed: the update of the whole batch. K steps per call leave the
     per-step Python and dispatch out of the step's time.
     """
-    part = tf.function(functools.partial(_part_gradients, run), jit_compile=execution.xla)
+    part = part_gradients_function(run, execution)
     sizes = execution.part_sizes(batch_size)
+
+    def apply_gradients(gradients):
+        run.optimizer.apply_gradients([(gradient * multiplier, variable) for gradient, multiplier, variable
+                                       in zip(gradients, run.multipliers, run.model.trainable_variables)])
+
+    apply = tf.function(apply_gradients, jit_compile=execution.xla)  # a few percent faster under XLA
 
     def step(batch_data, batch_label):
         results = [part(data, label) for data, label in zip(tf.split(batch_data, sizes), tf.split(batch_label, sizes))]
         count = tf.cast(tf.size(batch_label), tf.float32)
         loss = tf.add_n([squared for squared, _ in results]) / count
         gradients = [tf.add_n(list(parts)) / count for parts in zip(*(grads for _, grads in results))]
-        variables = run.model.trainable_variables
-        run.optimizer.apply_gradients([(gradient * multiplier, variable) for gradient, multiplier, variable
-                                       in zip(gradients, run.multipliers, variables)])
+        apply(gradients)
         run.step.assign_add(1)
         run.first_bad_step.assign(tf.where((run.first_bad_step < 0) & ~tf.math.is_finite(loss), run.step,
                                            run.first_bad_step))

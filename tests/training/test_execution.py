@@ -53,7 +53,7 @@ def run_weights(steps_per_call, name=None, batch=6, count=5):
     return losses, [variable.numpy() for variable in run.model.trainable_variables], int(run.step)
 
 
-@pytest.mark.parametrize("name", ["xla-per-core", "tf-per-core", "xla", "tf"])
+@pytest.mark.parametrize("name", executions.EXECUTIONS)
 def test_chunks_of_split_steps_make_the_per_step_update(monkeypatch, name):
     monkeypatch.setattr(executions, "core_count", lambda: 3)  # parts of 2
     reference_losses, reference, reference_steps = run_weights(0)
@@ -63,6 +63,20 @@ def test_chunks_of_split_steps_make_the_per_step_update(monkeypatch, name):
     for got, expected in zip(weights, reference):
         np.testing.assert_allclose(got, expected, atol=1e-5)
     assert any(np.abs(got - start).max() > 1e-4 for got, start in zip(weights, run_weights(0, count=0)[1]))
+
+
+def test_mixed_bfloat16_steps_run_under_every_execution():
+    for name in executions.EXECUTIONS:
+        settings = TrainSettings(precision="mixed_bfloat16", batch_size=4, seed=1)
+        run = build_run(settings, tf.distribute.get_strategy(), total_steps=10)
+        start = [variable.numpy() for variable in run.model.trainable_variables]
+        rng = np.random.default_rng(0)
+        losses = compile_train_steps(run, Execution(name), 4)(rng.random((2, 4, 21, 21, 1), dtype=np.float32),
+                                                              rng.random((2, 4, 9, 9, 1), dtype=np.float32)).numpy()
+        assert losses.shape == (2,) and np.isfinite(losses).all(), name
+        assert all(variable.dtype == "float32" for variable in run.model.trainable_variables)
+        assert any(np.abs(variable.numpy() - before).max() > 0 for variable, before
+                   in zip(run.model.trainable_variables, start)), name
 
 
 def choose(settings, patches, say=print):
@@ -84,7 +98,7 @@ def test_a_given_execution_is_taken_as_given(cache):
 def test_a_short_run_takes_the_default_without_measuring(cache, monkeypatch):
     monkeypatch.setattr(executions, "measure_in_children", lambda *args: pytest.fail("measured"))
     chosen = choose(TrainSettings(precision="float32"), executions.MEASURE_ABOVE - 1)
-    assert chosen.name == "xla-per-core" and "longer runs measure" in chosen.why and not cache.exists()
+    assert chosen.name == "hybrid-per-core" and "longer runs measure" in chosen.why and not cache.exists()
 
 
 def test_a_long_run_measures_once_and_the_next_reads_the_cache(cache, monkeypatch):
@@ -118,12 +132,13 @@ def test_the_cache_is_written_only_where_the_write_path_allows(cache, tmp_path, 
 def test_a_failed_measurement_falls_back_to_the_default(cache, monkeypatch):
     monkeypatch.setattr(executions, "measure_in_children", lambda *args: {})
     chosen = choose(TrainSettings(precision="float32"), 10**7)
-    assert chosen.name == "xla-per-core" and "measuring failed" in chosen.why and not cache.exists()
+    assert chosen.name == "hybrid-per-core" and "measuring failed" in chosen.why and not cache.exists()
 
 
 def test_the_start_line_says_how_steps_run(monkeypatch):
     monkeypatch.setattr(executions, "core_count", lambda: 2)
     assert Execution("xla-per-core", "why").describe(16) == "XLA, each batch as 2 parts of 8 side by side (why)"
+    assert Execution("hybrid").describe(16) == "conv1 forward on TensorFlow's kernel, the rest under XLA"
     assert Execution("tf").describe(5) == "TensorFlow kernels"
 
 

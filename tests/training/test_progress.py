@@ -28,7 +28,7 @@ def test_the_run_says_how_it_computes_what_to_expect_and_each_epochs_own_time(h5
     assert step2_train.main(["--train-h5", train_h5, "--test-h5", test_h5, "--epochs", "2", "--batch-size", "8",
                              "--precision", "float32", "--checkpoint-dir", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
-    assert "32 steps per epoch, 2 epochs, float32, XLA" in out
+    assert "32 steps per epoch, 2 epochs, float32, conv1 forward on TensorFlow's kernel, the rest under XLA" in out
     assert re.search(r"Expected: [\d.]+ s per epoch here \(from 32 steps\), about [\d.]+ s for the 2 of 2 epochs to go",
                      out)
     first, second = re.findall(r"epoch (\d)/2: loss [\d.]+, validation PSNR [\d.]+ dB \(bicubic [\d.]+ dB\), "
