@@ -1,8 +1,8 @@
 """The checkpoint bundle: weights plus the config that rebuilds the model from them alone.
 
 A bundle is a `tf.train.Checkpoint` with
-    model    the SRCNN layers conv1..conv3 (kernel and bias of each)
-    config   `scale` (int) and `arch` (string, e.g. "9-1-5")
+    model    the SRCNN layers conv1..convN (kernel and bias of each)
+    config   `scale` (int) and `arch` (string, e.g. "9-1-5" or "9x128-1x64-5": `srcnn.core.model`)
 and, while training, also `optimizer`, `step` and `epoch_losses` (the sum and count of
 the losses read in the current epoch, for its history row on resume). Shipped weights
 (`checkpoint/pretrained/x{scale}/srcnn`) hold model and config only.
@@ -30,7 +30,7 @@ from srcnn.core.startup import tf  # TensorFlow with its start-up messages filte
 from srcnn.core.errors import CheckpointError, ResumeError, printable
 from srcnn.core.choices import SCALES
 from srcnn.core.outputs import rewriting
-from srcnn.core.model import DEFAULT_PADDING, SRCNN, parse_arch
+from srcnn.core.model import DEFAULT_PADDING, SRCNN, Architecture, arch_name, normalise_arch, parse_arch
 
 # What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
 # bytes than requested"), a bad index an OpError.
@@ -52,7 +52,7 @@ class Config(tf.Module):
     def __init__(self, scale, arch):
         super().__init__()
         self.scale = tf.Variable(int(scale), dtype=tf.int64, trainable=False)
-        self.arch = tf.Variable(arch, dtype=tf.string, trainable=False)
+        self.arch = tf.Variable(normalise_arch(arch), dtype=tf.string, trainable=False)
 
 
 def pretrained_path(scale):
@@ -161,18 +161,35 @@ def read_config(prefix):
     # Values from a file: checked here, before anything is built from them.
     try:
         arch = arch.decode() if isinstance(arch, bytes) else str(arch)
-        sizes = parse_arch(arch)
+        layers = parse_arch(arch)
     except (UnicodeDecodeError, ValueError):
         raise CheckpointError(f"{prefix}: its config names architecture {printable(arch)!s:.40}, not filter sizes "
                               "like 9-1-5; not an SRCNN checkpoint of this project") from None
     if getattr(scale, "shape", ()) != () or int(scale) not in SCALES:
         raise CheckpointError(f"{prefix}: its config says scale {printable(scale)!s:.40}, not one of "
                               f"{', '.join(map(str, SCALES))}; not an SRCNN checkpoint of this project")
-    kernels = [shapes.get(f"model/conv{layer}/_kernel/.ATTRIBUTES/VARIABLE_VALUE") for layer in (1, 2, 3)]
-    if all(kernels) and [kernel[0] for kernel in kernels] != list(sizes):
-        raise CheckpointError(f"{prefix}: its config says {arch}, but its filters are "
-                              f"{'-'.join(str(kernel[0]) for kernel in kernels)}; the file is damaged")
-    return {"scale": int(scale), "arch": arch}
+    stored = _stored_layers(shapes)
+    if stored and stored != layers:
+        raise CheckpointError(f"{prefix}: its config says {arch}, but its filters are {_describe(stored)}; "
+                              "the file is damaged")
+    return {"scale": int(scale), "arch": normalise_arch(arch)}
+
+
+def _stored_layers(shapes):
+    """The `Architecture` of the kernels model/conv1, conv2, ... in a checkpoint's variable shapes, or None."""
+    kernels = []
+    while (shape := shapes.get(f"model/conv{len(kernels) + 1}/_kernel/.ATTRIBUTES/VARIABLE_VALUE")) is not None:
+        kernels.append(shape)
+    if not kernels:
+        return None
+    return Architecture(tuple(kernel[0] for kernel in kernels), tuple(kernel[-1] for kernel in kernels))
+
+
+def _describe(layers):
+    """`arch_name` of stored kernels, which need not make a network (an even size, a last layer of 2 maps)."""
+    if layers.widths[-1] != 1:
+        return "-".join(f"{size}x{width}" for size, width in zip(*layers))
+    return arch_name(*layers)
 
 
 def trained_optimizer(prefix):
@@ -220,8 +237,8 @@ def check_config(prefix, scale, arch, optimizer=None):
     if trained_with and trained_with != optimizer:
         raise ResumeError(f"{prefix}: trained with optimizer {trained_with}, not {optimizer}", "optimizer",
                           trained_with)
-    if config["arch"] != arch:
-        raise ResumeError(f"{prefix}: a {config['arch']} network, not {arch}", "arch", config["arch"])
+    if config["arch"] != normalise_arch(arch):
+        raise ResumeError(f"{prefix}: a {config['arch']} network, not {normalise_arch(arch)}", "arch", config["arch"])
     return check_scale(prefix, scale, config)
 
 

@@ -1,18 +1,30 @@
 """The SRCNN network: patch extraction, non-linear mapping, reconstruction.
 
     input (B, H, W, 1) bicubic Y
-    conv1 f1 x f1, 64 maps, ReLU
-    conv2 f2 x f2, 32 maps, ReLU
-    conv3 f3 x f3, 1 map         -> (B, H', W', 1) restored Y
+    conv1 f1 x f1, n1 maps, ReLU
+    conv2 f2 x f2, n2 maps, ReLU
+    ...   (any further hidden layers, ReLU)
+    convN fN x fN, 1 map         -> (B, H', W', 1) restored Y
 
-`arch` names the filter sizes "f1-f2-f3": "9-1-5" is the ECCV 2014 network, "9-5-5" the
-TPAMI 2016 one. Padding is chosen per call, so one set of weights serves training and
-testing:
-    "valid"      no padding; a 33x33 patch gives a 21x21 output (how the paper trains)
+`arch` describes the network: the filter sizes of its layers joined by "-", each odd,
+at least two layers. "9-1-5" is the ECCV 2014 network (the default), "9-5-5" the TPAMI
+2016 one, "9-1-1-5" a four-layer one of the TPAMI paper. Each layer but the last may give
+its number of maps after "x" ("9x128-1x64-5", "9-1x32-1x16-5"); a layer without one has
+64 (the first), 32 (the second) or 16 (any further hidden layer: the paper's n22 for its
+four-layer networks). The last layer has the 1 map of Y and takes no number. `arch_name`
+writes a network the one way (`normalise_arch`): the short form while every width is the
+default ("9x64-1x32-5" is "9-1-5"), else every hidden layer's width ("9x128-1x64-5").
+The layers are the attributes conv1..convN, their checkpoint names.
+
+Padding is chosen per call, so one set of weights serves training and testing:
+    "valid"      no padding; a 33x33 patch gives a 21x21 output for 9-1-5 (how the paper trains)
     "replicate"  each layer's input is edge-padded, as the official MATLAB demo filters
                  (imfilter 'replicate'); output has the input's size
     "zero"       TF's "SAME" zero padding; same size, but borders come out darker
 """
+
+import re
+from typing import NamedTuple
 
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 
@@ -20,24 +32,75 @@ import keras  # noqa: E402
 
 from srcnn.core.choices import DEFAULT_PADDING, PADDINGS  # noqa: E402,F401  (model.PADDINGS: their home for readers)
 
-FILTERS = (64, 32, 1)
+DEFAULT_ARCH = "9-1-5"
+# Maps of the first and second layer, and of any further hidden layer, where `arch` names none.
+FIRST_WIDTHS, DEEPER_WIDTH = (64, 32), 16
 INITIALIZATIONS = ("he", "gaussian", "identity")
+_LAYER = re.compile(r"([0-9]+)(?:x([0-9]+))?")  # a filter size, then "x" and a number of maps
+_EXAMPLES = "like 9-1-5 or 9x128-1x64-5"
+
+
+class Architecture(NamedTuple):
+    """A network's layers, first to last: filter sizes and numbers of maps (the last 1)."""
+
+    sizes: tuple
+    widths: tuple
+
+
+def default_width(layer, count):
+    """Maps of layer `layer` (0 the first) of `count` when `arch` names none."""
+    if layer == count - 1:
+        return 1
+    return FIRST_WIDTHS[layer] if layer < len(FIRST_WIDTHS) else DEEPER_WIDTH
+
+
+def _refused(arch, problem):
+    return ValueError(f"architecture {arch!r}: {problem}, {_EXAMPLES}")
 
 
 def parse_arch(arch):
-    """"9-1-5" -> (9, 1, 5); raises ValueError for anything else."""
-    try:
-        sizes = tuple(int(part) for part in arch.split("-"))
-    except (AttributeError, ValueError):
-        sizes = ()
-    if len(sizes) != 3 or any(size < 1 or size % 2 == 0 for size in sizes):
-        raise ValueError(f"architecture {arch!r} is not three odd filter sizes like '9-1-5'")
-    return sizes
+    """"9-1-5" -> Architecture(sizes=(9, 1, 5), widths=(64, 32, 1)); see the module docstring.
+
+    Raises:
+        ValueError: not such a description, in one line with an example.
+    """
+    if not isinstance(arch, str):
+        raise _refused(arch, "must be a text of filter sizes joined by '-'")
+    parts = arch.split("-")
+    layers = [_LAYER.fullmatch(part) for part in parts]
+    if not all(layers):
+        part = parts[layers.index(None)]
+        raise _refused(arch, f"{part!r} is not a filter size (a hidden layer's may add 'x' and its number of maps)")
+    if len(layers) < 2:
+        raise _refused(arch, "needs at least two layers")
+    sizes = tuple(int(layer[1]) for layer in layers)
+    if any(size % 2 == 0 for size in sizes):
+        raise _refused(arch, "filter sizes must be odd")
+    if layers[-1][2] is not None:
+        raise _refused(arch, "the last layer makes the 1 map of Y and takes no number of maps")
+    widths = tuple(int(layer[2]) if layer[2] else default_width(index, len(layers))
+                   for index, layer in enumerate(layers))
+    if 0 in widths:
+        raise _refused(arch, "a layer needs at least 1 map")
+    return Architecture(sizes, widths)
+
+
+def arch_name(sizes, widths):
+    """The one way to write a network: "9-1-5" while every width is the default, else "9x128-1x64-5"."""
+    count = len(sizes)
+    if all(width == default_width(index, count) for index, width in enumerate(widths)):
+        return "-".join(map(str, sizes))
+    return "-".join([f"{size}x{width}" for size, width in zip(sizes[:-1], widths[:-1])] + [str(sizes[-1])])
+
+
+def normalise_arch(arch):
+    """`arch` written the one way (`arch_name`): "9x64-1x32-5" -> "9-1-5"; raises ValueError as `parse_arch`."""
+    return arch_name(*parse_arch(arch))
 
 
 def valid_margin(arch):
     """Pixels lost on each side by VALID filtering: (33 - 21) / 2 = 6 for 9-1-5."""
-    return sum(size // 2 for size in parse_arch(arch))
+    return sum(size // 2 for size in parse_arch(arch).sizes)
 
 
 def pad_edges(images, amounts, padding=DEFAULT_PADDING):
@@ -112,15 +175,15 @@ def first_layer_maps(model, images):
 def output_from_first_maps(model, maps):
     """The rest of `training_output` from `first_layer_maps`: float32 (B, H', W', 1)."""
     dtype = model.dtype_policy.compute_dtype
-    features = tf.nn.relu(maps + tf.cast(model.conv1.bias, dtype))
-    layer = model.conv2
-    kernel, bias = tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype)
-    if layer.kernel_size == (1, 1):
-        maps = tf.tensordot(features, kernel[0, 0], axes=1)
-    else:
-        maps = tf.nn.conv2d(features, kernel, 1, "VALID")
-    features = tf.nn.relu(maps + bias)
-    last = model.conv3
+    *hidden, last = model.conv_layers
+    features = tf.nn.relu(maps + tf.cast(hidden[0].bias, dtype))
+    for layer in hidden[1:]:
+        kernel, bias = tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype)
+        if layer.kernel_size == (1, 1):
+            maps = tf.tensordot(features, kernel[0, 0], axes=1)
+        else:
+            maps = tf.nn.conv2d(features, kernel, 1, "VALID")
+        features = tf.nn.relu(maps + bias)
     rows = tf.nn.conv2d(features, tf.cast(row_maps_kernel(last.kernel), dtype), 1, "VALID")
     return sum_row_maps(tf.cast(rows, tf.float32), last.bias[0])
 
@@ -129,7 +192,7 @@ def training_output(model, images):
     """The VALID network as training computes it: equal to `model(images, padding="valid")` up to
     float rounding, and faster on CPUs.
 
-    A 1 x 1 layer is a matrix product of the maps, and the last layer takes `row_maps_kernel`:
+    A 1 x 1 hidden layer is a matrix product of the maps, and the last layer takes `row_maps_kernel`:
     together they take about a fifth off a training step (benchmarks/train_throughput.py).
     Kernels are cast to the model's compute dtype (bfloat16 under "mixed_bfloat16"); the
     output is float32. It is `output_from_first_maps` of `first_layer_maps`, which a training
@@ -151,18 +214,17 @@ class InferenceLayers:
             that capture them as constants.
 
     Attributes:
-        hidden: [(kernel, bias, half width)] of conv1 and conv2.
-        last_kernel: conv3 as `row_maps_kernel`; last_bias: its bias (float32 scalar);
-        last_half: its half width.
+        hidden: [(kernel, bias, half width)] of every layer but the last, conv1 first.
+        last_kernel: the last layer as `row_maps_kernel`; last_bias: its bias (float32
+        scalar); last_half: its half width.
     """
 
     def __init__(self, model, convert=lambda weights: weights):
-        layers = (model.conv1, model.conv2, model.conv3)
-        self.hidden = [(convert(layer.kernel), convert(layer.bias), layer.kernel_size[0] // 2)
-                       for layer in layers[:2]]
-        self.last_kernel = convert(row_maps_kernel(layers[2].kernel))
-        self.last_bias = layers[2].bias[0]
-        self.last_half = layers[2].kernel_size[0] // 2
+        *hidden, last = model.conv_layers
+        self.hidden = [(convert(layer.kernel), convert(layer.bias), layer.kernel_size[0] // 2) for layer in hidden]
+        self.last_kernel = convert(row_maps_kernel(last.kernel))
+        self.last_bias = last.bias[0]
+        self.last_half = last.kernel_size[0] // 2
 
 
 def _per_side(half, borders, sides):
@@ -204,10 +266,11 @@ def restore_y(window, layers, borders=(1, 1, 1, 1), padding=DEFAULT_PADDING, dty
 
 
 class SRCNN(keras.Model):
-    """The three-layer network; layers are attributes conv1..conv3 (checkpoint names).
+    """The network `arch` describes; its layers are the attributes conv1..convN (checkpoint names).
 
     Args:
-        arch: filter sizes "f1-f2-f3".
+        arch: the layers' filter sizes and widths, e.g. "9-1-5" or "9x128-1x64-5" (see the
+            module docstring); `self.arch` holds it written the one way (`normalise_arch`).
         initialization: "he" (He normal), "gaussian" (the paper's N(0, 0.001^2)), or
             "identity": He normal, except one path through the layers that passes the
             input's centre pixel (`start_as_identity`), so that the untrained network
@@ -215,56 +278,68 @@ class SRCNN(keras.Model):
         padding: default padding of `call` (see the module docstring).
         **kwargs: passed to keras.Model, e.g. dtype="mixed_bfloat16" to compute in
             bfloat16 with float32 weights.
+
+    Raises:
+        ValueError: a bad `arch`, `initialization` or `padding`.
     """
 
-    def __init__(self, arch="9-1-5", initialization="he", padding="valid", **kwargs):
+    def __init__(self, arch=DEFAULT_ARCH, initialization="he", padding="valid", **kwargs):
         super().__init__(**kwargs)
         if initialization not in INITIALIZATIONS:
             raise ValueError(f"initialization {initialization!r} is not one of {INITIALIZATIONS}")
         if padding not in PADDINGS:
             raise ValueError(f"padding {padding!r} is not one of {PADDINGS}")
-        self.arch = arch
+        sizes, widths = parse_arch(arch)
+        self.arch = arch_name(sizes, widths)
         self.padding = padding
-        sizes = parse_arch(arch)
+        self.depth = len(sizes)
 
-        def conv(name, filters, size, activation):
-            if initialization in ("he", "identity"):
-                kernel_initializer = keras.initializers.HeNormal()
-            else:
-                kernel_initializer = keras.initializers.RandomNormal(stddev=1e-3)
-            # The model's dtype policy (e.g. "mixed_bfloat16") reaches the layers it owns.
-            return keras.layers.Conv2D(filters, size, activation=activation, name=name, dtype=self.dtype_policy,
-                                       kernel_initializer=kernel_initializer, bias_initializer="zeros")
+        def initializer():
+            if initialization == "gaussian":
+                return keras.initializers.RandomNormal(stddev=1e-3)
+            return keras.initializers.HeNormal()
 
-        self.conv1 = conv("conv1", FILTERS[0], sizes[0], "relu")
-        self.conv2 = conv("conv2", FILTERS[1], sizes[1], "relu")
-        self.conv3 = conv("conv3", FILTERS[2], sizes[2], None)
+        # Assigned in order, conv1 first: `trainable_variables` start with conv1's kernel
+        # (`srcnn.training.update` relies on it). The model's dtype policy (e.g.
+        # "mixed_bfloat16") reaches the layers it owns.
+        for index, (size, width) in enumerate(zip(sizes, widths), start=1):
+            setattr(self, f"conv{index}", keras.layers.Conv2D(
+                width, size, activation=None if index == self.depth else "relu", name=f"conv{index}",
+                dtype=self.dtype_policy, kernel_initializer=initializer(), bias_initializer="zeros"))
         self.build((None, None, None, 1))
         if initialization == "identity":
             self.start_as_identity()
 
-    def start_as_identity(self):
-        """Sets conv1 map 0 to the centre pixel, conv2 map 0 to conv1 map 0 and conv3 to conv2 map 0 alone.
+    @property
+    def conv_layers(self):
+        """(conv1, ..., convN), first to last."""
+        return tuple(getattr(self, f"conv{index}") for index in range(1, self.depth + 1))
 
-        The input (a bicubic image in [0, 1]) is not negative, so both ReLUs pass it, and
-        the network's output is its input (cropped by VALID padding). conv3's other
+    def start_as_identity(self):
+        """Sets map 0 of each hidden layer to the centre pixel of its input's map 0 (the
+        image itself for conv1), and the last layer to the last hidden layer's map 0 alone.
+
+        The input (a bicubic image in [0, 1]) is not negative, so every ReLU passes it, and
+        the network's output is its input (cropped by VALID padding). The last layer's other
         weights start at zero: the first updates change the output by small additions.
         """
-        for layer, source in ((self.conv1, 0), (self.conv2, 0), (self.conv3, None)):
+        last = self.conv_layers[-1]
+        for layer in self.conv_layers:
             kernel = layer.kernel.numpy()
             centre = kernel.shape[0] // 2
-            if source is None:
+            if layer is last:
                 kernel[:] = 0.0
-                kernel[centre, centre, 0, 0] = 1.0
             else:
                 kernel[..., 0] = 0.0
-                kernel[centre, centre, source, 0] = 1.0
+            kernel[centre, centre, 0, 0] = 1.0
             layer.kernel.assign(kernel)  # biases start at zero already
 
     def build(self, input_shape):
         shape = tuple(input_shape)
-        for layer, filters in zip((self.conv1, self.conv2, self.conv3), (1,) + FILTERS[:2]):
-            layer.build(shape[:3] + (filters,))
+        channels = 1
+        for layer in self.conv_layers:
+            layer.build(shape[:3] + (channels,))
+            channels = layer.filters
         self.built = True
 
     def call(self, images, padding=None):
@@ -275,7 +350,7 @@ class SRCNN(keras.Model):
         """
         padding = padding or self.padding
         features = images
-        for layer in (self.conv1, self.conv2, self.conv3):
+        for layer in self.conv_layers:
             if padding != "valid":
                 features = pad_edges(features, layer.kernel_size[0] // 2, padding)
             features = layer(features)

@@ -5,21 +5,23 @@ from dataclasses import dataclass
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 import keras  # noqa: E402
 from srcnn.core import checkpoints
-from srcnn.core.model import SRCNN, first_layer_maps, output_from_first_maps, training_output
+from srcnn.core.model import SRCNN, first_layer_maps, output_from_first_maps, parse_arch, training_output
 from srcnn.training.config import resolved_initialization, resolved_learning_rate, training_precision
 
 
 def make_optimizer(settings, total_steps):
-    """The optimizer and a per-variable gradient multiplier list.
+    """The optimizer and a gradient multiplier per trainable variable (a kernel and a bias per layer).
 
-    "sgd" is the paper's: momentum 0.9, Gaussian init, learning rate 1e-4 for conv1/conv2
-    and ten times smaller for conv3 (a 0.1 gradient multiplier, exact for SGD).
+    "sgd" is the paper's: momentum 0.9, Gaussian init, learning rate 1e-4 for the hidden layers
+    and ten times smaller for the last (a 0.1 gradient multiplier, exact for SGD).
     "adam" uses He init and a cosine decay of the learning rate to 1 % over the run.
     """
+    hidden_variables = 2 * (len(parse_arch(settings.arch).sizes) - 1)
     if settings.optimizer == "sgd":
-        return keras.optimizers.SGD(resolved_learning_rate(settings), momentum=0.9), (1.0, 1.0, 1.0, 1.0, 0.1, 0.1)
+        optimizer = keras.optimizers.SGD(resolved_learning_rate(settings), momentum=0.9)
+        return optimizer, (1.0,) * hidden_variables + (0.1, 0.1)
     schedule = keras.optimizers.schedules.CosineDecay(resolved_learning_rate(settings), max(total_steps, 1), alpha=0.01)
-    return keras.optimizers.Adam(schedule), (1.0,) * 6
+    return keras.optimizers.Adam(schedule), (1.0,) * (hidden_variables + 2)
 
 
 def describe_compute(settings, strategy, execution=None):
@@ -120,7 +122,8 @@ def _part_gradients(run, data, label):
 
 def _rest_gradients(run, maps, label):
     """The sum of a part's squared errors from conv1's maps, its gradients for every variable but
-    conv1's kernel (in `trainable_variables` order), and its gradient for the maps."""
+    conv1's kernel (in `trainable_variables` order, which starts with that kernel: `SRCNN`), and
+    its gradient for the maps."""
     variables = run.model.trainable_variables[1:]
     with tf.GradientTape() as tape:
         tape.watch(maps)

@@ -44,6 +44,27 @@ def test_config_is_checked(tmp_path):
     assert (refused.value.recorded, refused.value.wanted) == (2, 3)
 
 
+@pytest.mark.parametrize("arch, name", [("9-1-1-5", "9-1-1-5"), ("9x32-1x16-5", "9x32-1x16-5"),
+                                        ("9x64-1x32-5", "9-1-5")])
+def test_a_network_of_any_depth_and_widths_comes_back_as_saved(tmp_path, arch, name):
+    model = SRCNN(arch)
+    prefix = checkpoints.export_weights(model, 2, str(tmp_path / "srcnn"))
+    assert checkpoints.read_config(prefix) == {"scale": 2, "arch": name}
+    loaded, _ = checkpoints.load_model(prefix)
+    assert loaded.arch == name and len(loaded.get_weights()) == len(model.get_weights())
+    for got, saved in zip(loaded.get_weights(), model.get_weights()):
+        assert np.array_equal(got, saved)
+    assert checkpoints.check_config(prefix, 2, arch)["arch"] == name  # the name it was given by
+
+
+@pytest.mark.parametrize("filters, said", [("9-1-1-5", "9-1-5"), ("9x32-1x16-5", "9-1-5"), ("9-1-5", "9-1-1-5")])
+def test_a_config_that_does_not_match_the_weights_is_refused(tmp_path, filters, said):
+    bundle = tf.train.Checkpoint(model=SRCNN(filters), config=checkpoints.Config(3, said))
+    prefix = bundle.write(str(tmp_path / "srcnn"))
+    with pytest.raises(CheckpointError, match=f"config says {said}, but its filters are {filters}; the file is damaged"):
+        checkpoints.read_config(prefix)
+
+
 def test_the_scale_check_is_one_function(tmp_path):
     prefix = str(tmp_path / "srcnn")
     checkpoints.export_weights(SRCNN(), 2, prefix)

@@ -8,15 +8,15 @@ import sys
 import numpy as np
 import pytest
 
-from srcnn.core.model import SRCNN, training_output
+from srcnn.core.model import SRCNN, parse_arch, training_output, valid_margin
 from srcnn.core.startup import tf
 from srcnn.training import execution as executions
 from srcnn.training.config import TrainSettings
 from srcnn.training.execution import Execution
-from srcnn.training.update import build_run, compile_train_step, compile_train_steps
+from srcnn.training.update import build_run, compile_train_step, compile_train_steps, make_optimizer
 
 
-@pytest.mark.parametrize("arch", ["9-1-5", "9-5-5", "3-1-3"])
+@pytest.mark.parametrize("arch", ["9-1-5", "9-5-5", "3-1-3", "9-1-1-5", "9-3-1-5", "9x128-1x64-5", "9x32-1x16-5"])
 @pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
 def test_the_training_forward_is_the_network(arch, dtype):
     tf.keras.utils.set_random_seed(1)
@@ -36,13 +36,14 @@ def test_a_batch_splits_into_one_part_per_core(monkeypatch, batch, cores, sizes)
     assert Execution("tf").part_sizes(batch) == [batch]
 
 
-def run_weights(steps_per_call, name=None, batch=6, count=5):
+def run_weights(steps_per_call, name=None, batch=6, count=5, arch="9-1-5", optimizer="adam"):
     """The weights after `count` steps of one seeded run, by chunks or by the per-step path."""
-    settings = TrainSettings(precision="float32", batch_size=batch, seed=4)
+    settings = TrainSettings(precision="float32", batch_size=batch, seed=4, arch=arch, optimizer=optimizer)
     run = build_run(settings, tf.distribute.get_strategy(), total_steps=50)
     rng = np.random.default_rng(2)
     data = rng.random((count, batch, 21, 21, 1), dtype=np.float32)
-    label = rng.random((count, batch, 9, 9, 1), dtype=np.float32)
+    label_size = 21 - 2 * valid_margin(arch)
+    label = rng.random((count, batch, label_size, label_size, 1), dtype=np.float32)
     if steps_per_call:
         steps = compile_train_steps(run, Execution(name), batch)
         losses = np.concatenate([steps(data[start:start + steps_per_call], label[start:start + steps_per_call])
@@ -63,6 +64,25 @@ def test_chunks_of_split_steps_make_the_per_step_update(monkeypatch, name):
     for got, expected in zip(weights, reference):
         np.testing.assert_allclose(got, expected, atol=1e-5)
     assert any(np.abs(got - start).max() > 1e-4 for got, start in zip(weights, run_weights(0, count=0)[1]))
+
+
+@pytest.mark.parametrize("arch, optimizer", [("9-1-1-5", "sgd"), ("9x128-1x64-5", "adam")])
+def test_other_networks_train_alike_under_every_execution(monkeypatch, arch, optimizer):
+    """Every layer's variables get their update, the last's at its own rate with sgd (`make_optimizer`)."""
+    monkeypatch.setattr(executions, "core_count", lambda: 2)  # parts of 2
+    reference_losses, reference, _ = run_weights(0, batch=4, count=2, arch=arch, optimizer=optimizer)
+    start = run_weights(0, batch=4, count=0, arch=arch, optimizer=optimizer)[1]
+    layers = len(parse_arch(arch).sizes)
+    _, multipliers = make_optimizer(TrainSettings(arch=arch, optimizer=optimizer), 10)
+    assert len(reference) == len(multipliers) == 2 * layers
+    assert multipliers[-2:] == ((0.1, 0.1) if optimizer == "sgd" else (1.0, 1.0)) and set(multipliers[:-2]) == {1.0}
+    assert all(np.abs(got - before).max() > 0 for got, before in zip(reference, start))
+    for name in executions.EXECUTIONS:
+        losses, weights, steps = run_weights(2, name, batch=4, count=2, arch=arch, optimizer=optimizer)
+        assert steps == 2, name
+        np.testing.assert_allclose(losses, reference_losses, rtol=1e-4, err_msg=name)
+        for got, expected in zip(weights, reference):
+            np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
 
 
 def test_mixed_bfloat16_steps_run_under_every_execution():
