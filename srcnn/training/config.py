@@ -15,7 +15,7 @@ from srcnn.core import flags
 from srcnn.core.choices import (DEFAULT_IMAGE_SIZE, DEFAULT_SCALE, EXECUTIONS, OPTIMIZERS, SCALES,  # noqa: F401
                                 STRATEGIES, TRAINING_PRECISIONS)
 from srcnn.core.errors import DataFileError, ResumeError, SettingError, printable
-from srcnn.core.model import INITIALIZATIONS, valid_margin
+from srcnn.core.model import DEFAULT_ARCH, INITIALIZATIONS, normalise_arch, valid_margin
 from srcnn.core.precision import resolve_precision
 from srcnn.training.run_folder import default_checkpoint_dir, default_log_dir
 
@@ -53,8 +53,8 @@ def _seed(value):
 def _arch(value):
     try:
         valid_margin(value)
-    except (TypeError, ValueError) as error:
-        return str(error)
+    except ValueError as error:  # "architecture '9-2-5': filter sizes must be odd, like ...": the setting names it
+        return str(error).removeprefix(f"architecture {value!r}: ")
 
 
 def _text(value):
@@ -63,11 +63,11 @@ def _text(value):
 
 
 def architecture(text):
-    """argparse type: filter sizes f1-f2-f3 the network can have."""
+    """argparse type: a network description (`srcnn.core.model`), written the one way."""
     problem = _arch(text)
     if problem:
         raise argparse.ArgumentTypeError(problem)
-    return text
+    return normalise_arch(text)
 
 
 def setting(default, help, *, check=None, choices=None, parse=None, resume=FREE, flag=True, unset=False):
@@ -90,7 +90,9 @@ class TrainSettings:
     train_h5: str = setting("h5/train.h5", "training patches made by step1_pre.py", check=_text)
     test_h5: str = setting("h5/test.h5", "validation images, evaluated each epoch", check=_text)
     scale: int = setting(DEFAULT_SCALE, None, choices=SCALES, parse=int, resume=FIXED)
-    arch: str = setting("9-1-5", "filter sizes f1-f2-f3: 9-1-5 (ECCV 2014) or 9-5-5 (TPAMI 2016)",
+    arch: str = setting(DEFAULT_ARCH, "the layers' odd filter sizes joined by -, two or more: 9-1-5 (ECCV 2014, "
+                                      "default), 9-5-5 (TPAMI 2016), 9-1-1-5; a hidden layer's maps after x, as in "
+                                      "9x128-1x64-5 (without x: 64, 32, then 16; the last layer has 1)",
                         check=_arch, parse=architecture, resume=FIXED)
     image_size: int = setting(DEFAULT_IMAGE_SIZE, "input patch side the h5 must have", check=_positive_int,
                               parse=flags.positive_int)
@@ -153,6 +155,7 @@ class TrainSettings:
                 problem = f"is not one of {', '.join(map(str, meta['choices']))}"
             if problem:
                 raise SettingError(f"{field.name} {value!r}: {problem}", field.name)
+        self.arch = normalise_arch(self.arch)  # one name per network: recipes and resumes compare it
 
 
 def add_flags(parser):

@@ -48,6 +48,16 @@ def test_a_value_outside_the_table_is_a_setting_error_naming_it(name, value):
     assert refused.value.setting == name and "--" not in str(refused.value)
 
 
+def test_an_architecture_is_kept_in_its_one_name():
+    assert TrainSettings(arch="9x64-1x32-5").arch == "9-1-5"
+    assert TrainSettings(arch="9-1x32-1x16-5").arch == "9-1-1-5"
+    assert settings_from_flags(step2_train.parse_args(["--arch", "9x128-1x64-5"])).arch == "9x128-1x64-5"
+    assert compare_with_recipe(recipe(TrainSettings(arch="9-1-5")), TrainSettings(arch="9x64-1x32-5"), "c") is None
+    with pytest.raises(SettingError) as refused:
+        TrainSettings(arch="9-2-5")
+    assert str(refused.value) == "arch '9-2-5': filter sizes must be odd, like 9-1-5 or 9x128-1x64-5"
+
+
 def test_the_recipe_is_the_whole_config_resolved_and_rebuilds_it():
     settings = TrainSettings(optimizer="sgd", precision="float32", epochs=5, checkpoint_dir="c")
     saved = recipe(settings)
