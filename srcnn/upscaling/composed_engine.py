@@ -28,6 +28,7 @@ tile's interior as per-phase convolutions, the pixels next to the sides as produ
 numpy's BLAS runs them otherwise (`BACKENDS`).
 """
 
+import functools
 import math
 import os
 
@@ -36,6 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from srcnn.core import colour
 from srcnn.core import resampling
+from srcnn.core.choices import SCALES
 from srcnn.core.model import parse_arch
 from srcnn.upscaling import composed_onnx
 from srcnn.upscaling import tiles as tiling
@@ -59,8 +61,22 @@ MIN_SIDE = 32
 
 
 def supports(arch):
-    """True for architectures this engine computes: conv2 must be 1 x 1 (9-1-5, not 9-5-5)."""
-    return parse_arch(arch)[1] == 1
+    """Whether this engine computes the network `arch` (`unsupported` says why not)."""
+    return unsupported(arch) is None
+
+
+@functools.lru_cache(maxsize=None)
+def unsupported(arch):
+    """Why this engine does not compute `arch`, or None. It computes three layers with a 1 x 1 conv2, of any widths
+    (9-1-5, 9x128-1x64-5, 13-1-7; not 9-5-5, 9-1-1-5), if conv1's `AxisFilters` fit at every scale (up to 23 taps)."""
+    sizes = parse_arch(arch).sizes
+    if len(sizes) != 3 or sizes[1] != 1:
+        return "the composed engine computes three layers with a 1 x 1 conv2"
+    try:
+        [AxisFilters(scale, sizes[0], padding) for scale in SCALES for padding in ("replicate", "zero")]  # or raise
+    except ValueError:
+        return f"conv1's {sizes[0]} x {sizes[0]} filters reach too far from the sides for the composed engine"
+    return None
 
 
 def composed_threads():
@@ -116,10 +132,10 @@ class AxisFilters:
 
 
 class ComposedSRCNN:
-    """The float32 upscale of an f1-1-f3 network computed on the small image's grid.
+    """The float32 upscale of an f1-1-f3 network (any widths) computed on the small image's grid.
 
     Args:
-        model: a `srcnn.core.model.SRCNN` whose conv2 is 1 x 1 (see `supports`).
+        model: a `srcnn.core.model.SRCNN` of three layers whose conv2 is 1 x 1 (see `supports`).
         scale: the enlargement factor.
         padding: "replicate" or "zero", as in `model(bicubic, padding)`.
         backend: what runs the products: "onnxruntime", "numpy", or "auto" (the first
@@ -130,9 +146,9 @@ class ComposedSRCNN:
         if backend not in BACKENDS:
             raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
         if not supports(model.arch):
-            raise ValueError(f"architecture {model.arch}: the composed network needs a 1 x 1 conv2")
+            raise ValueError(f"architecture {model.arch}: {unsupported(model.arch)}")
         self.scale, self.padding = int(scale), padding
-        layers = (model.conv1, model.conv2, model.conv3)
+        layers = model.conv_layers
         kernels = [layer.kernel.numpy().astype(np.float64) for layer in layers]
         biases = [layer.bias.numpy().astype(np.float64) for layer in layers]
         s = self.scale

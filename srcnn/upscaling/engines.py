@@ -6,9 +6,10 @@
 Two engines give `model(bicubic, padding)` on Y, bicubic Cb/Cr and alpha to float rounding,
 cut into tiles the same way (`srcnn.upscaling.tiles`); they differ in how a tile is computed:
 - COMPOSED (`composed_engine.ComposedSRCNN`): float32 on the small image's grid, the
-  faster one, for 9-1-5-like networks on images of at least `composed_engine.MIN_SIDE`
-  pixels a side;
-- TENSORFLOW (`tensorflow_engine.TiledSRCNN`): everything else (bfloat16, 9-5-5, small images).
+  faster one, for the three-layer networks with a 1 x 1 conv2 that `composed_engine.supports`
+  names (9-1-5, 9x128-1x64-5) on images of at least `composed_engine.MIN_SIDE` pixels a side;
+- TENSORFLOW (`tensorflow_engine.TiledSRCNN`): everything else (bfloat16, 9-5-5, 9-1-1-5, small
+  images): any network.
 """
 
 import numpy as np
@@ -24,8 +25,9 @@ COMPOSED, TENSORFLOW = "composed", "tensorflow"
 def select_engine(arch, precision, image_size):
     """COMPOSED or TENSORFLOW: the engine that upscales an image of `image_size` (height, width).
 
-    The composed engine computes float32 only, needs a 1 x 1 conv2, and its side filters
-    assume the image's opposite sides lie further apart than they reach. Padding does not
+    The composed engine computes float32 only, three layers with a 1 x 1 conv2
+    (`composed_engine.supports`), and its side filters assume the image's opposite sides lie
+    further apart than they reach. Padding does not
     decide: both engines pad "replicate" and "zero" alike.
     """
     if precision == "float32" and composed_engine.supports(arch) and min(image_size) >= composed_engine.MIN_SIDE:

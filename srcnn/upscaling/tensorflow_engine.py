@@ -3,7 +3,8 @@
     sr, _ = engines.upscale(TiledSRCNN(model, precision="bfloat16"), pixels, scale=3)
 
 It takes what the composed engine does not (`srcnn.upscaling.engines.select_engine`):
-bfloat16, small images and 9-5-5 networks.
+bfloat16, small images, and every network but the three-layer ones with a 1 x 1 conv2
+(9-5-5, 9-1-1-5, ...).
 
 Each output tile is computed from a window `valid_margin(arch)` pixels (6 for 9-1-5)
 wider inside the image: window sides inside the image are filtered VALID, sides on the
@@ -18,7 +19,7 @@ with both: only Y is enlarged into pixels, for the network; the base planes stay
 enlargement's phase layout, where the restored Y's phases are added with their gains.
 Tiles are therefore a multiple of `scale` on a side (`TiledSRCNN.upscale_tiles`).
 
-bfloat16 runs all three layers with bfloat16 inputs, weights and outputs (float32
+bfloat16 runs every layer with bfloat16 inputs, weights and outputs (float32
 accumulation in oneDNN); only the last layer's partial sums are rounded to bfloat16, as a
 float32 last layer would cost over a third of the network's time. It is faster only where
 the hardware computes it natively (`srcnn.core.precision`).

@@ -19,7 +19,10 @@ from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core import resampling
 from srcnn.core.metrics import psnr
+from srcnn.core.model import SRCNN
 from srcnn.core.precision import resolve_precision
+from srcnn.core.startup import tf
+from srcnn.upscaling.export import DeployableSRCNN
 
 from conftest import ROOT, dataset
 
@@ -124,6 +127,38 @@ def test_runner_refuses_what_a_consumer_lacks(exported):
     finished = subprocess.run([sys.executable, "-I", "-c", probe], cwd=exported, capture_output=True, text=True,
                               timeout=120)
     assert finished.returncode != 0 and "ModuleNotFoundError" in finished.stderr
+
+
+def noisy_identity(arch):
+    """A network of random weights near the identity: every tap matters, and the output is an image."""
+    tf.keras.utils.set_random_seed(5)
+    model = SRCNN(arch, initialization="identity")
+    for variable in model.trainable_variables:
+        variable.assign(variable + tf.random.normal(variable.shape, stddev=0.02))
+    return model
+
+
+@pytest.mark.parametrize("arch", ["9-1-1-5", "9x32-1x16-5"])
+def test_the_exported_graph_follows_any_network(smooth_rgb, arch):
+    model = noisy_identity(arch)
+    expected = Upscaler(model, 2, precision="float32").upscale(smooth_rgb)
+    got = DeployableSRCNN(model, 2)(tf.constant(smooth_rgb[None]))["sr"][0].numpy()
+    difference = np.abs(got.astype(int) - expected)
+    assert got.shape == expected.shape and difference.max() <= 1 and (difference > 0).mean() < 0.001
+
+
+@pytest.mark.slow
+def test_a_four_layer_network_exports_to_tflite(tmp_path, smooth_rgb):
+    model = noisy_identity("9-1-1-5")
+    path = Upscaler(model, 2, precision="float32").export(tmp_path / "four.tflite", "tflite")
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], (1,) + smooth_rgb.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], smooth_rgb[None])
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+    expected = Upscaler(model, 2, precision="float32").upscale(smooth_rgb)
+    assert got.shape == expected.shape and np.abs(got.astype(int) - expected).max() <= 1
 
 
 def test_export_refuses_a_scale_other_than_the_checkpoints(capsys, tmp_path):
