@@ -54,7 +54,12 @@ def run_weights(steps_per_call, name=None, batch=6, count=5, arch="9-1-5", optim
     return losses, [variable.numpy() for variable in run.model.trainable_variables], int(run.step)
 
 
-@pytest.mark.parametrize("name", executions.EXECUTIONS)
+# The quick subset checks the default and oneDNN's; the others run with the slow tests.
+QUICK_EXECUTIONS = ("hybrid-per-core", "tf")
+
+
+@pytest.mark.parametrize("name", [name if name in QUICK_EXECUTIONS else pytest.param(name, marks=pytest.mark.slow)
+                                  for name in executions.EXECUTIONS])
 def test_chunks_of_split_steps_make_the_per_step_update(monkeypatch, name):
     monkeypatch.setattr(executions, "core_count", lambda: 3)  # parts of 2
     reference_losses, reference, reference_steps = run_weights(0)
@@ -66,6 +71,7 @@ def test_chunks_of_split_steps_make_the_per_step_update(monkeypatch, name):
     assert any(np.abs(got - start).max() > 1e-4 for got, start in zip(weights, run_weights(0, count=0)[1]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch, optimizer", [("9-1-1-5", "sgd"), ("9x128-1x64-5", "adam")])
 def test_other_networks_train_alike_under_every_execution(monkeypatch, arch, optimizer):
     """Every layer's variables get their update, the last's at its own rate with sgd (`make_optimizer`)."""
@@ -85,6 +91,7 @@ def test_other_networks_train_alike_under_every_execution(monkeypatch, arch, opt
             np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_steps_run_under_every_execution():
     for name in executions.EXECUTIONS:
         settings = TrainSettings(precision="mixed_bfloat16", batch_size=4, seed=1)
