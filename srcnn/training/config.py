@@ -66,7 +66,7 @@ def architecture(text):
     """argparse type: a network description (`srcnn.core.model`), written the one way."""
     problem = _arch(text)
     if problem:
-        raise argparse.ArgumentTypeError(problem)
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return normalise_arch(text)
 
 
