@@ -252,7 +252,9 @@ def check_inputs(settings, patches, strategy):
     if patches.image_size - 2 * margin != patches.label_size:
         raise DataFileError(f"patches {patches.image_size}x{patches.image_size} with labels "
                             f"{patches.label_size}x{patches.label_size} do not fit a {settings.arch} network, "
-                            f"which crops {margin} px per side")
+                            f"which crops {margin} px per side: make patches with "
+                            f"{patches.image_size - 2 * margin}x{patches.image_size - 2 * margin} labels for it "
+                            "(step 1's label size)")
     if patches.count == 0:
         raise DataFileError("no training patches: the images are smaller than the patch size")
     replicas = strategy.num_replicas_in_sync

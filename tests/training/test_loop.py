@@ -32,7 +32,8 @@ def test_training_never_writes_into_the_shipped_weights(tmp_path):
 
 def test_patch_size_must_fit_the_architecture(tmp_path):
     settings = TrainSettings(arch="9-5-5", checkpoint_dir=str(tmp_path / "c"), log_dir=str(tmp_path / "l"))
-    with pytest.raises(DataFileError, match="do not fit a 9-5-5 network"):
+    with pytest.raises(DataFileError, match=r"do not fit a 9-5-5 network, which crops 8 px per side: make patches "
+                                            r"with 17x17 labels for it \(step 1's label size\)"):
         train(settings, np.zeros((4, 33, 33, 1), np.float32), np.zeros((4, 21, 21, 1), np.float32), [])
 
 
