@@ -96,7 +96,7 @@ def describe_replicas(strategy, batch_size):
 
 def choose_execution(settings, strategy, patches):
     """How steps run on one device (`srcnn.training.execution.choose`), its threads set; None over replicas."""
-    if strategy.num_replicas_in_sync > 1 or settings.strategy == "multi-worker":
+    if not executions.on_one_device(strategy):
         return None
     batch_size = min(settings.batch_size, max(patches.count, 1))
     if settings.minutes is not None:

@@ -27,11 +27,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from srcnn.core.choices import EXECUTIONS  # noqa: E402  (imports no TensorFlow)
-
-# One process per thread setting.
-OURS = (tuple(name for name in EXECUTIONS if name.endswith("-per-core")),
-        tuple(name for name in EXECUTIONS if not name.endswith("-per-core")))
+from srcnn.core.choices import EXECUTIONS_BY_THREADS as OURS  # noqa: E402  (one process per thread setting)
 PREVIOUS = "per-step XLA (previous release)"
 
 

@@ -31,6 +31,8 @@ OPTIMIZERS = ("adam", "sgd")
 TRAINING_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi-worker")
 # How a training step runs on one device (srcnn.training.execution); "auto" measures which is fastest here.
+# Grouped by thread setting: one part per core (each op on one thread), or the whole batch.
+EXECUTIONS_BY_THREADS = (("hybrid-per-core", "xla-per-core", "tf-per-core"), ("hybrid", "xla", "tf"))
 EXECUTIONS = ("hybrid-per-core", "hybrid", "xla-per-core", "xla", "tf-per-core", "tf")
 # srcnn.training.patches: the paper's patch sides (a 33 px input, the 21 px output of a VALID 9-1-5) and stride.
 DEFAULT_IMAGE_SIZE, DEFAULT_LABEL_SIZE, DEFAULT_STRIDE = 33, 21, 14

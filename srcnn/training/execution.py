@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from srcnn.core.choices import EXECUTIONS
+from srcnn.core.choices import EXECUTIONS, EXECUTIONS_BY_THREADS
 from srcnn.core.errors import OutputError
 from srcnn.core.model import valid_margin
 from srcnn.core.outputs import OutputKind, rewriting
@@ -176,8 +176,7 @@ def choose(settings, batch_size, patches_to_train, say=print):
 def measure_in_children(settings, batch_size):
     """{execution: patches/s}, timed in one child process per thread setting; {} if they fail."""
     rates = {}
-    for names in (tuple(name for name in EXECUTIONS if name.endswith("-per-core")),
-                  tuple(name for name in EXECUTIONS if not name.endswith("-per-core"))):
+    for names in EXECUTIONS_BY_THREADS:
         request = dict(executions=names, precision=settings.precision, arch=settings.arch, batch_size=batch_size,
                        image_size=settings.image_size)
         command = [sys.executable, "-m", "srcnn.training.execution", json.dumps(request)]
@@ -215,9 +214,14 @@ def measure(executions, precision="auto", arch="9-1-5", batch_size=16, image_siz
     return rates
 
 
+def on_one_device(strategy):
+    """Whether a training under `strategy` runs its steps as an Execution (else a call per step over replicas)."""
+    return strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def one_device_execution(settings, strategy, execution):
     """How steps run: `execution`, or settings.execution, or the default; None under a distributed strategy."""
-    if strategy.num_replicas_in_sync > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if not on_one_device(strategy):
         return None
     if execution is not None:
         return execution
