@@ -18,10 +18,11 @@ from srcnn.core import outputs
 from srcnn.training import hdf5
 from srcnn.training.patches import SAMPLE_TEST_IMAGES, SAMPLE_TRAIN_IMAGES, find_images, training_patches
 from srcnn.training import test_set
-from srcnn.core.choices import DEFAULT_IMAGE_SIZE, DEFAULT_LABEL_SIZE, DEFAULT_SCALE, DEFAULT_STRIDE, SCALES
+from srcnn.core.choices import CHANNELS, DEFAULT_IMAGE_SIZE, DEFAULT_LABEL_SIZE, DEFAULT_SCALE, DEFAULT_STRIDE, SCALES
 from srcnn.core.errors import (InputError, OutputError, SettingError, exit_on_interrupt, exit_on_user_error,
                                printable)
 from srcnn.core.flags import flag_name, positive_int, setting_hint
+from srcnn.core.colour import CHANNEL_NAMES
 from srcnn.core.model import valid_margin
 
 DEFAULT_TRAIN_DIR, DEFAULT_TEST_DIR = "Train", "Test/Set5"
@@ -42,6 +43,9 @@ def parse_args(argv):
                         help="label patch side (input side minus the network's margin)")
     parser.add_argument("--stride", type=positive_int, default=DEFAULT_STRIDE, help="step between patches")
     parser.add_argument("--augment", action="store_true", help="also take patches from the 8 flips/rotations of each image")
+    parser.add_argument("--channels", default="y", choices=CHANNELS,
+                        help="the planes of the patches: y (default, the paper's), or rgb, ycbcr for a network "
+                             "of three planes (the paper's colour study; step2_train.py --channels alike)")
     args = parser.parse_args(argv)
     # The label is the VALID network's output on a patch: smaller by its margin on each side.
     if args.label_size >= args.image_size or (args.image_size - args.label_size) % 2:
@@ -83,7 +87,7 @@ def main(argv=None):
 
     # Everything is read and checked before anything is written: both files or neither.
     patches, labels = training_patches(train_paths, args.scale, args.image_size, args.label_size,
-                                            args.stride, args.augment)
+                                       args.stride, args.augment, args.channels)
     if not len(patches):
         raise SettingError(f"{os.path.dirname(train_paths[0])}: no {args.image_size}x{args.image_size} patch fits in "
                            f"any of the {len(train_paths)} training images; use larger images", "image_size")
@@ -93,11 +97,11 @@ def main(argv=None):
     with outputs.Outputs(overwrite=True).writing_all(h5_files) as (train_temporary, test_temporary):  # both or neither
         hdf5.write_train_h5(train_temporary, patches, labels, scale=args.scale, image_size=args.image_size,
                             label_size=args.label_size, stride=args.stride, augment=args.augment,
-                            source=os.path.dirname(train_paths[0]))
+                            source=os.path.dirname(train_paths[0]), channels=args.channels)
         hdf5.write_test_h5(test_temporary, test_images, scale=args.scale, source=os.path.dirname(test_paths[0]))
     print(f"{train_path}: {len(patches)} patch pairs {args.image_size}x{args.image_size} -> "
           f"{args.label_size}x{args.label_size}, scale {args.scale}, stride {args.stride}"
-          f"{', augmented x8' if args.augment else ''}")
+          f"{', augmented x8' if args.augment else ''}{'' if args.channels == 'y' else ', ' + CHANNEL_NAMES[args.channels]}")
     print(f"{test_path}: {len(test_images)} test images ({', '.join(printable(image.name) for image in test_images)})")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0

@@ -16,6 +16,7 @@ steps. A train.h5 larger than half the free memory is streamed without --stream.
 import argparse
 import contextlib
 import dataclasses
+import os
 import sys
 
 from srcnn.core import checkpoints
@@ -70,7 +71,7 @@ HINTS = {
 
 def open_patches(settings):
     """Patches streamed from disk or loaded whole, and a line saying which when streaming."""
-    expected = {"scale": settings.scale, "image_size": settings.image_size}
+    expected = {"scale": settings.scale, "image_size": settings.image_size, "channels": settings.channels}
     stream = settings.stream if settings.stream is not None else batches.too_big_to_load(settings.train_h5)
     if not stream:
         patches, labels, _ = hdf5.read_train_h5(settings.train_h5, expected)
@@ -140,4 +141,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    # Everything is saved, flushed and closed by now. Skipping the interpreter's teardown keeps
+    # TensorFlow's worker threads from crashing it: a run stopped by SIGTERM once ended in a
+    # segfault there, after its checkpoint was saved, instead of exit status 143.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)

@@ -34,6 +34,7 @@ from srcnn.core.flags import setting_hint
 from srcnn.training.run_folder import default_weights
 from srcnn.training.evaluate import evaluate_images, format_table, write_samples
 from srcnn.core.image_files import IMAGE_EXTENSIONS, list_images
+from srcnn.core.colour import CHANNEL_NAMES
 from srcnn.core.model import PADDINGS
 
 
@@ -42,6 +43,7 @@ def parse_args(argv):
     parser.add_argument("--scale", type=int, default=None, choices=SCALES,
                         help="default: the checkpoint's, else the test h5's, else 3")
     parser.add_argument("--checkpoint", default=None, help="checkpoint prefix or folder")
+    cli.add_arch_argument(parser)
     parser.add_argument("--padding", default="replicate", choices=[p for p in PADDINGS if p != "valid"],
                         help="replicate (the MATLAB demo's borders, default) or zero (TF 'SAME')")
     evaluation = parser.add_argument_group("evaluation (without --input)")
@@ -58,15 +60,16 @@ def parse_args(argv):
     cli.add_upscaling_arguments(upscaling)
     args = parser.parse_args(argv)
     cli.check_naming(parser, args)
+    cli.check_arch(parser, args)
     if args.inputs and args.test_dir:
         parser.error("--input (upscale without ground truth) and --test-dir (evaluate) exclude each other")
     return args
 
 
-def choose_weights(checkpoint, scale):
+def choose_weights(checkpoint, scale, arch=None):
     """The checkpoint prefix to load: the given one, else `run_folder.default_weights` (your
-    latest training for `scale`, else the shipped weights)."""
-    return checkpoints.resolve(checkpoint) if checkpoint else default_weights(scale)
+    latest training for `scale`, else the shipped weights; the shipped `arch`'s if named)."""
+    return checkpoints.resolve(checkpoint) if checkpoint else default_weights(scale, arch=arch)
 
 
 def load_test_images(args):
@@ -93,7 +96,8 @@ def load_test_images(args):
 
 def upscale_weights(args):
     """(prefix, scale) for --input: the scale defaults to the checkpoint's."""
-    return cli.weights_for(args.checkpoint or choose_weights(None, args.scale or DEFAULT_SCALE), args.scale)
+    return cli.weights_for(args.checkpoint or choose_weights(None, args.scale or DEFAULT_SCALE, args.arch),
+                           args.scale)
 
 
 def upscale_files(args):
@@ -114,12 +118,13 @@ def main(argv=None):
     if args.inputs:
         return upscale_files(args)
     images, scale = load_test_images(args)
-    prefix = choose_weights(args.checkpoint, scale)
+    prefix = choose_weights(args.checkpoint, scale, args.arch)
     checkpoints.check_scale(prefix, scale)  # the test images' scale
     model, config = checkpoints.load_model(prefix, padding=args.padding)
-    print(f"weights: {prefix} ({config['arch']}, x{config['scale']}), padding: {args.padding}, "
+    planes = "" if config["channels"] == "y" else f", {CHANNEL_NAMES[config['channels']]}"
+    print(f"weights: {prefix} ({config['arch']}{planes}, x{config['scale']}), padding: {args.padding}, "
           f"recipe: {checkpoints.describe_recipe(prefix)}")
-    results = evaluate_images(model, images, scale, padding=args.padding, with_ssim=True)
+    results = evaluate_images(model, images, scale, padding=args.padding, with_ssim=True, with_rgb=True)
     write_samples(args.sample_dir, images, results)
     page = report.write_page(args.sample_dir, images, results, scale, prefix, args.padding,
                              args.history or report.default_history(prefix, scale))

@@ -75,6 +75,26 @@ def add_weights_arguments(parser, scale_help="default: the checkpoint's, else 3"
     parser.add_argument("-s", "--scale", type=int, default=None, choices=SCALES, help=scale_help)
     parser.add_argument("--checkpoint", default=None,
                         help="checkpoint prefix or folder (default: the shipped weights for --scale)")
+    add_arch_argument(parser)
+
+
+def add_arch_argument(parser):
+    parser.add_argument("--arch", default=None, type=arch_choice,
+                        help="which shipped network: 9-1-5 (default) or 9-5-5 (docs/paper.md); not with --checkpoint")
+
+
+def arch_choice(text):
+    """--arch's value written the one way ("9x64-1x32-5" -> "9-1-5"); a bad one is a usage error."""
+    from srcnn.core.model import normalise_arch
+    try:
+        return normalise_arch(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+
+
+def check_arch(parser, args):
+    if args.arch is not None and args.checkpoint:
+        parser.error("--arch picks shipped weights; --checkpoint names other weights: pass one of them")
 
 
 def add_padding_argument(parser):
@@ -114,6 +134,7 @@ def parse_upscale_args(argv):
     if not args.inputs:
         parser.error("pass at least one image, video or folder to upscale")
     check_naming(parser, args)
+    check_arch(parser, args)
     return args
 
 
@@ -130,15 +151,15 @@ def naming_for(args, scale):
     return jobs.Naming(scale, args.suffix, args.ext, args.bicubic)
 
 
-def weights_for(checkpoint, scale):
-    """(checkpoint prefix, its scale): --checkpoint, else the shipped weights for `scale` (3)
-    (`run_folder.default_weights`, without your own training), resolved once; its scale is
-    checked against --scale."""
+def weights_for(checkpoint, scale, arch=None):
+    """(checkpoint prefix, its scale): --checkpoint, else the shipped weights of `arch` (9-1-5)
+    for `scale` (3) (`run_folder.default_weights`, without your own training), resolved once;
+    its scale is checked against --scale."""
     from srcnn.core import checkpoints
     from srcnn.training.run_folder import default_weights
 
     prefix = (checkpoints.resolve(checkpoint) if checkpoint
-              else default_weights(scale or DEFAULT_SCALE, own_training=False))
+              else default_weights(scale or DEFAULT_SCALE, own_training=False, arch=arch))
     try:
         return prefix, checkpoints.check_scale(prefix, scale)["scale"]
     except checkpoints.WrongScale as error:
@@ -161,8 +182,8 @@ def upscale_files(args, prefix, scale):
     if todo:  # the weights are loaded only when there is work
         from srcnn.upscaling.upscaler import Upscaler
 
-        jobs.prepare_output(args.output)
         upscaler = Upscaler.from_checkpoint(prefix, padding=args.padding, precision=args.precision, tile=args.tile)
+        jobs.prepare_output(args.output)  # once the weights are known to run: a refusal leaves no folder
         print(upscaler.describe() + f", tile: {args.tile}, recipe: {checkpoints.describe_recipe(prefix)}")
     failed = len(clashes)
     kind = "files" if any(jobs.video.is_video(job.source) for job in planned) else "images"
@@ -188,7 +209,7 @@ def upscale_files(args, prefix, scale):
 def upscale_main(argv=None):
     """srcnn-upscale: files, folders and videos, with the shipped weights by default."""
     args = parse_upscale_args(argv)
-    prefix, scale = weights_for(args.checkpoint, args.scale)
+    prefix, scale = weights_for(args.checkpoint, args.scale, args.arch)
     return upscale_files(args, prefix, scale)
 
 
@@ -203,7 +224,9 @@ def parse_export_args(argv):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing model of that format (never another kind of file, nor an input)")
     parser.add_argument("--version", action="version", version=f"srcnn {__version__}")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_arch(parser, args)
+    return args
 
 
 def _size(path):
@@ -220,7 +243,7 @@ def export_main(argv=None):
     from srcnn.upscaling import export
     from srcnn.upscaling.upscaler import Upscaler
 
-    prefix, scale = weights_for(args.checkpoint, args.scale)
+    prefix, scale = weights_for(args.checkpoint, args.scale, args.arch)
     output = args.output or export.default_output(scale, args.model_format)
     upscaler = Upscaler.from_checkpoint(prefix, precision="float32")
     upscaler.export(output, args.model_format, overwrite=args.overwrite)

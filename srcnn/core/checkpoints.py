@@ -29,14 +29,16 @@ from srcnn.core.startup import tf  # TensorFlow with its start-up messages filte
 
 from srcnn.core.errors import CheckpointError, ResumeError, printable
 from srcnn.core.choices import SCALES
+from srcnn.core.colour import CHANNEL_COUNTS, CHANNEL_NAMES
 from srcnn.core.outputs import rewriting
-from srcnn.core.model import DEFAULT_PADDING, SRCNN, Architecture, arch_name, normalise_arch, parse_arch
+from srcnn.core.model import DEFAULT_ARCH, DEFAULT_PADDING, SRCNN, Architecture, arch_name, normalise_arch, parse_arch
 
 # What reading a damaged checkpoint raises: a short data file gives IndexError ("Read less
 # bytes than requested"), a bad index an OpError.
 READ_ERRORS = (tf.errors.OpError, ValueError, IndexError)
 
 RECIPE_FILE = "recipe.json"
+CHANNELS_KEY = "config/channels/.ATTRIBUTES/VARIABLE_VALUE"
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # srcnn/
 # The shipped weights: package data (srcnn/pretrained/, mapped from checkpoint/pretrained/ by
 # pyproject.toml) once installed, checkpoint/pretrained/ beside the package in a checkout.
@@ -49,15 +51,43 @@ PRETRAINED_DIR = (_INSTALLED_PRETRAINED if os.path.isdir(_INSTALLED_PRETRAINED)
 class Config(tf.Module):
     """What a checkpoint needs to rebuild its model, stored as checkpoint variables."""
 
-    def __init__(self, scale, arch):
+    def __init__(self, scale, arch, channels="y"):
         super().__init__()
         self.scale = tf.Variable(int(scale), dtype=tf.int64, trainable=False)
         self.arch = tf.Variable(normalise_arch(arch), dtype=tf.string, trainable=False)
+        if channels != "y":  # a Y network's checkpoint stays as before, readable by earlier releases
+            self.channels = tf.Variable(channels, dtype=tf.string, trainable=False)
 
 
-def pretrained_path(scale):
-    """The prefix of the shipped weights for `scale`."""
-    return os.path.join(PRETRAINED_DIR, f"x{scale}", "srcnn")
+def pretrained_path(scale, arch=DEFAULT_ARCH):
+    """The prefix of the shipped weights of network `arch` for `scale` (which may not exist:
+    `shipped_weights` lists those that do). 9-1-5's lie in x{scale}/, the others' in <arch>/x{scale}/."""
+    arch = normalise_arch(arch)
+    folder = f"x{scale}" if arch == DEFAULT_ARCH else os.path.join(arch, f"x{scale}")
+    return os.path.join(PRETRAINED_DIR, folder, "srcnn")
+
+
+def shipped_weights():
+    """[(arch, scale)] of the shipped weights, 9-1-5's first: what `pretrained_path` finds."""
+    found = []
+    for arch in [DEFAULT_ARCH] + sorted(name for name in _listing(PRETRAINED_DIR) if not name.startswith("x")):
+        found += [(arch, scale) for scale in SCALES if os.path.exists(pretrained_path(scale, arch) + ".index")]
+    return found
+
+
+def _listing(folder):
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def describe_shipped():
+    """"9-1-5 x2, x3, x4; 9-5-5 x3": the shipped weights, for messages."""
+    by_arch = {}
+    for arch, scale in shipped_weights():
+        by_arch.setdefault(arch, []).append(f"x{scale}")
+    return "; ".join(f"{arch} {', '.join(scales)}" for arch, scales in by_arch.items()) or "none"
 
 
 def is_pretrained_location(path):
@@ -146,7 +176,7 @@ def resolve(path):
 
 
 def read_config(prefix):
-    """{"scale": int, "arch": str} stored in a checkpoint.
+    """{"scale": int, "arch": str, "channels": "y", "rgb" or "ycbcr"} stored in a checkpoint.
 
     Raises:
         CheckpointError: unreadable, or not an SRCNN bundle.
@@ -156,6 +186,7 @@ def read_config(prefix):
         scale = reader.get_tensor("config/scale/.ATTRIBUTES/VARIABLE_VALUE")
         arch = reader.get_tensor("config/arch/.ATTRIBUTES/VARIABLE_VALUE")
         shapes = reader.get_variable_to_shape_map()
+        channels = reader.get_tensor(CHANNELS_KEY) if CHANNELS_KEY in shapes else b"y"
     except READ_ERRORS:
         raise CheckpointError(f"{prefix}: not a readable SRCNN checkpoint (no scale/arch config, or damaged)") from None
     # Values from a file: checked here, before anything is built from them.
@@ -168,11 +199,17 @@ def read_config(prefix):
     if getattr(scale, "shape", ()) != () or int(scale) not in SCALES:
         raise CheckpointError(f"{prefix}: its config says scale {printable(scale)!s:.40}, not one of "
                               f"{', '.join(map(str, SCALES))}; not an SRCNN checkpoint of this project")
+    channels = channels.decode(errors="replace") if isinstance(channels, bytes) else str(channels)
+    if channels not in CHANNEL_COUNTS:
+        raise CheckpointError(f"{prefix}: its config says channels {printable(channels)!s:.40}, not one of "
+                              f"{', '.join(CHANNEL_COUNTS)}; not an SRCNN checkpoint of this project")
     stored = _stored_layers(shapes)
-    if stored and stored != layers:
-        raise CheckpointError(f"{prefix}: its config says {arch}, but its filters are {_describe(stored)}; "
-                              "the file is damaged")
-    return {"scale": int(scale), "arch": normalise_arch(arch)}
+    planes = CHANNEL_COUNTS[channels]
+    if stored and stored != Architecture(layers.sizes, layers.widths[:-1] + (planes,)):
+        raise CheckpointError(f"{prefix}: its config says {arch}"
+                              f"{'' if channels == 'y' else ' on ' + CHANNEL_NAMES[channels]}, but its filters are "
+                              f"{_describe(stored)}; the file is damaged")
+    return {"scale": int(scale), "arch": normalise_arch(arch), "channels": channels}
 
 
 def _stored_layers(shapes):
@@ -225,7 +262,7 @@ def check_scale(prefix, scale, config=None):
     return config
 
 
-def check_config(prefix, scale, arch, optimizer=None):
+def check_config(prefix, scale, arch, optimizer=None, channels="y"):
     """The config of a checkpoint a training continues, checked against its settings.
 
     Raises:
@@ -239,6 +276,9 @@ def check_config(prefix, scale, arch, optimizer=None):
                           trained_with)
     if config["arch"] != normalise_arch(arch):
         raise ResumeError(f"{prefix}: a {config['arch']} network, not {normalise_arch(arch)}", "arch", config["arch"])
+    if config["channels"] != channels:
+        raise ResumeError(f"{prefix}: a network of {config['channels']}, not {channels}", "channels",
+                          config["channels"])
     return check_scale(prefix, scale, config)
 
 
@@ -249,7 +289,7 @@ def load_model(prefix, padding=DEFAULT_PADDING):
         (model, config)
     """
     config = read_config(prefix)
-    model = SRCNN(config["arch"], padding=padding)
+    model = SRCNN(config["arch"], padding=padding, channels=config["channels"])
     checkpoint = tf.train.Checkpoint(model=model)
     damage = why_unreadable(prefix)
     if damage:
@@ -265,7 +305,7 @@ def load_model(prefix, padding=DEFAULT_PADDING):
 def export_weights(model, scale, prefix, recipe=None):
     """Writes a weights-only bundle (no optimizer state), e.g. for shipping, and its recipe.json if given."""
     os.makedirs(os.path.dirname(prefix), exist_ok=True)
-    written = tf.train.Checkpoint(model=model, config=Config(scale, model.arch)).write(prefix)
+    written = tf.train.Checkpoint(model=model, config=Config(scale, model.arch, model.channels)).write(prefix)
     if recipe:
         write_recipe(os.path.dirname(written), recipe)
     return written

@@ -5,6 +5,7 @@ parser, answers --help and refuses a bad flag before TensorFlow loads. Each valu
 meaning is documented where it is used (named after each).
 """
 
+CHANNELS = ("y", "rgb", "ycbcr")  # what a network takes and restores (srcnn.core.colour.CHANNEL_COUNTS)
 SCALES = (2, 3, 4)  # the factors the scripts train and test, checkpoints may hold, and weights ship for
 DEFAULT_SCALE = 3  # the paper's headline factor
 # srcnn.core.model: how each layer's input is padded; "valid" is training's, the others test time's.

@@ -122,3 +122,38 @@ def luminance(image):
     else:
         y255 = rgb_to_ycbcr(image)[..., 0]
     return (y255 / 255.0)[..., None]
+
+
+# What a network sees and restores (`--channels`): Y alone (the paper's default), or all three
+# planes as RGB or as YCbCr (the paper's colour study, TPAMI 2016 Section 4.5), each in [0, 1].
+CHANNEL_COUNTS = {"y": 1, "rgb": 3, "ycbcr": 3}
+CHANNEL_NAMES = {"y": "Y", "rgb": "RGB", "ycbcr": "YCbCr"}  # as messages write them
+
+
+def network_channels(image, channels):
+    """uint8 (H, W) grey or (H, W, 3) RGB -> float32 (H, W, C) in [0, 1] as a `channels` network takes it.
+
+    "y" is `luminance`; "rgb" and "ycbcr" take a grey image as RGB with three equal planes.
+    """
+    if channels == "y":
+        return luminance(image)
+    rgb = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image[..., :3]
+    if channels == "rgb":
+        return (rgb.astype(np.float32) / 255.0).astype(np.float32)
+    return (rgb_to_ycbcr(rgb) / 255.0).astype(np.float32)
+
+
+def y_of_channels(values, channels):
+    """(..., C) network planes in [0, 1] -> (..., 1) Y in [0, 1] (Y of MATLAB's rgb2ycbcr)."""
+    if channels == "y":
+        return values
+    if channels == "ycbcr":
+        return values[..., :1]
+    return ((np.asarray(values, np.float64) @ YCBCR_MATRIX[0] + YCBCR_OFFSET[0]) / 255.0)[..., None].astype(np.float32)
+
+
+def rgb_of_channels(values, channels):
+    """(..., 3) network planes in [0, 1] ("rgb" or "ycbcr") -> RGB in [0, 1], not clipped."""
+    if channels == "rgb":
+        return values
+    return ycbcr_to_rgb01(np.asarray(values, np.float64) * 255.0).astype(np.float32)

@@ -31,6 +31,7 @@ from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose star
 import keras  # noqa: E402
 
 from srcnn.core.choices import DEFAULT_PADDING, PADDINGS  # noqa: E402,F401  (model.PADDINGS: their home for readers)
+from srcnn.core.colour import CHANNEL_COUNTS  # noqa: E402
 
 DEFAULT_ARCH = "9-1-5"
 # Maps of the first and second layer, and of any further hidden layer, where `arch` names none.
@@ -184,6 +185,8 @@ def output_from_first_maps(model, maps):
         else:
             maps = tf.nn.conv2d(features, kernel, 1, "VALID")
         features = tf.nn.relu(maps + bias)
+    if last.filters > 1:  # a colour network's three planes: row maps pay off for one only
+        return tf.cast(tf.nn.conv2d(features, tf.cast(last.kernel, dtype), 1, "VALID"), tf.float32) + last.bias
     rows = tf.nn.conv2d(features, tf.cast(row_maps_kernel(last.kernel), dtype), 1, "VALID")
     return sum_row_maps(tf.cast(rows, tf.float32), last.bias[0])
 
@@ -276,6 +279,8 @@ class SRCNN(keras.Model):
             input's centre pixel (`start_as_identity`), so that the untrained network
             gives the bicubic input back and training learns what to add to it.
         padding: default padding of `call` (see the module docstring).
+        channels: "y" (default: Y in, Y out), "rgb" or "ycbcr" (three planes in and out, the
+            paper's colour study; `srcnn.core.colour.network_channels`).
         **kwargs: passed to keras.Model, e.g. dtype="mixed_bfloat16" to compute in
             bfloat16 with float32 weights.
 
@@ -283,14 +288,18 @@ class SRCNN(keras.Model):
         ValueError: a bad `arch`, `initialization` or `padding`.
     """
 
-    def __init__(self, arch=DEFAULT_ARCH, initialization="he", padding="valid", **kwargs):
+    def __init__(self, arch=DEFAULT_ARCH, initialization="he", padding="valid", channels="y", **kwargs):
         super().__init__(**kwargs)
         if initialization not in INITIALIZATIONS:
             raise ValueError(f"initialization {initialization!r} is not one of {INITIALIZATIONS}")
         if padding not in PADDINGS:
             raise ValueError(f"padding {padding!r} is not one of {PADDINGS}")
+        if channels not in CHANNEL_COUNTS:
+            raise ValueError(f"channels {channels!r} is not one of {tuple(CHANNEL_COUNTS)}")
         sizes, widths = parse_arch(arch)
         self.arch = arch_name(sizes, widths)
+        self.channels, self.planes = channels, CHANNEL_COUNTS[channels]
+        widths = widths[:-1] + (self.planes,)
         self.padding = padding
         self.depth = len(sizes)
 
@@ -306,7 +315,7 @@ class SRCNN(keras.Model):
             setattr(self, f"conv{index}", keras.layers.Conv2D(
                 width, size, activation=None if index == self.depth else "relu", name=f"conv{index}",
                 dtype=self.dtype_policy, kernel_initializer=initializer(), bias_initializer="zeros"))
-        self.build((None, None, None, 1))
+        self.build((None, None, None, self.planes))
         if initialization == "identity":
             self.start_as_identity()
 
@@ -324,19 +333,22 @@ class SRCNN(keras.Model):
         weights start at zero: the first updates change the output by small additions.
         """
         last = self.conv_layers[-1]
+        # One path per input plane (Y; or R, G, B; or Y, Cb, Cr), through the maps of that index.
+        paths = min([self.planes] + [layer.filters for layer in self.conv_layers[:-1]])
         for layer in self.conv_layers:
             kernel = layer.kernel.numpy()
             centre = kernel.shape[0] // 2
             if layer is last:
                 kernel[:] = 0.0
             else:
-                kernel[..., 0] = 0.0
-            kernel[centre, centre, 0, 0] = 1.0
+                kernel[..., :paths] = 0.0
+            for plane in range(paths):
+                kernel[centre, centre, plane, plane] = 1.0
             layer.kernel.assign(kernel)  # biases start at zero already
 
     def build(self, input_shape):
         shape = tuple(input_shape)
-        channels = 1
+        channels = self.planes
         for layer in self.conv_layers:
             layer.build(shape[:3] + (channels,))
             channels = layer.filters

@@ -86,6 +86,7 @@ class PatchStream:
             self.attributes = dict(self.h5.attrs)
             check_attributes(path, self.attributes, expected, TRAIN_FIX)
             self.count, self.image_size, self.label_size = _patch_shapes(self.h5, path)
+            self.planes = self.h5["data"].shape[3]
         except DataFileError:
             self.h5.close()
             raise
@@ -111,8 +112,8 @@ class PatchStream:
         h5_data, h5_label = self.h5["data"], self.h5["label"]
 
         def shuffled_batches():
-            pool_data = np.empty((capacity, self.image_size, self.image_size, 1), np.float32)
-            pool_label = np.empty((capacity, self.label_size, self.label_size, 1), np.float32)
+            pool_data = np.empty((capacity, self.image_size, self.image_size, self.planes), np.float32)
+            pool_label = np.empty((capacity, self.label_size, self.label_size, self.planes), np.float32)
             # Pool slots: slots[:filled] hold patches, slots[filled:] are free. Drawing moves
             # slot numbers, not patches, so each patch is copied once in and once out.
             slots = np.arange(capacity)
@@ -144,8 +145,8 @@ class PatchStream:
             while filled >= batch_size:
                 yield draw()
 
-        signature = (tf.TensorSpec((batch_size, self.image_size, self.image_size, 1), tf.float32),
-                     tf.TensorSpec((batch_size, self.label_size, self.label_size, 1), tf.float32))
+        signature = (tf.TensorSpec((batch_size, self.image_size, self.image_size, self.planes), tf.float32),
+                     tf.TensorSpec((batch_size, self.label_size, self.label_size, self.planes), tf.float32))
         stream = tf.data.Dataset.from_generator(shuffled_batches, output_signature=signature).skip(skip).prefetch(2)
 
         def generate():

@@ -77,7 +77,7 @@ def _restore(run, settings, say):
     for prefix, reason in skipped:
         say(f"Skipping {prefix}: incomplete or damaged ({reason})")
     if restored:
-        checkpoints.check_config(restored, settings.scale, settings.arch, settings.optimizer)
+        checkpoints.check_config(restored, settings.scale, settings.arch, settings.optimizer, settings.channels)
         _check_resume(restored, settings, say)
         bundle = run.bundle
         if not tf.train.load_checkpoint(restored).has_tensor("epoch_losses/.ATTRIBUTES/VARIABLE_VALUE"):

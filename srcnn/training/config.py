@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from srcnn.core import flags
-from srcnn.core.choices import (DEFAULT_IMAGE_SIZE, DEFAULT_SCALE, EXECUTIONS, OPTIMIZERS, SCALES,  # noqa: F401
+from srcnn.core.choices import (CHANNELS, DEFAULT_IMAGE_SIZE, DEFAULT_SCALE, EXECUTIONS, OPTIMIZERS, SCALES,  # noqa: F401
                                 STRATEGIES, TRAINING_PRECISIONS)
 from srcnn.core.errors import DataFileError, ResumeError, SettingError, printable
 from srcnn.core.model import DEFAULT_ARCH, INITIALIZATIONS, normalise_arch, valid_margin
@@ -94,6 +94,9 @@ class TrainSettings:
                                       "default), 9-5-5 (TPAMI 2016), 9-1-1-5; a hidden layer's maps after x, as in "
                                       "9x128-1x64-5 (without x: 64, 32, then 16; the last layer has 1)",
                         check=_arch, parse=architecture, resume=FIXED)
+    channels: str = setting("y", "y (default): the network restores Y, the colour is bicubic; rgb or ycbcr: three "
+                                 "planes in and out (the paper's colour study); the train.h5 must be made for it",
+                            choices=CHANNELS, resume=FIXED)
     image_size: int = setting(DEFAULT_IMAGE_SIZE, "input patch side the h5 must have", check=_positive_int,
                               parse=flags.positive_int)
     optimizer: str = setting("adam", "adam: He init, Adam, cosine decay (default); sgd: the paper's recipe",

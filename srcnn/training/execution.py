@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from srcnn.core.choices import EXECUTIONS, EXECUTIONS_BY_THREADS
+from srcnn.core.colour import CHANNEL_COUNTS
 from srcnn.core.errors import OutputError
 from srcnn.core.model import valid_margin
 from srcnn.core.outputs import OutputKind, rewriting
@@ -110,16 +111,21 @@ def cache_path():
     return os.path.join(folder, CACHE_FILE)
 
 
-def machine_key(settings, batch_size):
-    """What the measurement depends on: the CPU, its cores, TensorFlow, and the step's shape and precision."""
+def cpu_model():
+    """The CPU's model name ("AMD EPYC"), from /proc/cpuinfo where there is one."""
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as handle:
-            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), model)
+            return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), model)
     except OSError:
-        pass
-    return (f"{model} | {core_count()} cores | TensorFlow {tf.__version__} | {training_precision(settings.precision)} "
-            f"| {settings.arch} | batch {batch_size} | {settings.image_size} px")
+        return model
+
+
+def machine_key(settings, batch_size):
+    """What the measurement depends on: the CPU, its cores, TensorFlow, and the step's shape and precision."""
+    return (f"{cpu_model()} | {core_count()} cores | TensorFlow {tf.__version__} | {training_precision(settings.precision)} "
+            f"| {settings.arch}{'' if settings.channels == 'y' else ' ' + settings.channels} | batch {batch_size} "
+            f"| {settings.image_size} px")
 
 
 def read_cache(path):
@@ -178,7 +184,7 @@ def measure_in_children(settings, batch_size):
     rates = {}
     for names in EXECUTIONS_BY_THREADS:
         request = dict(executions=names, precision=settings.precision, arch=settings.arch, batch_size=batch_size,
-                       image_size=settings.image_size)
+                       image_size=settings.image_size, channels=settings.channels)
         command = [sys.executable, "-m", "srcnn.training.execution", json.dumps(request)]
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (package_root,
@@ -191,18 +197,21 @@ def measure_in_children(settings, batch_size):
     return {name: float(rate) for name, rate in rates.items() if name in EXECUTIONS}
 
 
-def measure(executions, precision="auto", arch="9-1-5", batch_size=16, image_size=33, seconds=MEASURE_SECONDS):
+def measure(executions, precision="auto", arch="9-1-5", batch_size=16, image_size=33, channels="y",
+            seconds=MEASURE_SECONDS):
     """{name: patches/s} of the project's own training steps under each execution, on random patches.
 
     All of them must share a thread setting (all per-core or none): call `apply_threads` first.
     """
     label_size = image_size - 2 * valid_margin(arch)
     rng = np.random.default_rng(0)
-    data = rng.random((CHUNK_STEPS, batch_size, image_size, image_size, 1), dtype=np.float32)
-    label = rng.random((CHUNK_STEPS, batch_size, label_size, label_size, 1), dtype=np.float32)
+    planes = CHANNEL_COUNTS[channels]
+    data = rng.random((CHUNK_STEPS, batch_size, image_size, image_size, planes), dtype=np.float32)
+    label = rng.random((CHUNK_STEPS, batch_size, label_size, label_size, planes), dtype=np.float32)
     rates = {}
     for name in executions:
-        settings = TrainSettings(precision=precision, arch=arch, batch_size=batch_size, image_size=image_size)
+        settings = TrainSettings(precision=precision, arch=arch, batch_size=batch_size, image_size=image_size,
+                                 channels=channels)
         run = build_run(settings, tf.distribute.get_strategy(), total_steps=10**6)
         steps = compile_train_steps(run, Execution(name), batch_size)
         steps(data, label).numpy()  # compiles

@@ -5,16 +5,20 @@ resize and format_version against this code's (`convention_attributes`), scale a
 patch sizes against the caller's flags.
 
 `train.h5`
-    data   float32 (N, image_size, image_size, 1): bicubic Y patches in [0, 1]
-    label  float32 (N, label_size, label_size, 1): the centre of the ground-truth Y patch
-    attrs  scale, image_size, label_size, stride, augment (0/1), colour, resize,
-           format_version, source (the folder the images came from)
+    data   float32 (N, image_size, image_size, C): bicubic patches in [0, 1]; C = 1 (Y) or 3
+           (R, G, B or Y, Cb, Cr: `srcnn.core.colour.network_channels`)
+    label  float32 (N, label_size, label_size, C): the centre of the ground-truth patch
+    attrs  scale, image_size, label_size, stride, augment (0/1), channels ("y", "rgb" or
+           "ycbcr"; a file without it is "y"), colour, resize, format_version, source (the
+           folder the images came from)
 
 `test.h5`
     images/<name>/hr            float32 (H, W, 1) ground-truth Y in [0, 1], modcropped
     images/<name>/bicubic       float32 (H, W, 1) the network input (not clipped)
     images/<name>/bicubic_cbcr  float32 (H, W, 2) bicubic Cb, Cr in [0, 1]; absent for
                                 greyscale images
+    images/<name>/hr_rgb        float32 (H, W, 3) ground-truth RGB in [0, 1], modcropped;
+                                absent for greyscale images and in files of earlier releases
     attrs  scale, colour, resize, format_version, source
     Image names are the file names without extension; groups list alphabetically.
 
@@ -66,14 +70,14 @@ def _atomic_h5(path):
         raise OutputError(f"{path}: cannot write ({os_reason(error)})") from None
 
 
-def write_train_h5(path, data, label, *, scale, image_size, label_size, stride, augment, source):
+def write_train_h5(path, data, label, *, scale, image_size, label_size, stride, augment, source, channels="y"):
     """Writes training patches in the layout of this module's docstring."""
     with _atomic_h5(path) as h5:
         h5.create_dataset("data", data=data, dtype="float32")
         h5.create_dataset("label", data=label, dtype="float32")
         h5.attrs.update(_common_attributes(scale, source))
         h5.attrs.update({"image_size": image_size, "label_size": label_size, "stride": stride,
-                         "augment": int(augment)})
+                         "augment": int(augment), "channels": channels})
 
 
 def write_test_h5(path, images, *, scale, source):
@@ -86,6 +90,8 @@ def write_test_h5(path, images, *, scale, source):
             entry.create_dataset("bicubic", data=image.bicubic, dtype="float32")
             if image.bicubic_cbcr is not None:
                 entry.create_dataset("bicubic_cbcr", data=image.bicubic_cbcr, dtype="float32")
+            if image.hr_rgb is not None:
+                entry.create_dataset("hr_rgb", data=image.hr_rgb, dtype="float32")
         h5.attrs.update(_common_attributes(scale, source))
 
 
@@ -117,6 +123,10 @@ def _open_h5(path, required):
     return h5
 
 
+# What an attribute added in a later release means where a file lacks it.
+ATTRIBUTE_DEFAULTS = {"channels": "y"}
+
+
 def check_attributes(path, attributes, expected, fix):
     """Raises DataFileError when an HDF5 file was made with other settings than `expected`.
 
@@ -127,7 +137,7 @@ def check_attributes(path, attributes, expected, fix):
         fix: what the user should do, appended to the message.
     """
     for name, value in expected.items():
-        found = attributes.get(name)
+        found = attributes.get(name, ATTRIBUTE_DEFAULTS.get(name))
         if found is None or found != value:
             raise DataFileError(f"{path}: made with {name}={found}, but {value} is asked for; {fix}")
 
@@ -135,11 +145,12 @@ def check_attributes(path, attributes, expected, fix):
 def _patch_shapes(h5, path):
     """(count, image_size, label_size) of a train.h5, checking data and label agree."""
     data, label = h5["data"], h5["label"]
+    planes = colour.CHANNEL_COUNTS.get(str(h5.attrs.get("channels", "y")), 1)
     for dataset in (data, label):
         if dataset.dtype != np.float32:
             raise DataFileError(f"{path}: {dataset.name[1:]} is {dataset.dtype}, not float32 in [0, 1]; rerun step1_pre.py")
-        if dataset.ndim != 4 or dataset.shape[1] != dataset.shape[2] or dataset.shape[3] != 1:
-            raise DataFileError(f"{path}: {dataset.name[1:]} has shape {dataset.shape}, not (N, size, size, 1); "
+        if dataset.ndim != 4 or dataset.shape[1] != dataset.shape[2] or dataset.shape[3] != planes:
+            raise DataFileError(f"{path}: {dataset.name[1:]} has shape {dataset.shape}, not (N, size, size, {planes}); "
                             "rerun step1_pre.py")
     if data.shape[0] != label.shape[0]:
         raise DataFileError(f"{path}: {data.shape[0]} patches but {label.shape[0]} labels; rerun step1_pre.py")
@@ -213,9 +224,9 @@ def _read_test_entry(path, name, entry, smallest):
     if not isinstance(entry, h5py.Group):
         raise DataFileError(f"{path}: images/{shown} is not a group with hr and bicubic; rerun step1_pre.py")
     arrays = {}
-    for key, channels in (("hr", 1), ("bicubic", 1), ("bicubic_cbcr", 2)):
+    for key, channels in (("hr", 1), ("bicubic", 1), ("bicubic_cbcr", 2), ("hr_rgb", 3)):
         if key not in entry:
-            if key == "bicubic_cbcr":
+            if key in ("bicubic_cbcr", "hr_rgb"):
                 continue
             raise DataFileError(f"{path}: test image {shown} has no {key}; rerun step1_pre.py")
         dataset = entry[key]
@@ -233,4 +244,4 @@ def _read_test_entry(path, name, entry, smallest):
     if min(arrays["hr"].shape[:2]) < smallest:
         raise DataFileError(f"{path}: test image {shown} is {arrays['hr'].shape[1]}x{arrays['hr'].shape[0]}, too "
                         f"small for PSNR/SSIM (at least {smallest} px a side); rerun step1_pre.py without it")
-    return TestImage(name, arrays["hr"], arrays["bicubic"], arrays.get("bicubic_cbcr"))
+    return TestImage(name, arrays["hr"], arrays["bicubic"], arrays.get("bicubic_cbcr"), arrays.get("hr_rgb"))

@@ -35,7 +35,7 @@ from srcnn.training.distribution import _check_workers_agree
 from srcnn.training.execution import CHUNK_STEPS, chunk_function, one_device_execution
 from srcnn.training.progress import Progress
 from srcnn.training.run_folder import RunFolder
-from srcnn.training.summaries import _flush, _log_step, _summary_writers, validate, validation_restorer
+from srcnn.training.summaries import _flush, _log_step, _summary_writers, log_hparams, validate, validation_restorer
 from srcnn.training.update import build_run, describe_compute
 
 
@@ -93,8 +93,10 @@ class _Training:
                                                        patches.count, say, self.execution)
         self.best_psnr = self.folder.trim_history(int(self.run_state.step)) if self.chief else math.inf
         self.run_steps = chunk_function(self.run_state, strategy, self.execution, settings.batch_size)
-        self.restore_test_images = validation_restorer(self.run_state.model, test_images)
+        self.restore_test_images = validation_restorer(self.run_state.model, test_images, settings.scale)
         self.writers = _summary_writers(settings.log_dir, self.chief)
+        if self.chief:
+            log_hparams(settings.log_dir, settings)
         self.rows, self.progress = [], Progress(settings, int(self.run_state.step), self.steps_per_epoch, say)
 
     def run(self):

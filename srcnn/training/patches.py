@@ -84,13 +84,13 @@ def extract_patches(bicubic, hr, image_size, label_size, stride):
     """Input patches of `bicubic` and the centred label patches of `hr`.
 
     Args:
-        bicubic, hr: float32 (H, W, 1) of the same size.
+        bicubic, hr: float32 (H, W, C) of the same size.
         image_size: input patch side (33); label_size: label side (21), the output
             size of the VALID network on an input patch.
         stride: step between patch corners.
 
     Returns:
-        (data, label): float32 (N, image_size, image_size, 1) and (N, label_size, label_size, 1).
+        (data, label): float32 (N, image_size, image_size, C) and (N, label_size, label_size, C).
     """
     offset = (image_size - label_size) // 2
     height, width = hr.shape[:2]
@@ -99,22 +99,23 @@ def extract_patches(bicubic, hr, image_size, label_size, stride):
         for left in range(0, width - image_size + 1, stride):
             data.append(bicubic[top:top + image_size, left:left + image_size])
             label.append(hr[top + offset:top + offset + label_size, left + offset:left + offset + label_size])
-    shape = (0, image_size, image_size, 1), (0, label_size, label_size, 1)
+    planes = hr.shape[-1]
+    shape = (0, image_size, image_size, planes), (0, label_size, label_size, planes)
     if not data:
         return np.zeros(shape[0], np.float32), np.zeros(shape[1], np.float32)
     return np.stack(data).astype(np.float32), np.stack(label).astype(np.float32)
 
 
 def training_patches(paths, scale, image_size=DEFAULT_IMAGE_SIZE, label_size=DEFAULT_LABEL_SIZE,
-                     stride=DEFAULT_STRIDE, augment=False):
+                     stride=DEFAULT_STRIDE, augment=False, channels="y"):
     """Patch pairs from image files, following the paper's preparation.
 
-    Each image: Y channel, modcrop, bicubic down/up, then patches (of each of the 8
-    flips/rotations with `augment`).
+    Each image: the planes of `channels` (Y; or RGB, YCbCr: `colour.network_channels`), modcrop,
+    bicubic down/up, then patches (of each of the 8 flips/rotations with `augment`).
     """
     data, label = [], []
     for path in paths:
-        hr_full = colour.luminance(image_files.load_image(path))
+        hr_full = colour.network_channels(image_files.load_image(path), channels)
         if min(hr_full.shape[:2]) < max(image_size, scale):
             continue  # no patch fits; the caller reports a set that gives none at all
         for hr in (dihedral_variants(hr_full) if augment else [hr_full]):
@@ -124,6 +125,7 @@ def training_patches(paths, scale, image_size=DEFAULT_IMAGE_SIZE, label_size=DEF
             data.append(image_data)
             label.append(image_label)
     if not data:
-        return extract_patches(np.zeros((0, 0, 1), np.float32), np.zeros((0, 0, 1), np.float32), image_size,
-                               label_size, stride)
+        planes = colour.CHANNEL_COUNTS[channels]
+        return extract_patches(np.zeros((0, 0, planes), np.float32), np.zeros((0, 0, planes), np.float32),
+                               image_size, label_size, stride)
     return np.concatenate(data), np.concatenate(label)

@@ -162,7 +162,7 @@ def epochs_for_minutes(settings, patches, test_images, minutes, say=print, strat
         timings.append(((time.perf_counter() - tick), len(chunk)))
     step_seconds = float(np.median([seconds / count for seconds, count in timings[1:] or timings]))
     compile_seconds = timings[0][0] - step_seconds * timings[0][1]  # the real run's first chunk compiles again
-    restore = validation_restorer(run.model, test_images)
+    restore = validation_restorer(run.model, test_images, settings.scale)
     restore()  # traces
     tick = time.perf_counter()
     restore()

@@ -169,7 +169,7 @@ def _results_table(results, test_set, scale):
     paper_mean = PAPER_MEANS.get((test_set, scale))
     per_image = PAPER_PER_IMAGE.get((test_set, scale), {})
     rows = []
-    for name, bicubic_psnr, psnr, bicubic_ssim, ssim in table_rows(results):
+    for name, bicubic_psnr, psnr, bicubic_ssim, ssim, *_ in table_rows(results):
         is_mean = name == "mean"
         paper = (paper_mean[1] if is_mean else per_image.get(plain_name(name))) if paper_mean else None
         paper_bicubic = paper_mean[0] if paper_mean and is_mean else None

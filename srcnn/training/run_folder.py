@@ -28,6 +28,7 @@ import shutil
 from srcnn.core import checkpoints
 from srcnn.core.errors import CheckpointError, OutputError, RunFolderError, os_reason
 from srcnn.core.files import ensure_writable_folder
+from srcnn.core.model import DEFAULT_ARCH, normalise_arch
 from srcnn.core.outputs import rewriting
 from srcnn.training import history
 
@@ -55,20 +56,24 @@ def default_log_dir(scale, checkpoint_dir=None):
     return f"logs/x{scale}" if checkpoint_dir is None else os.path.join(checkpoint_dir, "logs")
 
 
-def default_weights(scale, own_training=True):
+def default_weights(scale, own_training=True, arch=None):
     """The weights a command uses when none are named: with `own_training` the newest
     checkpoint of the default run for `scale` (checkpoint/x{scale}) if there is one, else
-    the shipped weights.
+    the shipped weights; for a named `arch`, its shipped weights.
 
     Raises:
-        CheckpointError: neither is there.
+        CheckpointError: none of these is there.
     """
     trained = default_checkpoint_dir(scale)
-    if own_training and os.path.isdir(trained) and any(name.endswith(".index") for name in os.listdir(trained)):
+    if (own_training and arch is None and os.path.isdir(trained)
+            and any(name.endswith(".index") for name in os.listdir(trained))):
         return checkpoints.resolve(trained)
-    shipped = checkpoints.pretrained_path(scale)
+    shipped = checkpoints.pretrained_path(scale, arch or DEFAULT_ARCH)
     if os.path.exists(shipped + ".index"):
         return shipped
+    if arch is not None:
+        raise CheckpointError(f"no shipped {normalise_arch(arch)} weights for x{scale} (shipped: "
+                              f"{checkpoints.describe_shipped()})")
     raise CheckpointError(f"no weights for x{scale}: no training in {trained} and none shipped; "
                           "train some with step2_train.py")
 

@@ -19,6 +19,28 @@ def _summary_writers(log_dir, chief):
                              "log_dir") from None
 
 
+# The settings a run's row shows on TensorBoard's HParams dashboard (its metrics: eval/psnr, train/loss).
+HPARAMS = ("arch", "channels", "scale", "optimizer", "learning_rate", "initialization", "epochs", "batch_size",
+           "precision", "augment", "seed")
+
+
+def log_hparams(log_dir, settings):
+    """Records the run's settings in `log_dir` as one HParams session, so TensorBoard pointed at
+    a folder of several runs tables them beside their PSNR (the dashboard reads eval/psnr from
+    the session's subfolders)."""
+    from tensorboard.plugins.hparams import api as hparams_api
+    values = {name: value if isinstance(value, (bool, int, float, str)) else str(value)
+              for name, value in ((name, getattr(settings, name, None)) for name in HPARAMS) if value is not None}
+    try:
+        writer = tf.summary.create_file_writer(log_dir)
+        with writer.as_default():
+            hparams_api.hparams(values, trial_id=os.path.basename(os.path.abspath(settings.checkpoint_dir)))
+        writer.close()
+    except tf.errors.OpError as error:
+        raise RunFolderError(f"{log_dir}: cannot write the TensorBoard events ({tf_reason(error)})",
+                             "log_dir") from None
+
+
 def _flush(writers, log_dir):
     """Writes out the summaries the writers hold; RunFolderError when the log folder cannot take them."""
     try:
@@ -36,11 +58,11 @@ def _log_step(writer, step, loss, learning_rate):
         tf.summary.scalar("learning_rate", float(learning_rate))
 
 
-def validation_restorer(model, test_images):
+def validation_restorer(model, test_images, scale):
     """() -> the restored test images, in float32 with replicate padding as step 3 evaluates
     checkpoints, from the current weights of `model` (a float32 twin's, under mixed precision)."""
     twin = float32_model(model)
-    restore = compiled_restorer(twin, test_images, padding="replicate")
+    restore = compiled_restorer(twin, test_images, padding="replicate", scale=scale)
     if twin is model:
         return restore
 

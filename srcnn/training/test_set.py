@@ -19,6 +19,28 @@ class TestImage:
     hr: np.ndarray  # (H, W, 1) ground-truth Y
     bicubic: np.ndarray  # (H, W, 1) bicubic Y, the network input
     bicubic_cbcr: np.ndarray = None  # (H, W, 2), None for greyscale
+    hr_rgb: np.ndarray = None  # (H, W, 3) ground-truth RGB in [0, 1]; None for greyscale (and old test.h5 files)
+
+    def network_input(self, channels, scale):
+        """(H, W, C) bicubic input of a `channels` network ("y": `bicubic`), made as step 1 makes
+        training patches: the ground truth in those planes, bicubic down `scale` times and up."""
+        if channels == "y":
+            return self.bicubic
+        return resampling.degrade(self.ground_truth(channels), scale)[1]
+
+    def ground_truth(self, channels):
+        """(H, W, C) ground truth in a `channels` network's planes.
+
+        Raises:
+            InputError: a colour image without its RGB (a test.h5 of an earlier release).
+        """
+        if channels == "y":
+            return self.hr
+        if self.hr_rgb is None and self.bicubic_cbcr is not None:
+            raise InputError(f"test image {printable(self.name)} has no RGB ground truth (its test.h5 is from an "
+                             "earlier release); rerun step1_pre.py")
+        pixels = colour.to_uint8(self.hr_rgb if self.hr_rgb is not None else self.hr[..., 0])
+        return colour.network_channels(pixels, channels)
 
 
 def smallest_test_side(scale):
@@ -40,11 +62,12 @@ def test_image(path, scale, max_pixels=DEFAULT_MAX_PIXELS):
                         "leave it out of the test folder")
     hr = colour.luminance(image)
     _, bicubic = resampling.degrade(hr, scale)
-    cbcr = None
+    cbcr = rgb = None
     if image.ndim == 3:
         cbcr_hr = colour.rgb_to_ycbcr(image)[..., 1:] / 255.0
         cbcr = resampling.degrade(cbcr_hr, scale)[1]
-    return TestImage(image_name(path), hr, bicubic, cbcr)
+        rgb = (image[..., :3] / 255.0).astype(np.float32)
+    return TestImage(image_name(path), hr, bicubic, cbcr, rgb)
 
 
 def test_images(paths, scale, max_pixels=DEFAULT_MAX_PIXELS):

@@ -36,7 +36,7 @@ def float32_model(model):
     """`model`, or a float32 copy of it if it computes in another precision (validation is float32)."""
     if model.dtype_policy.compute_dtype == "float32":
         return model
-    twin = SRCNN(model.arch)
+    twin = SRCNN(model.arch, channels=model.channels)
     twin.set_weights(model.get_weights())
     return twin
 
@@ -65,7 +65,7 @@ def build_run(settings, strategy, total_steps):
     keras.utils.set_random_seed(settings.seed)
     with strategy.scope():
         model = SRCNN(settings.arch, initialization=resolved_initialization(settings), padding="valid",
-                      dtype=training_precision(settings.precision))
+                      channels=settings.channels, dtype=training_precision(settings.precision))
         optimizer, multipliers = make_optimizer(settings, total_steps)
         optimizer.build(model.trainable_variables)  # slots must exist before a restore fills them
     # Host-side counters, outside the strategy: only the loop (not the replicas) updates them.
@@ -73,7 +73,7 @@ def build_run(settings, strategy, total_steps):
     first_bad_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
     epoch_losses = tf.Variable([0.0, 0.0], dtype=tf.float64, trainable=False)
     bundle = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, epoch_losses=epoch_losses,
-                                 config=checkpoints.Config(settings.scale, settings.arch))
+                                 config=checkpoints.Config(settings.scale, settings.arch, settings.channels))
     return TrainingRun(model, optimizer, multipliers, step, first_bad_step, epoch_losses, bundle)
 
 
@@ -192,6 +192,7 @@ def compile_train_steps(run, execution, batch_size):
             losses = losses.write(index, step(data[index], label[index]))
         return losses.stack()
 
-    return tf.function(steps, input_signature=[tf.TensorSpec((None, batch_size, None, None, 1), tf.float32),
-                                               tf.TensorSpec((None, batch_size, None, None, 1), tf.float32)])
+    planes = run.model.planes
+    return tf.function(steps, input_signature=[tf.TensorSpec((None, batch_size, None, None, planes), tf.float32),
+                                               tf.TensorSpec((None, batch_size, None, None, planes), tf.float32)])
 

@@ -38,6 +38,7 @@ from srcnn.core import checkpoints
 from srcnn.core import colour
 from srcnn.core import image_files
 from srcnn.core.choices import DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_PADDING, DEFAULT_SCALE, DEFAULT_TILE, PRECISIONS, SCALES, UPSCALE_PADDINGS
+from srcnn.core.model import DEFAULT_ARCH, normalise_arch
 from srcnn.core.errors import CheckpointError, InputError, OutputError, SRCNNError, os_reason, printable
 from srcnn.upscaling.export import DeployableSRCNN, export as export_module
 from srcnn.core.outputs import KINDS, Outputs
@@ -70,18 +71,27 @@ class Upscaler:
         _check_padding(padding)
         if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 1:
             raise ValueError(f"tile {tile!r}: must be a whole number of pixels above 0")
+        if getattr(model, "channels", "y") != "y":
+            raise CheckpointError(f"{checkpoint or 'this network'}: restores {colour.CHANNEL_NAMES[model.channels]} planes (the "
+                                  "paper's colour study), which only step 3's evaluation runs; upscaling and export "
+                                  "take networks of Y")
         self.model, self.scale, self.checkpoint = model, int(scale), checkpoint
         self.precision = resolve_precision(precision)
         self.network = engines.TiledSRCNN(model, padding, self.precision, tile)
         self._composed = None  # the composed engine, made on first use
 
     @classmethod
-    def pretrained(cls, scale=DEFAULT_SCALE, **options):
-        """The shipped weights for `scale` (2, 3 or 4); `options` as for the constructor."""
+    def pretrained(cls, scale=DEFAULT_SCALE, arch=DEFAULT_ARCH, **options):
+        """The shipped weights of network `arch` ("9-1-5", or "9-5-5": `checkpoints.describe_shipped`)
+        for `scale` (2, 3 or 4); `options` as for the constructor."""
         if isinstance(scale, bool) or not isinstance(scale, numbers.Integral) or int(scale) not in SCALES:
             raise ValueError(f"no shipped weights for scale {scale}: there are x2, x3 and x4")
         scale = int(scale)  # numpy's integers too
-        return cls.from_checkpoint(checkpoints.pretrained_path(scale), **options)
+        path = checkpoints.pretrained_path(scale, arch)  # a bad arch: ValueError
+        if not os.path.exists(path + ".index"):
+            raise ValueError(f"no shipped {normalise_arch(arch)} weights for x{scale}; shipped: "
+                             f"{checkpoints.describe_shipped()}")
+        return cls.from_checkpoint(path, **options)
 
     @classmethod
     def from_checkpoint(cls, path, padding=DEFAULT_PADDING, scale=None, **options):

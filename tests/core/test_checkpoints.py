@@ -35,7 +35,7 @@ def test_restore_in_a_fresh_process_gives_identical_output(tmp_path):
 def test_config_is_checked(tmp_path):
     prefix = str(tmp_path / "srcnn")
     checkpoints.export_weights(SRCNN("9-5-5"), 2, prefix)
-    assert checkpoints.read_config(prefix) == {"scale": 2, "arch": "9-5-5"}
+    assert checkpoints.read_config(prefix) == {"scale": 2, "arch": "9-5-5", "channels": "y"}
     with pytest.raises(ResumeError, match="9-5-5 network, not 9-1-5") as refused:
         checkpoints.check_config(prefix, 2, "9-1-5")
     assert (refused.value.setting, refused.value.recorded) == ("arch", "9-5-5")
@@ -49,7 +49,7 @@ def test_config_is_checked(tmp_path):
 def test_a_network_of_any_depth_and_widths_comes_back_as_saved(tmp_path, arch, name):
     model = SRCNN(arch)
     prefix = checkpoints.export_weights(model, 2, str(tmp_path / "srcnn"))
-    assert checkpoints.read_config(prefix) == {"scale": 2, "arch": name}
+    assert checkpoints.read_config(prefix) == {"scale": 2, "arch": name, "channels": "y"}
     loaded, _ = checkpoints.load_model(prefix)
     assert loaded.arch == name and len(loaded.get_weights()) == len(model.get_weights())
     for got, saved in zip(loaded.get_weights(), model.get_weights()):

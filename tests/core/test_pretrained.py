@@ -19,7 +19,7 @@ TARGETS = [("Set5", 2, 36.34), ("Set5", 3, 32.39), ("Set5", 4, 30.09), ("Set14",
 def test_shipped_weights_reach_the_paper(tmp_path, capsys, test_set, scale, paper):
     folder = dataset("Test", test_set)
     weights = pretrained_path(scale)
-    assert read_config(weights) == {"scale": scale, "arch": "9-1-5"}
+    assert read_config(weights) == {"scale": scale, "arch": "9-1-5", "channels": "y"}
     assert step3_test.main(["--test-dir", str(folder), "--scale", str(scale), "--checkpoint", weights,
                             "--sample-dir", str(tmp_path)]) == 0
     weights_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("weights:"))

@@ -45,7 +45,7 @@ def check_run(run_dir, reference):
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert float(rows[-1]["loss"]) < 0.5 * float(rows[0]["loss"])
     model, config = checkpoints.load_model(checkpoints.resolve(str(run_dir / "checkpoint")))
-    assert config == {"scale": 3, "arch": "9-1-5"}
+    assert config == {"scale": 3, "arch": "9-1-5", "channels": "y"}
     assert abs(evaluate_images(model, reference.test_images, 3)[0].psnr - float(rows[-1]["psnr"])) < 1e-3
     for distributed_weights, single_weights in zip(model.get_weights(), reference.model.get_weights()):
         np.testing.assert_allclose(distributed_weights, single_weights, atol=1e-4)

@@ -1,0 +1,56 @@
+"""The paper's studies: train each network at one budget, evaluate, and write docs/paper.md.
+
+    python paper_studies.py                    # every study (hours on 2 cores); rerun to continue
+    python paper_studies.py --study filter-sizes --study depth
+    python paper_studies.py --plan             # what is done and left, with the expected time
+    python paper_studies.py --page             # docs/paper.md from docs/paper/runs/ only
+
+Runs live in --runs-dir (checkpoints, logs, samples); each complete one leaves a result.json
+there, copied with its history.csv to docs/paper/runs/. A killed study continues where it
+stopped: a run already complete is skipped, a run stopped midway resumes from its checkpoint.
+The studies, the paper's figures and their sources: srcnn/commands/studies.py and paper.py.
+"""
+
+import argparse
+import os
+import sys
+
+from srcnn.core.errors import exit_on_interrupt, exit_on_user_error
+from srcnn.core.flags import positive_int
+from srcnn.commands import paper, studies
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--study", action="append", choices=studies.STUDY_KEYS, default=None,
+                        help="a study to run (repeatable; default every one)")
+    parser.add_argument("--runs-dir", default=os.path.join("runs", "paper"),
+                        help="the runs' checkpoints, logs and results")
+    parser.add_argument("--epochs", type=positive_int, default=studies.EPOCHS, help="the budget of every run")
+    parser.add_argument("--train-dir", default="Train", help="training images")
+    parser.add_argument("--test-root", default="Test", help="a folder holding Set5/ and Set14/")
+    parser.add_argument("--docs-root", default=".", help="where docs/paper.md and docs/paper/ are written")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--plan", action="store_true", help="say what is done and left; train nothing")
+    mode.add_argument("--page", action="store_true", help="write docs/paper.md from docs/paper/runs/; train nothing")
+    return parser.parse_args(argv)
+
+
+@exit_on_interrupt("the run in progress resumes from its last checkpoint; rerun paper_studies.py")
+@exit_on_user_error()
+def main(argv=None):
+    args = parse_args(argv)
+    folder = studies.StudyFolder(args.runs_dir, args.train_dir, args.test_root, args.epochs)
+    runs = studies.planned_runs(args.study or studies.STUDY_KEYS)
+    if args.plan:
+        print("\n".join(studies.plan(folder, runs)))
+        return 0
+    if not args.page:
+        studies.run_studies(folder, runs, say=print)
+        paper.copy_results(folder, runs, args.docs_root)
+    print(f"wrote {paper.write_page(args.docs_root, args.epochs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
