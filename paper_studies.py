@@ -3,7 +3,7 @@
     python paper_studies.py                    # every study (hours on 2 cores); rerun to continue
     python paper_studies.py --study filter-sizes --study depth
     python paper_studies.py --plan             # what is done and left, with the expected time
-    python paper_studies.py --page             # docs/paper.md from docs/paper/runs/ only
+    python paper_studies.py --page             # docs/paper.md from the runs done so far; trains nothing
 
 Runs live in --runs-dir (checkpoints, logs, samples); each complete one leaves a result.json
 there, copied with its history.csv to docs/paper/runs/. A killed study continues where it
@@ -32,7 +32,8 @@ def parse_args(argv):
     parser.add_argument("--docs-root", default=".", help="where docs/paper.md and docs/paper/ are written")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--plan", action="store_true", help="say what is done and left; train nothing")
-    mode.add_argument("--page", action="store_true", help="write docs/paper.md from docs/paper/runs/; train nothing")
+    mode.add_argument("--page", action="store_true",
+                      help="write docs/paper.md from the runs done so far (and docs/paper/runs/); train nothing")
     return parser.parse_args(argv)
 
 
@@ -45,11 +46,18 @@ def main(argv=None):
     if args.plan:
         print("\n".join(studies.plan(folder, runs)))
         return 0
-    if not args.page:
-        studies.run_studies(folder, runs, say=print)
-        paper.copy_results(folder, runs, args.docs_root)
+    if args.page:
+        paper.copy_results(folder, studies.planned_runs(studies.STUDY_KEYS), args.docs_root)
+    else:
+        # The page follows the study: rewritten after each run, so a stopped study leaves it current.
+        studies.run_studies(folder, runs, say=print, done=lambda run: publish(folder, run, args))
     print(f"wrote {paper.write_page(args.docs_root, args.epochs)}")
     return 0
+
+
+def publish(folder, run, args):
+    paper.copy_results(folder, [run], args.docs_root)
+    paper.write_page(args.docs_root, args.epochs)
 
 
 if __name__ == "__main__":

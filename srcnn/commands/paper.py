@@ -201,7 +201,7 @@ Set5 and Set14 (Y of MATLAB's `rgb2ycbcr`, `scale` pixels shaved, replicate padd
     python paper_studies.py                      # every study; rerun to continue a stopped one
     python paper_studies.py --study depth        # one study
     python paper_studies.py --plan               # what is done, what is left, the expected time
-    python paper_studies.py --page               # this page from docs/paper/runs/, nothing trained
+    python paper_studies.py --page               # this page from the runs done so far, nothing trained
     tensorboard --logdir runs/paper              # HParams: the runs as a table; PSNR against time
 
 Each run's commands (step 2 with its flags, step 3 on Set5 and Set14) are in its

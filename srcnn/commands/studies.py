@@ -291,8 +291,9 @@ def plan(folder, runs):
     return lines
 
 
-def run_studies(folder, runs, say=print):
-    """Completes every run of `runs` not yet complete, saying before each what is left."""
+def run_studies(folder, runs, say=print, done=lambda run: None):
+    """Completes every run of `runs` not yet complete, saying before each what is left; calls
+    `done(run)` after each."""
     for index, run in enumerate(runs):
         if folder.result(run) is not None:
             continue
@@ -301,3 +302,4 @@ def run_studies(folder, runs, say=print):
         say(f"run {index + 1}/{len(runs)}: {run.name} (about {duration(estimates[run])}); "
             f"{len(left)} runs left, about {duration(sum(estimates.values()))} in all")
         complete_run(folder, run, say)
+        done(run)

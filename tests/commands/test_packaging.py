@@ -55,6 +55,8 @@ def test_wheel_holds_the_package_the_weights_and_the_console_scripts(wheel):
         # the recipe that step 3 prints on the weights line, and the curve of the sample page
         assert f"srcnn/pretrained/x{scale}/recipe.json" in names
         assert f"srcnn/pretrained/x{scale}/history.csv" in names
+    for name in ("srcnn.index", "srcnn.data-00000-of-00001", "recipe.json", "history.csv"):
+        assert f"srcnn/pretrained/9-5-5/x3/{name}" in names  # the other shipped networks, in <arch>/x<scale>/
     assert {"srcnn/__init__.py", "srcnn/upscaling/upscaler.py", "srcnn/upscaling/export.py", "srcnn/commands/cli.py"} <= names
     assert "srcnn-upscale = srcnn.commands.cli:upscale_main" in entry_points
     assert "srcnn-export = srcnn.commands.cli:export_main" in entry_points
@@ -70,13 +72,14 @@ def test_installed_package_finds_its_weights_from_any_folder(wheel, tmp_path):
     elsewhere.mkdir()
     probe = ("import sys; sys.path.insert(0, sys.argv[1]); "
              "from srcnn.core import checkpoints; print(checkpoints.pretrained_path(3)); "
-             "print(checkpoints.read_config(checkpoints.pretrained_path(3)))")
+             "print(checkpoints.read_config(checkpoints.pretrained_path(3))); print(checkpoints.describe_shipped())")
     finished = subprocess.run([sys.executable, "-I", "-c", probe, str(site)], cwd=elsewhere, capture_output=True,
                               text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
-    path, config = finished.stdout.strip().splitlines()[-2:]
+    path, config, shipped = finished.stdout.strip().splitlines()[-3:]
     assert path == str(site / "srcnn" / "pretrained" / "x3" / "srcnn")
-    assert config == "{'scale': 3, 'arch': '9-1-5'}"
+    assert config == "{'scale': 3, 'arch': '9-1-5', 'channels': 'y'}"
+    assert shipped == "9-1-5 x2, x3, x4; 9-5-5 x3"
 
 
 def module_imports(path, package_root):

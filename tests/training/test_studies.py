@@ -76,10 +76,10 @@ def test_a_rerun_skips_complete_runs_and_continues_with_the_rest(tmp_path, monke
     folder = StudyFolder(str(tmp_path), "Train", "Test")
     runs = studies.planned_runs(["filter-numbers"])
     write_result(folder, runs[0], minutes=20.0)
-    completed, said = [], []
+    completed, published, said = [], [], []
     monkeypatch.setattr(studies, "complete_run", lambda folder, run, say: completed.append(run))
-    studies.run_studies(folder, runs, say=said.append)
-    assert completed == runs[1:]
+    studies.run_studies(folder, runs, say=said.append, done=published.append)
+    assert completed == published == runs[1:]
     assert said[0].startswith("run 2/3: 9-1-5_x3 (about ") and "2 runs left" in said[0]
 
 
@@ -159,7 +159,7 @@ def test_a_study_runs_end_to_end_and_a_rerun_trains_nothing(tmp_path, capsys):
         assert result["epochs"] == 1 and result["Set5"]["srcnn_psnr"] > 10 and result["seconds_per_image"] > 0
         assert result["commands"][0].startswith("python step1_pre.py --train-dir ") and result["commands"][1].startswith(f"python step2_train.py --arch {result['arch']} --scale 3 --epochs 1")
     text = (tmp_path / "docs" / "paper.md").read_text()
-    assert text.count("not run yet") == 3 + 6 + 2  # filter sizes (9-1-5 done), depth, colour
+    assert text.count("not run yet") == 3 + 5 + 2  # filter sizes, depth and colour, less the 9-1-5 done
     capsys.readouterr()
     assert paper_studies.main(flags) == 0 and "run " not in capsys.readouterr().out
     assert paper_studies.main([*flags[:4], "--runs-dir", str(tmp_path / "runs"), "--plan"]) == 0
