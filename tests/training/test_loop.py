@@ -55,7 +55,7 @@ def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp
     assert all(variable.dtype == "float32" for variable in model.trainable_variables)
     # The recipe beside the newest and the best checkpoint, with the defaults resolved.
     # The whole config, resolved: what decides the weights, and the rest (folders, logging).
-    weights = {"scale": 3, "arch": "9-1-5", "optimizer": "adam", "learning_rate": 0.001,
+    weights = {"scale": 3, "arch": "9-1-5", "channels": "y", "optimizer": "adam", "learning_rate": 0.001,
                "initialization": "identity", "epochs": 2,
                "batch_size": 32, "seed": 0, "augment": True, "precision": "mixed_bfloat16"}
     expected = {**weights, "checkpoint_dir": str(tmp_path / "checkpoint"), "log_dir": str(tmp_path / "logs"),

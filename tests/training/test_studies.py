@@ -96,7 +96,7 @@ def test_the_verdict_says_whether_the_paper_holds_with_the_numbers():
     reversed_figures = dict(zip(RESULTS, sorted(RESULTS.values())))
     assert "does not hold here" in paper.verdict("filter-numbers", results_of(reversed_figures))
     partly = paper.verdict("filter-numbers", results_of({"9-1-5_x3": 32.3, "9x32-1x16-5_x3": 32.4}))
-    assert "holds here for" not in partly and "does not hold here" in partly and "(1 pairs not measured yet)" in partly
+    assert "holds here for" not in partly and "does not hold here" in partly and "(1 pair not measured yet)" in partly
     assert paper.verdict("depth", {}).endswith("Not measured here yet.")
 
 
@@ -164,3 +164,15 @@ def test_a_study_runs_end_to_end_and_a_rerun_trains_nothing(tmp_path, capsys):
     assert paper_studies.main(flags) == 0 and "run " not in capsys.readouterr().out
     assert paper_studies.main([*flags[:4], "--runs-dir", str(tmp_path / "runs"), "--plan"]) == 0
     assert capsys.readouterr().out.strip().endswith("all 3 runs done")
+
+
+def test_the_colour_verdict_compares_rgb_psnr_where_the_paper_does():
+    figures = {"9-1-5_x3": {"Set5": {"srcnn_psnr": 32.4, "srcnn_rgb_psnr": 30.0}},
+               "9-1-5_x3_ycbcr": {"Set5": {"srcnn_psnr": 31.0, "srcnn_rgb_psnr": 29.0}},
+               "9-1-5_x3_rgb": {"Set5": {"srcnn_psnr": 32.3, "srcnn_rgb_psnr": 30.2}}}
+    text = paper.verdict("colour", figures)
+    assert "It holds here: 9-1-5 32.40 > 9-1-5 ycbcr 31.00; 9-1-5 rgb (RGB) 30.20 > 9-1-5 (RGB) 30.00 dB" in text
+    figures["9-1-5_x3"]["Set5"]["srcnn_rgb_psnr"] = 30.5
+    assert "holds here for 1 of 2 pairs" in paper.verdict("colour", figures)
+    del figures["9-1-5_x3"]["Set5"]["srcnn_rgb_psnr"]  # a result from before RGB PSNR was measured
+    assert "(1 pair not measured yet)" in paper.verdict("colour", figures)
