@@ -211,13 +211,31 @@ def seconds_per_image(weights, test_dir, scale, repeats=3):
     return sum(timings) / len(timings), ", ".join(sorted(engines))
 
 
+def epoch_seconds(rows):
+    """Each epoch's duration from history.csv rows, whose `seconds` count from the start of the
+    process that trained them (they start again from zero where a run was resumed)."""
+    durations, previous = [], 0.0
+    for row in rows:
+        seconds = row["seconds"]
+        durations.append(seconds - previous if seconds >= previous else seconds)
+        previous = seconds
+    return durations
+
+
+def steady_minutes(rows):
+    """Training time at the run's median epoch time (validation included): what the run costs
+    on this CPU, without the pauses and slow epochs of a machine shared with other work."""
+    durations = sorted(epoch_seconds(rows))
+    return durations[len(durations) // 2] * len(durations) / 60 if durations else None
+
+
 def training_minutes(folder, run):
-    """Training time (wall clock, validation included) from the run's history.csv; None if shipped."""
+    """(steady minutes, wall-clock minutes) of training from the run's history.csv; (None, None) if shipped."""
     if run.shipped:
-        return None
+        return None, None
     from srcnn.training import history
     rows = history.read(os.path.join(folder.run_dir(run), "logs", "history.csv"))[0]
-    return rows[-1]["seconds"] / 60 if rows else None
+    return steady_minutes(rows), sum(epoch_seconds(rows)) / 60 if rows else None
 
 
 def complete_run(folder, run, say=print):
@@ -231,8 +249,9 @@ def complete_run(folder, run, say=print):
         _call(evaluate_command(folder, run, test_set), f"evaluating {run.name} on {test_set}")
         figures[test_set] = read_means(os.path.join(folder.run_dir(run), test_set, "results.csv"))
     seconds, engine = seconds_per_image(folder.weights(run), os.path.join(folder.test_root, TEST_SETS[0]), run.scale)
+    steady, wall = training_minutes(folder, run)
     result = {"run": run.name, "arch": run.arch, "scale": run.scale, "channels": run.channels, "shipped": run.shipped,
-              "epochs": None if run.shipped else folder.epochs, "train_minutes": training_minutes(folder, run),
+              "epochs": None if run.shipped else folder.epochs, "train_minutes": steady, "wall_minutes": wall,
               "macs_per_patch": run.macs_per_patch(), "seconds_per_image": seconds, "engine": engine,
               "cpu": f"{cpu_model()}, {core_count()} cores", **figures,
               "commands": [shown(arguments) for arguments in

@@ -176,3 +176,11 @@ def test_the_colour_verdict_compares_rgb_psnr_where_the_paper_does():
     assert "holds here for 1 of 2 pairs" in paper.verdict("colour", figures)
     del figures["9-1-5_x3"]["Set5"]["srcnn_rgb_psnr"]  # a result from before RGB PSNR was measured
     assert "(1 pair not measured yet)" in paper.verdict("colour", figures)
+
+
+def test_training_time_survives_resumes_and_pauses():
+    # seconds count from each process's start: a resume after epoch 3, a 1,000 s pause in epoch 5
+    rows = [{"seconds": seconds} for seconds in (10.0, 20.0, 30.0, 12.0, 1022.0, 1032.0)]
+    assert studies.epoch_seconds(rows) == [10.0, 10.0, 10.0, 12.0, 1010.0, 10.0]
+    assert studies.steady_minutes(rows) == pytest.approx(6 * 10.0 / 60)
+    assert studies.steady_minutes([]) is None
