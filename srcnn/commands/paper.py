@@ -103,11 +103,9 @@ def committed_results(docs_root):
     """{run name: result dict} from docs/paper/runs/."""
     results, root = {}, os.path.join(docs_root, RUNS_FOLDER)
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        try:
-            with open(os.path.join(root, name, "result.json")) as handle:
-                results[name] = json.load(handle)
-        except (OSError, ValueError):
-            continue
+        result = studies.read_result(os.path.join(root, name, "result.json"))
+        if result is not None:
+            results[name] = result
     return results
 
 

@@ -112,18 +112,31 @@ class StudyFolder:
         return os.path.join(self.run_dir(run), "result.json")
 
     def result(self, run):
-        """The run's result.json as a dict, or None while the run is not complete."""
-        try:
-            with open(self.result_path(run)) as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return None
+        """The run's result.json as a dict, or None while the run is not complete (or it is damaged)."""
+        return read_result(self.result_path(run))
 
     def weights(self, run):
         if run.shipped:
             from srcnn.core import checkpoints
             return checkpoints.pretrained_path(run.scale)
         return self.run_dir(run)
+
+
+# What every result.json holds (`complete_run`); one without them is redone.
+RESULT_FIELDS = ("run", "epochs", "train_minutes", "macs_per_patch", "seconds_per_image", "cpu", "Set5", "Set14")
+
+
+def read_result(path):
+    """A result.json as a dict, or None if it is missing, damaged or lacks a field."""
+    try:
+        with open(path) as handle:
+            result = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(result, dict) or any(field not in result for field in RESULT_FIELDS) or not all(
+            isinstance(result[test_set], dict) and "srcnn_psnr" in result[test_set] for test_set in TEST_SETS):
+        return None
+    return result
 
 
 def command(script, *flags):
