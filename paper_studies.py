@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from srcnn.core.errors import exit_on_interrupt, exit_on_user_error
+from srcnn.core.errors import OutputError, exit_on_interrupt, exit_on_user_error
 from srcnn.core.flags import positive_int
 from srcnn.commands import paper, studies
 
@@ -38,11 +38,15 @@ def parse_args(argv):
 
 
 @exit_on_interrupt("the run in progress resumes from its last checkpoint; rerun paper_studies.py")
-@exit_on_user_error()
+@exit_on_user_error(hints={OutputError: "move what is in the way, or pass another --docs-root"})
 def main(argv=None):
     args = parse_args(argv)
     folder = studies.StudyFolder(args.runs_dir, args.train_dir, args.test_root, args.epochs)
     runs = studies.planned_runs(args.study or studies.STUDY_KEYS)
+    every = studies.planned_runs(studies.STUDY_KEYS)
+    folder.check(every if args.page else runs, training=not (args.plan or args.page))
+    if not args.plan:
+        paper.check_page_outputs(args.docs_root, every)  # before any run: a page it could not write is said now
     if args.plan:
         print("\n".join(studies.plan(folder, runs)))
         return 0

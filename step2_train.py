@@ -27,7 +27,7 @@ from srcnn.core.flags import flag_name, setting_hint
 from srcnn.training import batches
 from srcnn.training import execution as executions
 from srcnn.training import hdf5
-from srcnn.training.config import add_flags, settings_from_flags
+from srcnn.training.config import add_flags, check_inputs, settings_from_flags
 from srcnn.training.distribution import make_strategy
 from srcnn.training.loop import train_on
 from srcnn.training.progress import epochs_for_minutes
@@ -116,10 +116,11 @@ def main(argv=None):
     settings = settings_from_flags(args)
     strategy = make_strategy(settings.strategy, settings.replicas)  # before anything else touches the devices
     patches, streaming = open_patches(settings)
-    execution = choose_execution(settings, strategy, patches)  # before TensorFlow starts its threads
-    if execution:
-        settings = dataclasses.replace(settings, execution=execution.name)
     with contextlib.closing(patches) if streaming else contextlib.nullcontext():
+        check_inputs(settings, patches, strategy)  # patches that do not fit: said before any measuring or folder
+        execution = choose_execution(settings, strategy, patches)  # before TensorFlow starts its threads
+        if execution:
+            settings = dataclasses.replace(settings, execution=execution.name)
         test_images, _ = hdf5.read_test_h5(settings.test_h5, {"scale": settings.scale})
         for line in (streaming, describe_replicas(strategy, settings.batch_size)):
             if line:

@@ -161,7 +161,9 @@ def weights_for(checkpoint, scale, arch=None):
     prefix = (checkpoints.resolve(checkpoint) if checkpoint
               else default_weights(scale or DEFAULT_SCALE, own_training=False, arch=arch))
     try:
-        return prefix, checkpoints.check_scale(prefix, scale)["scale"]
+        config = checkpoints.check_scale(prefix, scale)
+        checkpoints.check_upscalable(prefix, config["channels"])  # before any output folder is made
+        return prefix, config["scale"]
     except checkpoints.WrongScale as error:
         raise SRCNNError(f"{prefix}: trained for x{error.recorded}, but --scale is {scale}; "
                          f"leave --scale out or pass x{scale} weights with --checkpoint") from None

@@ -84,6 +84,24 @@ MARKDOWN = outputs.OutputKind("Markdown page", recognise=os.path.isfile)
 FIGURE = outputs.OutputKind("PNG figure", recognise=os.path.isfile)
 
 
+def page_outputs(docs_root, runs):
+    """[(path, kind)] of what writing the page may write: docs/paper.md, the curves, the runs' files."""
+    docs = os.path.join(docs_root, "docs")
+    written = [(os.path.join(docs, "paper.md"), MARKDOWN)]
+    written += [(os.path.join(docs, "paper", f"{study.key}.png"), FIGURE) for study in studies.STUDIES]
+    written += [(os.path.join(docs_root, RUNS_FOLDER, run.name, name), outputs.ANY_FILE)
+                for run in runs for name in ("result.json", "history.csv")]
+    return written
+
+
+def check_page_outputs(docs_root, runs):
+    """Raises OutputError before anything is written if one of the page's files may not be (a link,
+    a folder where a file goes, a file where a folder goes)."""
+    checker = outputs.Outputs(overwrite=True)
+    for path, kind in page_outputs(docs_root, runs):
+        checker.check(path, kind)
+
+
 def copy_results(folder, runs, docs_root):
     """Copies each complete run's result.json and history.csv to docs/paper/runs/<run>/."""
     for run in runs:
@@ -92,8 +110,9 @@ def copy_results(folder, runs, docs_root):
         target = os.path.join(docs_root, RUNS_FOLDER, run.name)
         outputs.Outputs().make_folder(target)
         sources = [(folder.result_path(run), "result.json")]
-        if not run.shipped:
-            sources.append((os.path.join(folder.run_dir(run), "logs", "history.csv"), "history.csv"))
+        history = os.path.join(folder.run_dir(run), "logs", "history.csv")
+        if not run.shipped and os.path.isfile(history):  # the curve; a result alone still makes its table cells
+            sources.append((history, "history.csv"))
         for source, name in sources:
             with outputs.rewriting(os.path.join(target, name)) as temporary:
                 shutil.copyfile(source, temporary)
@@ -271,10 +290,19 @@ def page(results, docs_root, epochs):
 
 
 def write_page(docs_root, epochs):
-    """docs/paper.md (and its PNGs) from docs/paper/runs/; returns its path."""
+    """docs/paper.md (and its PNGs) from docs/paper/runs/; returns its path.
+
+    `epochs`: the budget the page states when no result says it (the results' own otherwise).
+    """
     path = os.path.join(docs_root, "docs", "paper.md")
+    check_page_outputs(docs_root, [])
     outputs.Outputs().make_folder(os.path.join(docs_root, "docs", "paper"))
-    text = page(committed_results(docs_root), docs_root, epochs)
+    results = committed_results(docs_root)
+    budgets = sorted({result["epochs"] for result in results.values() if result.get("epochs")})
+    if len(budgets) > 1:
+        raise studies.StudyError(f"{os.path.join(docs_root, RUNS_FOLDER)}: holds runs of {budgets} epochs; one page "
+                                 "tables runs of one budget")
+    text = page(results, docs_root, budgets[0] if budgets else epochs)
     with outputs.rewriting(path, MARKDOWN) as temporary, open(temporary, "w") as handle:
         handle.write(text)
     return path

@@ -101,6 +101,35 @@ class StudyFolder:
     def __init__(self, runs_dir, train_dir, test_root, epochs=EPOCHS):
         self.runs_dir, self.train_dir, self.test_root, self.epochs = runs_dir, train_dir, test_root, epochs
 
+    def check(self, runs, training=False):
+        """Raises StudyError for a runs folder that is not one, or runs of another budget; with
+        `training`, also for missing images."""
+        if os.path.lexists(self.runs_dir) and not os.path.isdir(self.runs_dir):
+            raise StudyError(f"{self.runs_dir}: not a folder; pass a folder for the runs (or a new name)")
+        for run in runs:
+            recorded = self.recorded_epochs(run)
+            if recorded is not None and recorded != self.epochs:
+                raise StudyError(f"{self.run_dir(run)}: trained for {recorded} epochs, but the budget is {self.epochs}; "
+                                 f"pass --epochs {recorded} to go on with this study, or another --runs-dir")
+        if training:
+            for folder in [self.train_dir] + [os.path.join(self.test_root, name) for name in TEST_SETS]:
+                if not os.path.isdir(folder):
+                    raise StudyError(f"{folder}: no such folder of images; pass --train-dir and --test-root")
+
+    def recorded_epochs(self, run):
+        """The budget `run` was started with (its result.json, else its recipe.json), or None."""
+        if run.shipped:
+            return None
+        result = self.result(run)
+        if result is not None:
+            return result["epochs"]
+        try:
+            with open(os.path.join(self.run_dir(run), "recipe.json")) as handle:
+                epochs = json.load(handle).get("epochs")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return epochs if isinstance(epochs, int) else None
+
     def run_dir(self, run):
         return os.path.join(self.runs_dir, run.name)
 

@@ -262,6 +262,18 @@ def check_scale(prefix, scale, config=None):
     return config
 
 
+def check_upscalable(name, channels):
+    """Raises CheckpointError for a network that upscaling and export cannot run: one of colour planes.
+
+    Args:
+        name: the checkpoint (or what else holds the network), for the message.
+        channels: the network's ("y", "rgb" or "ycbcr").
+    """
+    if channels != "y":
+        raise CheckpointError(f"{name}: restores {CHANNEL_NAMES[channels]} planes (the paper's colour study), "
+                              "which only step 3's evaluation runs; upscaling and export take networks of Y")
+
+
 def check_config(prefix, scale, arch, optimizer=None, channels="y"):
     """The config of a checkpoint a training continues, checked against its settings.
 

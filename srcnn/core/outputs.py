@@ -245,18 +245,18 @@ class Outputs:
             raise OutputExistsError(f"{name}: already exists")
         return True
 
-    def _check_parents(self, path):
+    def _check_parents(self, path, name=None):
         part = os.path.dirname(os.path.abspath(path))
         while part and not os.path.lexists(part):
             part = os.path.dirname(part) if os.path.dirname(part) != part else ""
         if part and not os.path.isdir(part):
-            raise OutputError(f"{printable(path)}: {printable(part)} is a file, not a folder")
+            raise OutputError(f"{printable(name or path)}: {printable(part)} is a file, not a folder")
 
     def make_folder(self, path):
         """Creates the folder `path` (and its parents) for outputs; refuses a file in the way."""
         if os.path.isdir(path):
             return
-        self._check_parents(os.path.join(path, "x"))
+        self._check_parents(os.path.join(path, "x"), name=path)  # the folder itself may be the file in the way
         try:
             os.makedirs(path, exist_ok=True)
         except OSError as error:

@@ -27,7 +27,7 @@ import numpy as np
 from srcnn.training import history
 from srcnn.core import metrics
 from srcnn.training import run_folder
-from srcnn.core.colour import colour_output
+from srcnn.core.colour import colour_output, to_uint8
 from srcnn.core import image_files
 from srcnn.training.evaluate import table_rows
 from srcnn.core.errors import SRCNNError, SettingError, os_reason
@@ -135,7 +135,8 @@ def _write_page(folder, images, results, scale, weights, padding, history_path):
         versions = {"label": image.hr, "input": image.bicubic, "srcnn": result.sr}
         crop_psnr = {}
         for kind, y in versions.items():
-            colour = colour_output(np.clip(y, 0.0, 1.0), image.bicubic_cbcr)
+            colour = (to_uint8(result.sr_rgb) if kind == "srcnn" and result.sr_rgb is not None
+                      else colour_output(np.clip(y, 0.0, 1.0), image.bicubic_cbcr))
             if kind != "srcnn":  # srcnn.training.evaluate wrote <name>_srcnn_color.png
                 image_files.save_png(os.path.join(folder, f"{image.name}_{kind}_color.png"), colour)
             image_files.save_png(os.path.join(folder, f"{image.name}_{kind}_crop.png"), enlarge(colour[window]))
@@ -147,6 +148,7 @@ def _write_page(folder, images, results, scale, weights, padding, history_path):
         title=html.escape(f"SRCNN x{scale} on {test_set or f'{len(images)} test images'}"),
         style=_STYLE,
         weights=html.escape(weights), padding=html.escape(padding), scale=scale,
+        colours=COLOUR_NETWORK_NOTE if any(result.sr_rgb is not None for result in results) else Y_NETWORK_NOTE,
         table=_results_table(results, test_set, scale),
         curve=_curve_section(curve, history_path, results, test_set, scale),
         sections="\n".join(sections))
@@ -155,6 +157,13 @@ def _write_page(folder, images, results, scale, weights, padding, history_path):
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(page)
     return path
+
+
+Y_NETWORK_NOTE = ("Colours: all three versions of an image carry the bicubic Cb/Cr, so they differ only in Y, "
+                  "which the network restores and the figures measure.")
+COLOUR_NETWORK_NOTE = ("Colours: this network restores all three planes, so its version is its own colour "
+                       "output, and the ground truth and bicubic carry the bicubic Cb/Cr; the figures measure Y "
+                       "(its RGB PSNR is in results.csv).")
 
 
 def _link(name):
@@ -178,11 +187,11 @@ def _results_table(results, test_set, scale):
             f'<tr{" class=mean" if is_mean else ""}><th scope=row>{label}</th>'
             f"<td>{_decibels(bicubic_psnr)}</td><td class=paper>{_decibels(paper_bicubic) if paper_bicubic else ''}</td>"
             f"<td class=ours>{_decibels(psnr)}</td><td class=paper>{_decibels(paper) if paper else ''}</td>"
-            f"<td class=gain>+{psnr - bicubic_psnr:.2f}</td>"
+            f"<td class=gain>{psnr - bicubic_psnr:+.2f}</td>"
             f"<td>{bicubic_ssim:.4f}</td><td class=ours>{ssim:.4f}</td></tr>")
     source = ("Paper: Dong et al., ECCV 2014, SRCNN 9-1-5 trained on the 91 images"
               + ("" if per_image else "; it gives the mean only") if paper_mean
-              else "The paper reports no figures for this test set and scale.")
+              else "The paper reports no figures for this test set and scale")
     return (
         f"<h2>PSNR and SSIM <small>{len(results)} images</small></h2>\n"
         "<table class=figures>\n<thead><tr><th rowspan=2>image</th><th colspan=2>bicubic PSNR (dB)</th>"
@@ -217,7 +226,7 @@ def _image_section(image, result, window, crop_psnr, test_set, scale):
     return (
         f'<section class=image id="{_link(image.name)}">\n'
         f"<h2>{name} <small>{width}&times;{height} &middot; bicubic {result.bicubic_psnr:.2f} dB &rarr; "
-        f"SRCNN {result.psnr:.2f} dB (+{result.psnr - result.bicubic_psnr:.2f})</small></h2>\n"
+        f"SRCNN {result.psnr:.2f} dB ({result.psnr - result.bicubic_psnr:+.2f})</small></h2>\n"
         f'<div class=row>{"".join(full)}</div>\n'
         f"<p class=note>Enlarged {CROP_ZOOM}&times; (nearest neighbour): the {side}&times;{side} window "
         f"(boxed above) where SRCNN gains the most over bicubic.</p>\n"
@@ -365,8 +374,7 @@ _PAGE = """<!DOCTYPE html>
 <main>
 <h1>{title}</h1>
 <p class=meta>Weights <code>{weights}</code> &middot; {padding} padding &middot; bicubic input enlarged {scale}&times;.
-Colours: all three versions of an image carry the bicubic Cb/Cr, so they differ only in Y, which the network
-restores and the figures measure.</p>
+{colours}</p>
 <div class=summary>
 <div>{table}</div>
 {curve}

@@ -324,7 +324,7 @@ def main(argv=None):
         from apache_beam.metrics.metric import MetricsFilter
     except ImportError:
         raise SRCNNError('srcnn-upscale-batch needs Apache Beam: pip install "srcnn[beam]"') from None
-    prefix, scale = cli.weights_for(args.checkpoint, args.scale)
+    prefix, scale = cli.weights_for(args.checkpoint, args.scale, args.arch)
     provenance = jobs.Provenance.of(prefix, scale, args.padding, args.precision)
     planned, refused = plan(args, scale)
     # failures.csv is replaced on each run, but never an input nor anything but such a CSV.

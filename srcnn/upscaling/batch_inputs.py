@@ -55,6 +55,7 @@ def parse_args(argv):
             parser.error(f"unrecognized arguments: {' '.join(unknown)} (neither this command's flags nor Beam "
                          "pipeline options)")
     cli.check_naming(parser, args)
+    cli.check_arch(parser, args)
     args.failures = args.failures or os.path.join(args.output, "failures.csv")
     return args, pipeline_args
 

@@ -71,10 +71,7 @@ class Upscaler:
         _check_padding(padding)
         if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 1:
             raise ValueError(f"tile {tile!r}: must be a whole number of pixels above 0")
-        if getattr(model, "channels", "y") != "y":
-            raise CheckpointError(f"{checkpoint or 'this network'}: restores {colour.CHANNEL_NAMES[model.channels]} planes (the "
-                                  "paper's colour study), which only step 3's evaluation runs; upscaling and export "
-                                  "take networks of Y")
+        checkpoints.check_upscalable(checkpoint or "this network", getattr(model, "channels", "y"))
         self.model, self.scale, self.checkpoint = model, int(scale), checkpoint
         self.precision = resolve_precision(precision)
         self.network = engines.TiledSRCNN(model, padding, self.precision, tile)

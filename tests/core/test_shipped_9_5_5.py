@@ -55,6 +55,10 @@ def test_every_path_gives_the_shipped_9_5_5_the_same_psnr(tmp_path, capsys):
     command = {name: image_files.load_image(str(tmp_path / "out" / f"{name}_srcnn_x3.png")) for name in images}
     for name in images:
         np.testing.assert_array_equal(command[name], api[name])
+    from srcnn.upscaling import batch  # srcnn-upscale-batch takes the same weights
+    assert batch.main([str(folder / "baby_GT.png"), "--arch", "9-5-5", "--precision", "float32",
+                       "-o", str(tmp_path / "batch")]) == 0
+    np.testing.assert_array_equal(image_files.load_image(str(tmp_path / "batch" / "baby_GT_srcnn_x3.png")), api["baby_GT"])
     # an exported model, run by ONNX Runtime
     import onnxruntime
     exported = tmp_path / "srcnn_9-5-5_x3.onnx"

@@ -97,8 +97,17 @@ def test_rgb_training_runs_end_to_end_and_step3_reports_rgb_psnr(tmp_path, capsy
     with open(samples / "results.csv", newline="") as handle:
         mean = [row for row in csv.DictReader(handle) if row["image"] == "mean"][0]
     assert 15 < float(mean["srcnn_rgb_psnr"]) < 60 and 15 < float(mean["bicubic_rgb_psnr"]) < 60
+    # the sample page shows the network's own colour output, and says so
+    assert "restores all three planes, so its version is its own colour output" in (samples / "index.html").read_text()
+    with Image.open(samples / "image0_srcnn_color.png") as own, Image.open(samples / "image0_input_color.png") as bicubic:
+        own_cbcr = colour.rgb_to_ycbcr(np.asarray(own))[..., 1:]
+        assert np.abs(own_cbcr - colour.rgb_to_ycbcr(np.asarray(bicubic))[..., 1:]).max() > 1  # not the bicubic Cb/Cr
     assert cli.upscale_main([str(tmp_path / "Test" / "image0.png"), "--checkpoint", str(run),
                              "-o", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "restores RGB planes" in error and not (tmp_path / "out").exists()
+    from srcnn.upscaling import batch
+    assert batch.main([str(tmp_path / "Test" / "image0.png"), "--checkpoint", str(run), "-o", str(tmp_path / "out")]) == 1
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "restores RGB planes" in error and not (tmp_path / "out").exists()
 

@@ -69,3 +69,14 @@ def test_mixed_bfloat16_training_keeps_float32_weights_that_load_for_testing(tmp
     # The PSNR logged while training is the one the checkpoint gives in float32 (as step 3 runs it).
     from srcnn.training.evaluate import evaluate_images
     assert evaluate_images(model, images, 3)[0].psnr == pytest.approx(history[-1]["psnr"], abs=1e-9)
+
+
+def test_patches_that_do_not_fit_the_network_are_refused_before_any_folder(tmp_path, capsys):
+    import step2_train
+    from tiny_data import write_h5s
+    train_h5, test_h5 = write_h5s(str(tmp_path / "h5"), count=32)  # labels of 21: 9-1-5's
+    assert step2_train.main(["--arch", "9-5-5", "--train-h5", train_h5, "--test-h5", test_h5,
+                             "--checkpoint-dir", str(tmp_path / "run"), "--epochs", "1"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "do not fit a 9-5-5 network" in error
+    assert not (tmp_path / "run").exists()

@@ -107,7 +107,8 @@ def docs_with(tmp_path, figures):
         folder.mkdir(parents=True)
         arch = name.split("_x")[0]
         (folder / "result.json").write_text(json.dumps(
-            {"run": name, "train_minutes": 12.5, "seconds_per_image": 0.04, "cpu": "test CPU, 2 cores",
+            {"run": name, "epochs": 44, "macs_per_patch": 1, "train_minutes": 12.5, "seconds_per_image": 0.04,
+             "cpu": "test CPU, 2 cores",
              "Set5": {"srcnn_psnr": value}, "Set14": {"srcnn_psnr": value - 3.0}, "arch": arch}))
         write_history(str(folder / "history.csv"), epochs=3)
     return root
@@ -184,3 +185,20 @@ def test_training_time_survives_resumes_and_pauses():
     assert studies.epoch_seconds(rows) == [10.0, 10.0, 10.0, 12.0, 1010.0, 10.0]
     assert studies.steady_minutes(rows) == pytest.approx(6 * 10.0 / 60)
     assert studies.steady_minutes([]) is None
+
+
+def test_a_study_keeps_its_budget_and_its_runs_folder_is_checked(tmp_path, capsys):
+    folder = StudyFolder(str(tmp_path / "runs"), "Train", "Test", epochs=44)
+    write_result(folder, Run("9-1-5"), minutes=7.0)  # no history.csv: --page still tables it
+    flags = ["--runs-dir", str(tmp_path / "runs"), "--docs-root", str(tmp_path / "docs_root")]
+    assert paper_studies.main([*flags, "--plan", "--epochs", "3"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "trained for 44 epochs, but the budget is 3; pass --epochs 44" in error
+    assert paper_studies.main([*flags, "--page"]) == 0
+    assert (tmp_path / "docs_root" / paper.RUNS_FOLDER / "9-1-5_x3" / "result.json").is_file()
+    assert not (tmp_path / "docs_root" / paper.RUNS_FOLDER / "9-1-5_x3" / "history.csv").exists()
+    (tmp_path / "a_file").write_text("mine")
+    assert paper_studies.main(["--runs-dir", str(tmp_path / "a_file"), "--plan"]) == 1
+    assert "a_file: not a folder" in capsys.readouterr().err
+    assert paper_studies.main(["--runs-dir", str(tmp_path / "runs"), "--train-dir", str(tmp_path / "none")]) == 1
+    assert "none: no such folder of images" in capsys.readouterr().err
