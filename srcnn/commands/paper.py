@@ -247,15 +247,16 @@ Set5 and Set14 (Y of MATLAB's `rgb2ycbcr`, `scale` pixels shaved, replicate padd
     python paper_studies.py --page               # this page from the runs done so far, nothing trained
     tensorboard --logdir runs/paper              # HParams: the runs as a table; PSNR against time
 
-Each run's commands (step 2 with its flags, step 3 on Set5 and Set14) are in its
+Each run's commands (step 1, step 2 with its flags, step 3 on Set5 and Set14) are in its
 `docs/paper/runs/<run>/result.json`, beside its `history.csv` (PSNR after each epoch).
 
 **Budget.** The paper trains its ablations for 8e8 backpropagations on ImageNet ({tpami_tag} 4.1), about
-800 times the ~1e6 patches a run sees here, so our absolute figures sit lower than the paper's in the
-ImageNet columns; what the studies test is the paper's *comparisons* at an equal budget.
+800 times the ~1e6 patches a run sees here (our recipe, Adam from an identity start, gets far more
+from each step than the paper's SGD), so a figure here and the paper's are not like for like; what
+the studies test is the paper's *comparisons*, each at one equal budget.
 Training minutes are the epochs at each run's median epoch time (validation included), so a
-pause or a busy spell of the shared machine does not count; the wall-clock total is in each
-result.json. Times per image are ours (`Upscaler` on this CPU, the engine it picks); the paper's are its
+pause does not count; the runs shared the two cores with test runs at times, which slowed some by
+up to half; the wall-clock total is in each result.json. Times per image are ours (`Upscaler` on this CPU, the engine it picks); the paper's are its
 MATLAB/C++ implementation on its CPU: compare within a column only.
 
 Sources: {tpami_tag} {tpami}. {eccv_tag} {eccv}.
