@@ -83,3 +83,15 @@ class Training:
         if self.process.poll() is None:
             self.process.kill()
         return self.finish()
+
+
+def photo_folders(root, crops):
+    """Writes crops of scikit-image's coffee (0) and chelsea (1) photographs as PNGs:
+    `crops` is {folder: [(photo, rows slice, columns slice)]}, image0.png, image1.png, ... in each."""
+    from PIL import Image
+    photos = [np.asarray(Image.open(path).convert("RGB")) for path in sample_image_paths(["coffee.png", "chelsea.png"])]
+    for folder, wanted in crops.items():
+        os.makedirs(os.path.join(root, folder))
+        for index, (photo, rows, columns) in enumerate(wanted):
+            Image.fromarray(np.ascontiguousarray(photos[photo][rows, columns])).save(
+                os.path.join(root, folder, f"image{index}.png"))

@@ -1,7 +1,6 @@
 """Networks of three planes (--channels rgb / ycbcr, the paper's colour study), from step 1 to step 3."""
 
 import csv
-import os
 
 import h5py
 import numpy as np
@@ -16,8 +15,9 @@ from srcnn.core import checkpoints, colour
 from srcnn.core.errors import CheckpointError
 from srcnn.core.model import SRCNN, training_output
 from srcnn.training import hdf5
-from srcnn.training.patches import sample_image_paths
 from srcnn.upscaling.upscaler import Upscaler
+
+from tiny_data import photo_folders
 
 
 def random_rgb(seed=0, shape=(24, 30, 3)):
@@ -66,11 +66,8 @@ def test_a_checkpoint_records_its_channels_and_a_y_checkpoint_stays_as_before(tm
 
 def colour_sets(root):
     """Train/ and Test/ of small crops of scikit-image's photographs (colour)."""
-    photos = [np.asarray(Image.open(path).convert("RGB")) for path in sample_image_paths(["coffee.png", "chelsea.png"])]
-    for folder, crops in (("Train", [photos[0][:100, :130], photos[1][50:150, 80:200]]), ("Test", [photos[1][:60, :66]])):
-        os.makedirs(root / folder)
-        for index, crop in enumerate(crops):
-            Image.fromarray(np.ascontiguousarray(crop)).save(root / folder / f"image{index}.png")
+    photo_folders(str(root), {"Train": [(0, slice(0, 100), slice(0, 130)), (1, slice(50, 150), slice(80, 200))],
+                              "Test": [(1, slice(0, 60), slice(0, 66))]})
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ from srcnn.core.errors import OutputError
 from srcnn.commands import paper, studies
 from srcnn.commands.studies import Run, StudyFolder
 
+from tiny_data import photo_folders
+
 
 def forward_macs(arch_layers, side=33):
     """Multiply-adds of one VALID forward pass, layer by layer: (size, maps in, maps out)."""
@@ -140,13 +142,9 @@ def test_the_page_is_not_written_through_a_link(tmp_path):
 
 def small_image_sets(root):
     """Train/ (two photographs' crops) and Test/Set5, Test/Set14 (one crop each)."""
-    from srcnn.training.patches import sample_image_paths
-    photos = [np.asarray(Image.open(path).convert("RGB")) for path in sample_image_paths(["coffee.png", "chelsea.png"])]
-    for folder, crops in (("Train", [photos[0][:120, :150], photos[1][40:160, 60:200]]),
-                          ("Test/Set5", [photos[1][:72, :72]]), ("Test/Set14", [photos[0][60:132, 90:162]])):
-        os.makedirs(root / folder)
-        for index, crop in enumerate(crops):
-            Image.fromarray(np.ascontiguousarray(crop)).save(root / folder / f"image{index}.png")
+    photo_folders(str(root), {"Train": [(0, slice(0, 120), slice(0, 150)), (1, slice(40, 160), slice(60, 200))],
+                              "Test/Set5": [(1, slice(0, 72), slice(0, 72))],
+                              "Test/Set14": [(0, slice(60, 132), slice(90, 162))]})
 
 
 @pytest.mark.slow
