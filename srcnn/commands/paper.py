@@ -186,7 +186,8 @@ def study_table(study, results):
                _cell(psnr(result)), _cell(psnr(result, "Set14"))]
         if colour:
             row += [_cell(PAPER_RGB.get(run.name)), _cell(result and result["Set5"].get("srcnn_rgb_psnr"))]
-        row += [_cell(figure and figure.seconds), _cell(result and 1000 * result["seconds_per_image"], 0),
+        milliseconds = 1000 * result["seconds_per_image"] if result and result["seconds_per_image"] else None
+        row += [_cell(figure and figure.seconds), _cell(milliseconds, 0),
                 _cell(result and result["train_minutes"], 1) if result else "not run yet"]
         lines.append("| " + " | ".join(row) + " |")
     return lines

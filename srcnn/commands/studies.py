@@ -290,7 +290,8 @@ def complete_run(folder, run, say=print):
     for test_set in TEST_SETS:
         _call(evaluate_command(folder, run, test_set), f"evaluating {run.name} on {test_set}")
         figures[test_set] = read_means(os.path.join(folder.run_dir(run), test_set, "results.csv"))
-    seconds, engine = seconds_per_image(folder.weights(run), os.path.join(folder.test_root, TEST_SETS[0]), run.scale)
+    seconds, engine = (None, None) if run.channels != "y" else seconds_per_image(  # upscaling takes Y networks
+        folder.weights(run), os.path.join(folder.test_root, TEST_SETS[0]), run.scale)
     steady, wall = training_minutes(folder, run)
     result = {"run": run.name, "arch": run.arch, "scale": run.scale, "channels": run.channels, "shipped": run.shipped,
               "epochs": None if run.shipped else folder.epochs, "train_minutes": steady, "wall_minutes": wall,

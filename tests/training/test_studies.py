@@ -200,3 +200,20 @@ def test_a_study_keeps_its_budget_and_its_runs_folder_is_checked(tmp_path, capsy
     assert "a_file: not a folder" in capsys.readouterr().err
     assert paper_studies.main(["--runs-dir", str(tmp_path / "runs"), "--train-dir", str(tmp_path / "none")]) == 1
     assert "none: no such folder of images" in capsys.readouterr().err
+
+
+def test_a_colour_run_completes_without_an_upscale_timing_and_is_tabled(tmp_path, monkeypatch):
+    folder = StudyFolder(str(tmp_path / "runs"), "Train", "Test")
+    run = Run("9-1-5", channels="rgb")
+    monkeypatch.setattr(studies, "_call", lambda arguments, what: None)  # the three scripts
+    monkeypatch.setattr(studies, "read_means", lambda path: {"srcnn_psnr": 32.3, "srcnn_rgb_psnr": 30.1})
+    monkeypatch.setattr(studies, "training_minutes", lambda folder, run: (5.0, 6.0))
+    monkeypatch.setattr(studies, "seconds_per_image", lambda *arguments: pytest.fail("upscaling takes Y networks"))
+    result = studies.complete_run(folder, run, say=lambda line: None)
+    assert result["seconds_per_image"] is None and folder.result(run)["channels"] == "rgb"
+    assert [command.split()[1] for command in result["commands"]] == ["step1_pre.py", "step2_train.py",
+                                                                    "step3_test.py", "step3_test.py"]
+    assert "--channels rgb" in result["commands"][0] and "--channels rgb" in result["commands"][1]
+    paper.copy_results(folder, [run], str(tmp_path))
+    text = open(paper.write_page(str(tmp_path), epochs=44)).read()
+    assert "| `9-1-5` RGB | 32.33 (91 images; [T] Table 5) | 32.30 | 32.30 | 36.44 | 30.10 | — | — | 5.0 |" in text

@@ -51,8 +51,8 @@ def test_the_upscaler_takes_the_selected_engine_whatever_the_padding(padding, pr
     assert isinstance(Upscaler(SRCNN("9-5-5"), 3, precision="float32").engine_for((500, 500)), TiledSRCNN)
 
 
-@pytest.mark.parametrize("arch, engine", [("9-1-1-5", TiledSRCNN), ("9x32-1x16-5", ComposedSRCNN),
-                                          ("9-3-1x8-5", TiledSRCNN)])
+@pytest.mark.parametrize("arch, engine", [pytest.param("9-1-1-5", TiledSRCNN, marks=pytest.mark.slow),
+                                          ("9x32-1x16-5", ComposedSRCNN), ("9-3-1x8-5", TiledSRCNN)])
 def test_a_checkpoint_of_any_network_upscales_as_its_keras_model(tmp_path, arch, engine):
     """Random weights near the identity (every tap matters), saved and loaded as a user's would be."""
     tf.keras.utils.set_random_seed(2)
