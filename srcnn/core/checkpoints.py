@@ -83,7 +83,7 @@ def _listing(folder):
 
 
 def describe_shipped():
-    """"9-1-5 x2, x3, x4; 9-5-5 x3": the shipped weights, for messages."""
+    """"9-1-5 x2, x3, x4; 9-5-5 x2, x3, x4": the shipped weights, for messages."""
     by_arch = {}
     for arch, scale in shipped_weights():
         by_arch.setdefault(arch, []).append(f"x{scale}")

@@ -186,7 +186,8 @@ upscale_flags = st.fixed_dictionaries({
     "overwrite": st.booleans(),
     "bicubic": st.booleans(),
     "relative": st.booleans(),
-    "extra": st.sampled_from([[], ["--padding", "zero"], ["-s", "3"], ["--max-pixels", "100"], ["--overwite"]]),
+    "extra": st.sampled_from([[], ["--padding", "zero"], ["-s", "3"], ["--max-pixels", "100"], ["--overwite"],
+                              ["--arch", "9-5-5"], ["--arch", "9-3-5"]]),
 })
 
 

@@ -79,7 +79,7 @@ def test_installed_package_finds_its_weights_from_any_folder(wheel, tmp_path):
     path, config, shipped = finished.stdout.strip().splitlines()[-3:]
     assert path == str(site / "srcnn" / "pretrained" / "x3" / "srcnn")
     assert config == "{'scale': 3, 'arch': '9-1-5', 'channels': 'y'}"
-    assert shipped == "9-1-5 x2, x3, x4; 9-5-5 x3"
+    assert shipped == "9-1-5 x2, x3, x4; 9-5-5 x2, x3, x4"
 
 
 def module_imports(path, package_root):
