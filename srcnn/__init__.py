@@ -7,7 +7,8 @@ Subpackages, one concern each (their modules are listed in docs/development.md):
                 checkpointing, summaries, distribution), the run folder, history, evaluation, report
     upscaling/  the Upscaler, engine choice, the two engines and their one tiler, files and
                 videos to upscale, export, the Apache Beam batch
-    commands/   the console scripts srcnn-upscale and srcnn-export
+    commands/   the console scripts srcnn-upscale and srcnn-export, and the paper's studies
+                (paper_studies.py: their runs, and docs/paper.md)
 
     from srcnn import Upscaler
     sr = Upscaler.pretrained(scale=3).upscale(pixels)
