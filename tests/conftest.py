@@ -26,6 +26,28 @@ def dataset(*parts):
     return path
 
 
+def set5_shrunk(scale):
+    """{name: (hr, lr)}: Set5's uint8 RGB ground truth (modcropped) and its `scale` shrunk, rounded to uint8,
+    as a user's small images are."""
+    from srcnn.core import colour, image_files, resampling
+
+    images = {}
+    for path in image_files.list_images(dataset("Test", "Set5")):
+        hr = resampling.modcrop(image_files.load_image(path), scale)
+        lr = resampling.resize_bicubic(hr / np.float32(255), hr.shape[0] // scale, hr.shape[1] // scale)
+        images[os.path.splitext(os.path.basename(path))[0]] = (hr, colour.to_uint8(lr))
+    return images
+
+
+def mean_y_psnr(results, images, scale):
+    """Mean Y PSNR of `results` ({name: uint8 RGB}) against `set5_shrunk`'s ground truth, `scale` shaved."""
+    from srcnn.core import colour
+    from srcnn.core.metrics import psnr
+
+    return float(np.mean([psnr(colour.luminance(results[name]), colour.luminance(hr), scale)
+                          for name, (hr, _) in images.items()]))
+
+
 @pytest.fixture
 def set5():
     return dataset("Test", "Set5")

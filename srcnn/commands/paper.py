@@ -5,7 +5,6 @@ are copied to docs/paper/runs/ so that the page can be rebuilt from the reposito
 """
 
 import csv
-import json
 import os
 import shutil
 
@@ -62,8 +61,8 @@ CLAIMS = {
                "36.37, [T] Table 5)",
                [("9-1-5_x3", "9-1-5_x3_ycbcr"), ("9-1-5_x3_rgb", "9-1-5_x3", "srcnn_rgb_psnr")]),
     "final": ("9-5-5 beats 9-1-5 at every scale (its 9-5-5 trained on ImageNet; here the shipped 9-1-5 trained "
-              "7 to 9 times as many epochs as the study's 9-5-5)", [("9-5-5_x2", "9-1-5_x2_shipped"), ("9-5-5_x3", "9-1-5_x3_shipped"),
-                                                    ("9-5-5_x4", "9-1-5_x4_shipped")]),
+              "7 to 9 times as many epochs as the study's 9-5-5)",
+              [("9-5-5_x2", "9-1-5_x2_shipped"), ("9-5-5_x3", "9-1-5_x3_shipped"), ("9-5-5_x4", "9-1-5_x4_shipped")]),
 }
 # What a reader needs beside a study's table.
 NOTES = {

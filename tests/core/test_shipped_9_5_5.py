@@ -2,7 +2,6 @@
 from the same 8-bit small images."""
 
 import csv
-import os
 
 import numpy as np
 import pytest
@@ -11,28 +10,12 @@ import step3_test
 from srcnn import Upscaler
 from srcnn.commands import cli
 from srcnn.core import checkpoints, colour, image_files, resampling
-from srcnn.core.metrics import psnr
 from srcnn.training.evaluate import evaluate_images
 from srcnn.training import test_set
 
-from conftest import dataset
+from conftest import dataset, mean_y_psnr, set5_shrunk
 
 pytestmark = pytest.mark.slow  # Set5 six ways: about half a minute per scale
-
-
-def set5_shrunk(scale):
-    """{name: (hr, lr)}: uint8 RGB ground truth (modcropped) and its `scale` shrunk, rounded to uint8."""
-    images = {}
-    for path in image_files.list_images(dataset("Test", "Set5")):
-        hr = resampling.modcrop(image_files.load_image(path), scale)
-        lr = resampling.resize_bicubic(hr / np.float32(255), hr.shape[0] // scale, hr.shape[1] // scale)
-        images[os.path.splitext(os.path.basename(path))[0]] = (hr, colour.to_uint8(lr))
-    return images
-
-
-def mean_psnr(results, images, scale):
-    return float(np.mean([psnr(colour.luminance(results[name]), colour.luminance(hr), scale)
-                          for name, (hr, _) in images.items()]))
 
 
 def run_tflite(path, images):
@@ -97,7 +80,7 @@ def test_every_path_gives_the_shipped_9_5_5_the_same_psnr(tmp_path, capsys, scal
     serve = tf.saved_model.load(str(exported["savedmodel"])).signatures["serving_default"]
     savedmodel = {name: serve(rgb=tf.constant(lr[None]))["sr"][0].numpy() for name, (_, lr) in images.items()}
     figures = [step3_from_8_bit(weights, images, scale)]
-    figures += [mean_psnr(results, images, scale) for results in (api, onnx, tflite, savedmodel)]
+    figures += [mean_y_psnr(results, images, scale) for results in (api, onnx, tflite, savedmodel)]
     assert max(figures) - min(figures) <= 0.05, figures
     # Step 3's own figure starts from the small image in float (the paper's convention): the
     # rounding to 8 bits that the other paths start from costs 0.02 (x3) to 0.07 dB (x2).

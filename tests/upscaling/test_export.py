@@ -16,15 +16,13 @@ from PIL import Image
 from srcnn import Upscaler
 from srcnn.commands import cli
 from srcnn.core import colour
-from srcnn.core import image_files
 from srcnn.core import resampling
-from srcnn.core.metrics import psnr
 from srcnn.core.model import SRCNN
 from srcnn.core.precision import resolve_precision
 from srcnn.core.startup import tf
 from srcnn.upscaling.export import DeployableSRCNN
 
-from conftest import ROOT, dataset
+from conftest import ROOT, mean_y_psnr, set5_shrunk
 
 SCALE = 3
 PAPER = 32.39  # SRCNN 9-1-5, 91 images, Set5 x3
@@ -37,13 +35,7 @@ OUTPUTS = {"savedmodel": "srcnn_x3_savedmodel", "tflite": "srcnn_x3.tflite", "on
 
 @pytest.fixture(scope="module")
 def set5_x3():
-    """{name: (hr, lr)}: uint8 RGB ground truth (modcropped) and its x3 shrunk, rounded to uint8."""
-    images = {}
-    for path in image_files.list_images(dataset("Test", "Set5")):
-        hr = resampling.modcrop(image_files.load_image(path), SCALE)
-        lr = resampling.resize_bicubic(hr / np.float32(255), hr.shape[0] // SCALE, hr.shape[1] // SCALE)
-        images[os.path.splitext(os.path.basename(path))[0]] = (hr, colour.to_uint8(lr))
-    return images
+    return set5_shrunk(SCALE)
 
 
 def inputs(set5_x3):
@@ -51,8 +43,7 @@ def inputs(set5_x3):
 
 
 def mean_psnr(results, set5_x3):
-    return float(np.mean([psnr(colour.luminance(results[name]), colour.luminance(hr), SCALE)
-                          for name, (hr, _) in set5_x3.items()]))
+    return mean_y_psnr(results, set5_x3, SCALE)
 
 
 @pytest.fixture(scope="module")
