@@ -36,6 +36,7 @@ CACHE_MARK = "srcnn execution cache"  # the cache's first key, how a rewrite rec
 MEASURE_ABOVE = 400_000  # patches a run must train before `choose` spends ~20 s measuring
 MEASURE_SECONDS = 1.5  # per candidate, after a warm-up
 CHUNK_STEPS = 25  # optimizer steps per call of the compiled function (`update.compile_train_steps`)
+STEP_FORM = "products"  # how a step computes under XLA (`srcnn.training.products`): a new form measures afresh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +126,7 @@ def machine_key(settings, batch_size):
     """What the measurement depends on: the CPU, its cores, TensorFlow, and the step's shape and precision."""
     return (f"{cpu_model()} | {core_count()} cores | TensorFlow {tf.__version__} | {training_precision(settings.precision)} "
             f"| {settings.arch}{'' if settings.channels == 'y' else ' ' + settings.channels} | batch {batch_size} "
-            f"| {settings.image_size} px")
+            f"| {settings.image_size} px | {STEP_FORM}")
 
 
 def read_cache(path):

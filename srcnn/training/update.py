@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose start-up messages this filters
 import keras  # noqa: E402
 from srcnn.core import checkpoints
-from srcnn.core.model import SRCNN, first_layer_maps, output_from_first_maps, parse_arch, training_output
+from srcnn.core.model import SRCNN, first_layer_maps, parse_arch, training_output
 from srcnn.training.config import resolved_initialization, resolved_learning_rate, training_precision
+from srcnn.training.products import output_by_products, output_from_maps
 
 
 def make_optimizer(settings, total_steps):
@@ -113,10 +114,10 @@ def compile_train_step(run, strategy, jit_compile=None):
     return tf.function(functools.partial(train_step, run, strategy), jit_compile=jit_compile)
 
 
-def _part_gradients(run, data, label):
+def _part_gradients(run, forward, data, label):
     """One part of a batch: the sum of its squared errors, and that sum's gradients."""
     with tf.GradientTape() as tape:
-        squared = tf.reduce_sum(tf.square(training_output(run.model, data) - label))
+        squared = tf.reduce_sum(tf.square(forward(run.model, data) - label))
     return squared, tape.gradient(squared, run.model.trainable_variables)
 
 
@@ -127,7 +128,7 @@ def _rest_gradients(run, maps, label):
     variables = run.model.trainable_variables[1:]
     with tf.GradientTape() as tape:
         tape.watch(maps)
-        squared = tf.reduce_sum(tf.square(output_from_first_maps(run.model, maps) - label))
+        squared = tf.reduce_sum(tf.square(output_from_maps(run.model, maps) - label))
     *gradients, map_gradient = tape.gradient(squared, variables + [maps])
     return squared, gradients, map_gradient
 
@@ -142,11 +143,13 @@ def _first_kernel_gradient(run, data, map_gradient):
 def part_gradients_function(run, execution):
     """(data, label) -> (sum of squared errors, gradients of it for `trainable_variables`), for one part.
 
-    One function under XLA or not; or with `execution.first_layer_apart`, conv1's forward on
-    TensorFlow's kernel and the rest (conv1's kernel gradient apart) under XLA.
+    One function under XLA (the network as matrix products: `srcnn.training.products`) or on
+    TensorFlow's kernels (as convolutions); or with `execution.first_layer_apart`, conv1's forward
+    on TensorFlow's kernel and the rest (conv1's kernel gradient apart) under XLA.
     """
     if not execution.first_layer_apart:
-        return tf.function(functools.partial(_part_gradients, run), jit_compile=execution.xla)
+        forward = output_by_products if execution.xla else training_output
+        return tf.function(functools.partial(_part_gradients, run, forward), jit_compile=execution.xla)
     rest = tf.function(functools.partial(_rest_gradients, run), jit_compile=True)
     first_kernel = tf.function(functools.partial(_first_kernel_gradient, run), jit_compile=True)
 
