@@ -75,26 +75,37 @@ def layer_functions(layer, features, sources):
 
 def layer_table(execution, model, part, seconds):
     """[(name, seconds per call, multiply-adds)]: each layer of one part, forward alone and forward with
-    its gradients (weights, and input where a layer below needs it), as `training_output` computes it."""
+    its gradients (weights, and input where a layer below needs it), as the step computes it: under XLA
+    as matrix products (`srcnn.training.products`), else as convolutions (`training_output`)."""
     import numpy as np
     from srcnn.core.model import row_maps_kernel, sum_row_maps
     from srcnn.core.startup import tf
+    from srcnn.training.products import patches_product, tap_maps_output
     rng = np.random.default_rng(0)
 
-    def hidden(layer):
-        return lambda features: tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, layer.kernel, 1, "VALID"),
-                                                          layer.bias))
+    def conv1(features):
+        layer = model.conv1
+        maps = patches_product(features, layer.kernel) if execution.xla else tf.nn.conv2d(features, layer.kernel, 1,
+                                                                                           "VALID")
+        return tf.nn.relu(tf.nn.bias_add(maps, layer.bias))
 
-    def conv2(features):  # as `training_output`: a 1 x 1 layer is a matrix product
+    def conv1_on_tensorflow(features):  # hybrid: conv1's forward on TensorFlow's kernel
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, model.conv1.kernel, 1, "VALID"), model.conv1.bias))
+
+    def conv2(features):  # a 1 x 1 layer is a matrix product
         return tf.nn.relu(tf.tensordot(features, model.conv2.kernel[0, 0], axes=1) + model.conv2.bias)
 
     def conv3(features):
+        if execution.xla:
+            return tap_maps_output(features, model.conv3.kernel) + model.conv3.bias[0]
         return sum_row_maps(tf.nn.conv2d(features, row_maps_kernel(model.conv3.kernel), 1, "VALID"),
                             model.conv3.bias[0])
 
-    layers = [("conv1 9x9, 64 maps", hidden(model.conv1), (part, 33, 33, 1), model.conv1, False, 625 * 81 * 64),
+    last_form = "tap maps" if execution.xla else "row maps"
+    first_form = "patches product" if execution.xla and not execution.first_layer_apart else "convolution"
+    layers = [(f"conv1 9x9, 64 maps ({first_form})", conv1, (part, 33, 33, 1), model.conv1, False, 625 * 81 * 64),
               ("conv2 1x1, 32 maps", conv2, (part, 25, 25, 64), model.conv2, True, 625 * 64 * 32),
-              ("conv3 5x5, 1 map (row maps)", conv3, (part, 25, 25, 32), model.conv3, True, 25 * 21 * 5 * 32 * 5)]
+              (f"conv3 5x5, 1 map ({last_form})", conv3, (part, 25, 25, 32), model.conv3, True, 25 * 21 * 5 * 32 * 5)]
     table = []
     for name, layer, shape, weights, input_gradient, macs in layers:
         # A variable input: a compiler folds a layer of constants away before it runs.
@@ -106,7 +117,8 @@ def layer_table(execution, model, part, seconds):
         both_seconds = timed(tf.function(backward, jit_compile=execution.xla), seconds)
         shown = forward_seconds
         if weights is model.conv1 and execution.first_layer_apart:  # its forward runs on TensorFlow's kernel
-            shown = timed(tf.function(forward, jit_compile=False), seconds)
+            shown = timed(tf.function(layer_functions(conv1_on_tensorflow, features, sources)[0], jit_compile=False),
+                          seconds)
         table.append((f"{name}: forward", shown, macs * part))
         table.append((f"{name}: gradients", both_seconds - forward_seconds, macs * part * (2 if input_gradient else 1)))
     return table
@@ -157,24 +169,24 @@ def main(argv=None):
 
     test_images, _ = hdf5.read_test_h5(os.path.join(ROOT, "h5", "test.h5"), {"scale": 3}) \
         if os.path.exists(os.path.join(ROOT, "h5", "test.h5")) else ([], None)
-    validation_seconds = timed(validation_restorer(run.model, test_images), args.seconds / 2) if test_images else None
+    validation_seconds = timed(validation_restorer(run.model, test_images, 3), args.seconds / 2) if test_images else None
 
-    print(f"\n{'part of the step':<48}{'ms':>8}{'GMAC/s':>9}{'% of peak':>11}")
+    print(f"\n{'part of the step':<60}{'ms':>8}{'GMAC/s':>9}{'% of peak':>11}")
     layers_seconds = 0.0
     core_peak = peak / executions.core_count() if execution.per_core else peak
     for name, seconds, macs in layer_table(execution, run.model, parts[0], args.seconds / 2):
         layers_seconds += seconds
         rate = macs / seconds if seconds > 0 else float("nan")
-        print(f"{name + f' ({parts[0]})':<48}{seconds * 1e3:>8.3f}{rate / 1e9:>9.1f}{100 * rate / core_peak:>10.0f}%")
-    print(f"{'the three layers, one part':<48}{layers_seconds * 1e3:>8.3f}")
-    print(f"{'Adam update of the 6 variables':<48}{optimizer_seconds * 1e3:>8.3f}")
-    print(f"{'input pipeline (numpy gather, flip, stack)':<48}{input_seconds * 1e3:>8.3f}")
-    print(f"{'the whole step, as step2_train.py runs it':<48}{step_seconds * 1e3:>8.3f}"
+        print(f"{name + f' ({parts[0]})':<60}{seconds * 1e3:>8.3f}{rate / 1e9:>9.1f}{100 * rate / core_peak:>10.0f}%")
+    print(f"{'the three layers, one part':<60}{layers_seconds * 1e3:>8.3f}")
+    print(f"{'Adam update of the 6 variables':<60}{optimizer_seconds * 1e3:>8.3f}")
+    print(f"{'input pipeline (numpy gather, flip, stack)':<60}{input_seconds * 1e3:>8.3f}")
+    print(f"{'the whole step, as step2_train.py runs it':<60}{step_seconds * 1e3:>8.3f}"
           f"{step_macs / step_seconds / 1e9:>9.1f}{100 * step_macs / step_seconds / peak:>10.0f}%")
-    print(f"{'the previous release: a call per step':<48}{old_seconds * 1e3:>8.3f}"
+    print(f"{'the previous release: a call per step':<60}{old_seconds * 1e3:>8.3f}"
           f"{step_macs / old_seconds / 1e9:>9.1f}{100 * step_macs / old_seconds / peak:>10.0f}%")
     if validation_seconds is not None:
-        print(f"{'validation on h5/test.h5 (once per epoch)':<48}{validation_seconds * 1e3:>8.1f}")
+        print(f"{'validation on h5/test.h5 (once per epoch)':<60}{validation_seconds * 1e3:>8.1f}")
     print(f"\n{batch / step_seconds:,.0f} patches/s now, {batch / old_seconds:,.0f} with a call per step; "
           f"{step_macs / batch / 1e6:.1f} M multiply-adds per patch")
     return 0
