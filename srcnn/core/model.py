@@ -173,18 +173,27 @@ def first_layer_maps(model, images):
     return tf.nn.conv2d(tf.cast(images, dtype), tf.cast(model.conv1.kernel, dtype), 1, "VALID")
 
 
-def output_from_first_maps(model, maps):
-    """The rest of `training_output` from `first_layer_maps`: float32 (B, H', W', 1)."""
+def hidden_features(model, maps):
+    """conv1's VALID maps before their bias -> what the last layer takes, in the compute dtype: each
+    hidden layer's bias and ReLU, a 1 x 1 layer as a matrix product of the maps."""
     dtype = model.dtype_policy.compute_dtype
-    *hidden, last = model.conv_layers
-    features = tf.nn.relu(maps + tf.cast(hidden[0].bias, dtype))
-    for layer in hidden[1:]:
+    first, *hidden, _ = model.conv_layers
+    features = tf.nn.relu(maps + tf.cast(first.bias, dtype))
+    for layer in hidden:
         kernel, bias = tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype)
         if layer.kernel_size == (1, 1):
             maps = tf.tensordot(features, kernel[0, 0], axes=1)
         else:
             maps = tf.nn.conv2d(features, kernel, 1, "VALID")
         features = tf.nn.relu(maps + bias)
+    return features
+
+
+def output_from_first_maps(model, maps):
+    """The rest of `training_output` from `first_layer_maps`: float32 (B, H', W', 1)."""
+    dtype = model.dtype_policy.compute_dtype
+    last = model.conv_layers[-1]
+    features = hidden_features(model, maps)
     if last.filters > 1:  # a colour network's three planes: row maps pay off for one only
         return tf.cast(tf.nn.conv2d(features, tf.cast(last.kernel, dtype), 1, "VALID"), tf.float32) + last.bias
     rows = tf.nn.conv2d(features, tf.cast(row_maps_kernel(last.kernel), dtype), 1, "VALID")

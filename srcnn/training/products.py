@@ -14,6 +14,7 @@ stack in parallel on the intra-op thread, which both cores' parts share, and the
 14 % waiting for it.
 """
 
+from srcnn.core.model import hidden_features
 from srcnn.core.startup import tf
 
 
@@ -80,18 +81,10 @@ def tap_maps_output(features, kernel):
 
 def output_from_maps(model, maps):
     """The VALID network's float32 output from conv1's maps before their bias (`first_layer_maps`
-    or `patches_product`), as products where they pay."""
-    dtype = model.dtype_policy.compute_dtype
-    *hidden, last = model.conv_layers
-    features = tf.nn.relu(maps + tf.cast(hidden[0].bias, dtype))
-    for layer in hidden[1:]:
-        kernel, bias = tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype)
-        if layer.kernel_size == (1, 1):
-            maps = tf.tensordot(features, kernel[0, 0], axes=1)
-        else:
-            maps = tf.nn.conv2d(features, kernel, 1, "VALID")
-        features = tf.nn.relu(maps + bias)
-    kernel = tf.cast(last.kernel, dtype)
+    or `patches_product`), the last layer as tap maps where it has one map."""
+    features = hidden_features(model, maps)
+    last = model.conv_layers[-1]
+    kernel = tf.cast(last.kernel, model.dtype_policy.compute_dtype)
     if last.filters > 1:  # a colour network's three planes
         return tf.cast(tf.nn.conv2d(features, kernel, 1, "VALID"), tf.float32) + last.bias
     return tf.cast(tap_maps_output(features, kernel), tf.float32) + last.bias[0]
