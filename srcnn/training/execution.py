@@ -86,9 +86,9 @@ def core_count():
 
 def default_execution(precision):
     """The choice without a measurement: what measured fastest on the CPUs timed so far
-    (float32: conv1's forward on oneDNN, the rest under XLA; bfloat16: TensorFlow's oneDNN kernels),
-    one part per core."""
-    name = "hybrid" if precision == "float32" else "tf"
+    (float32: all under XLA, as matrix products; bfloat16: TensorFlow's oneDNN kernels), one
+    part per core."""
+    name = "xla" if precision == "float32" else "tf"
     return name + ("-per-core" if core_count() > 1 else "")
 
 
