@@ -26,8 +26,10 @@ def seeded(arch, dtype="float32", planes=1):
     return model, images, rng.random(model(images).shape, dtype=np.float32)
 
 
-@pytest.mark.parametrize("arch, xla", [("9-1-5", True), ("9-1-5", False), ("9-5-5", True), ("11-1-7", False),
-                                       ("3-1-3", True), ("9-3-1-5", False), ("9x32-1x16-5", True)])
+# The quick subset checks the default network; the others run with the slow tests.
+@pytest.mark.parametrize("arch, xla", [("9-1-5", True), ("9-1-5", False)] + [
+    pytest.param(arch, xla, marks=pytest.mark.slow)
+    for arch, xla in (("9-5-5", True), ("11-1-7", False), ("3-1-3", True), ("9-3-1-5", False), ("9x32-1x16-5", True))])
 def test_products_give_the_network_and_its_gradients(arch, xla):
     model, images, label = seeded(arch)
     np.testing.assert_allclose(output_by_products(model, images).numpy(), model(images).numpy(), atol=1e-5)
@@ -45,6 +47,7 @@ def test_a_colour_network_keeps_its_three_planes():
     np.testing.assert_allclose(got, model(images).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_under_bfloat16_products_are_as_close_to_float32_as_convolutions():
     exact, images, label = seeded("9-3-1-5")
     model = SRCNN("9-3-1-5", dtype="mixed_bfloat16")
