@@ -55,7 +55,7 @@ def run_weights(steps_per_call, name=None, batch=6, count=5, arch="9-1-5", optim
 
 
 # The quick subset checks the default and oneDNN's; the others run with the slow tests.
-QUICK_EXECUTIONS = ("xla-per-core", "tf")
+QUICK_EXECUTIONS = ("hybrid-per-core", "tf")
 
 
 @pytest.mark.parametrize("name", [name if name in QUICK_EXECUTIONS else pytest.param(name, marks=pytest.mark.slow)
@@ -125,7 +125,7 @@ def test_a_given_execution_is_taken_as_given(cache):
 def test_a_short_run_takes_the_default_without_measuring(cache, monkeypatch):
     monkeypatch.setattr(executions, "measure_in_children", lambda *args: pytest.fail("measured"))
     chosen = choose(TrainSettings(precision="float32"), executions.MEASURE_ABOVE - 1)
-    assert chosen.name == "xla-per-core" and "longer runs measure" in chosen.why and not cache.exists()
+    assert chosen.name == "hybrid-per-core" and "longer runs measure" in chosen.why and not cache.exists()
 
 
 def test_a_long_run_measures_once_and_the_next_reads_the_cache(cache, monkeypatch):
@@ -159,7 +159,7 @@ def test_the_cache_is_written_only_where_the_write_path_allows(cache, tmp_path, 
 def test_a_failed_measurement_falls_back_to_the_default(cache, monkeypatch):
     monkeypatch.setattr(executions, "measure_in_children", lambda *args: {})
     chosen = choose(TrainSettings(precision="float32"), 10**7)
-    assert chosen.name == "xla-per-core" and "measuring failed" in chosen.why and not cache.exists()
+    assert chosen.name == "hybrid-per-core" and "measuring failed" in chosen.why and not cache.exists()
 
 
 def test_the_start_line_says_how_steps_run(monkeypatch):
