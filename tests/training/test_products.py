@@ -26,15 +26,10 @@ def seeded(arch, dtype="float32", planes=1):
     return model, images, rng.random(model(images).shape, dtype=np.float32)
 
 
-<<<<<<< HEAD
 # The quick subset checks the default network; the others run with the slow tests.
 @pytest.mark.parametrize("arch, xla", [("9-1-5", True), ("9-1-5", False)] + [
     pytest.param(arch, xla, marks=pytest.mark.slow)
     for arch, xla in (("9-5-5", True), ("11-1-7", False), ("3-1-3", True), ("9-3-1-5", False), ("9x32-1x16-5", True))])
-=======
-@pytest.mark.parametrize("arch", ["9-1-5", "9-5-5", "3-1-3", "11-1-7", "9-1-1-5", "9-3-1-5", "9x32-1x16-5"])
-@pytest.mark.parametrize("xla", [False, True])
->>>>>>> parent of 8263cfc (float32 default without a measurement: xla-per-core (the products measured ahead of hybrid-per-core in every round here); its quick test; docs)
 def test_products_give_the_network_and_its_gradients(arch, xla):
     model, images, label = seeded(arch)
     np.testing.assert_allclose(output_by_products(model, images).numpy(), model(images).numpy(), atol=1e-5)
