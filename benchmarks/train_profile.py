@@ -83,14 +83,10 @@ def layer_table(execution, model, part, seconds):
     from srcnn.training.products import patches_product, tap_maps_output
     rng = np.random.default_rng(0)
 
-    def conv1(features):
-        layer = model.conv1
-        maps = patches_product(features, layer.kernel) if execution.xla else tf.nn.conv2d(features, layer.kernel, 1,
-                                                                                           "VALID")
-        return tf.nn.relu(tf.nn.bias_add(maps, layer.bias))
-
-    def conv1_on_tensorflow(features):  # hybrid: conv1's forward on TensorFlow's kernel
-        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(features, model.conv1.kernel, 1, "VALID"), model.conv1.bias))
+    def conv1(features, products=execution.xla):
+        kernel = model.conv1.kernel
+        maps = patches_product(features, kernel) if products else tf.nn.conv2d(features, kernel, 1, "VALID")
+        return tf.nn.relu(tf.nn.bias_add(maps, model.conv1.bias))
 
     def conv2(features):  # a 1 x 1 layer is a matrix product
         return tf.nn.relu(tf.tensordot(features, model.conv2.kernel[0, 0], axes=1) + model.conv2.bias)
@@ -117,8 +113,8 @@ def layer_table(execution, model, part, seconds):
         both_seconds = timed(tf.function(backward, jit_compile=execution.xla), seconds)
         shown = forward_seconds
         if weights is model.conv1 and execution.first_layer_apart:  # its forward runs on TensorFlow's kernel
-            shown = timed(tf.function(layer_functions(conv1_on_tensorflow, features, sources)[0], jit_compile=False),
-                          seconds)
+            on_tensorflow = layer_functions(lambda images: conv1(images, products=False), features, sources)[0]
+            shown = timed(tf.function(on_tensorflow, jit_compile=False), seconds)
         table.append((f"{name}: forward", shown, macs * part))
         table.append((f"{name}: gradients", both_seconds - forward_seconds, macs * part * (2 if input_gradient else 1)))
     return table
