@@ -22,6 +22,7 @@ Commands wrap their `main` in `exit_on_user_error`, which prints the message, pl
 command's hint for its type, as the last line and returns 1.
 """
 
+import contextlib
 import errno
 import functools
 import gc
@@ -173,6 +174,38 @@ def exit_on_interrupt(advice):
         return wrapper
 
     return decorate
+
+
+@contextlib.contextmanager
+def interrupts_held():
+    """Ctrl-C and SIGTERM that arrive inside the block take effect when it ends; a second one at once.
+
+    Training holds them while a compiled chunk of steps runs and while a line is printed:
+    raised in the middle of TensorFlow's Python side (a chunk being traced), an interrupt
+    crashed the process at exit (SIGSEGV), and raised inside `print` it left a line cut
+    short. A signal that would not raise here (ignored, or SIGTERM's default outside
+    `exit_on_interrupt`) keeps its own handling, and outside the main thread nothing is held.
+    """
+    received, previous = [], {}
+
+    def hold(signum, frame):
+        if received:  # asked twice: stop now
+            previous[signum](signum, frame)
+        received.append(signum)
+
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if callable(signal.getsignal(signum)):
+                previous[signum] = signal.signal(signum, hold)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        previous[received[0]](received[0], None)
 
 
 def printable(name):

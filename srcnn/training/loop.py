@@ -28,7 +28,7 @@ import numpy as np
 from srcnn.training import history
 from srcnn.training.batches import PatchArrays
 from srcnn.training.patches import random_dihedral
-from srcnn.core.errors import SRCNNError
+from srcnn.core.errors import SRCNNError, interrupts_held
 from srcnn.training.checkpointing import Checkpointer
 from srcnn.training.config import check_inputs
 from srcnn.training.distribution import _check_workers_agree
@@ -146,14 +146,16 @@ class _Training:
             if settings.augment:
                 chunk = [random_dihedral(np.random.default_rng([settings.seed, epoch, step + index]), *batch)
                          for index, batch in enumerate(chunk)]
-            losses = self.run_steps([data for data, _ in chunk], [label for _, label in chunk])
-            self.checkpointer.check_health()
-            self.log_losses(epoch, step, losses)
-            step += len(chunk)
-            self.progress.steps_done(step, len(chunk))
-            # Save: the kill-safe checkpoint.
-            if step % settings.save_every == 0:
-                self.checkpointer.save()
+            # A Ctrl-C or SIGTERM takes effect between chunks, with their lines and saves whole.
+            with interrupts_held():
+                losses = self.run_steps([data for data, _ in chunk], [label for _, label in chunk])
+                self.checkpointer.check_health()
+                self.log_losses(epoch, step, losses)
+                step += len(chunk)
+                self.progress.steps_done(step, len(chunk))
+                # Save: the kill-safe checkpoint.
+                if step % settings.save_every == 0:
+                    self.checkpointer.save()
 
     def log_losses(self, epoch, first_step, losses):
         """The losses of every log_every-th step in a chunk: the epoch's mean, TensorBoard and the bar.

@@ -8,7 +8,7 @@ from srcnn.core.startup import tf  # first: keras imports TensorFlow, whose star
 import numpy as np
 from tqdm import tqdm
 from srcnn.core import checkpoints
-from srcnn.core.errors import SettingError
+from srcnn.core.errors import SettingError, interrupts_held
 from srcnn.training.config import check_inputs
 from srcnn.training.execution import CHUNK_STEPS, chunk_function, one_device_execution
 from srcnn.training.summaries import validation_restorer
@@ -37,7 +37,7 @@ class Progress:
 
     def line(self, text):
         """A line above the bar."""
-        with tqdm.external_write_mode():
+        with interrupts_held(), tqdm.external_write_mode():
             self.say(text)
 
     def start_epoch(self, epoch):
