@@ -62,14 +62,21 @@ def _saved_model(path):
     return "saved_model.pb" in entries and not entries - SAVEDMODEL_ENTRIES
 
 
+def _first_line(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.readline().rstrip("\r\n")
+    except OSError:
+        return None
+
+
 def _first_line_is(header):
-    def recognise(path):
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                return handle.readline().rstrip("\r\n") == header
-        except OSError:
-            return False
-    return recognise
+    return lambda path: _first_line(path) == header
+
+
+def first_line_starts(text):
+    """Recognises a text file by the start of its first line."""
+    return lambda path: (_first_line(path) or "").startswith(text)
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,47 @@ def sweep(folder):
     return removed
 
 
+def _check_kind(path, kind, declared):
+    """Raises OutputError unless what is at `path` (there, not a link) is an output of `kind`."""
+    if os.path.isdir(path) != kind.folder:
+        there, wanted = ("a folder", "file") if os.path.isdir(path) else ("a file", "folder")
+        raise OutputError(f"{printable(path)}: {there} is there, where the {kind.name} {wanted} goes; it is kept")
+    recognised = (kind.recognise(path) if kind.recognise else declared) or (
+        not kind.folder and os.path.getsize(path) == 0)  # an empty file holds nothing to lose
+    if not recognised:
+        raise OutputError(f"{printable(path)}: is there and is not {kind.a_name}; it is kept")
+
+
+def remove_outputs(found):
+    """Deletes what a command itself wrote and now drops (a fresh start, a stopped run's leftovers).
+
+    Checks every (path, kind) in `found` before deleting any, so a refusal deletes nothing.
+    A path that is not there is skipped.
+
+    Returns:
+        the paths deleted.
+
+    Raises:
+        OutputError: a path is a link, a folder where `kind` is a file (or the reverse), or
+            is not recognised as `kind` (a kind without `recognise` is never deleted).
+    """
+    there = []
+    for path, kind in found:
+        if not os.path.lexists(path):
+            continue
+        if os.path.islink(path):
+            raise OutputError(f"{printable(path)}: is a link where {kind.a_name} of this project goes; "
+                              "it is kept (move it away)")
+        _check_kind(path, kind, declared=False)
+        there.append(path)
+    for path in there:
+        try:
+            _remove(path)
+        except OSError as error:
+            raise OutputError(f"{printable(path)}: cannot delete it ({os_reason(error)})") from None
+    return there
+
+
 def _remove(path):
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
@@ -234,13 +282,7 @@ class Outputs:
         if not os.path.lexists(path):
             self._check_parents(path)
             return False
-        if os.path.isdir(path) != kind.folder:
-            there, wanted = ("a folder", "file") if os.path.isdir(path) else ("a file", "folder")
-            raise OutputError(f"{name}: {there} is there, where the {kind.name} {wanted} goes; it is kept")
-        recognised = (kind.recognise(path) if kind.recognise else declared) or (
-            not kind.folder and os.path.getsize(path) == 0)  # an empty file holds nothing to lose
-        if not recognised:
-            raise OutputError(f"{name}: is there and is not {kind.a_name}; it is kept")
+        _check_kind(path, kind, declared)
         if not self.overwrite:
             raise OutputExistsError(f"{name}: already exists")
         return True

@@ -20,16 +20,16 @@ process (a script's around the library's) holds nothing more.
 """
 
 import contextlib
-import glob
 import math
 import os
-import shutil
+import re
+import stat
 
-from srcnn.core import checkpoints
+from srcnn.core import checkpoints, outputs
 from srcnn.core.errors import CheckpointError, OutputError, RunFolderError, os_reason
 from srcnn.core.files import ensure_writable_folder
 from srcnn.core.model import DEFAULT_ARCH, normalise_arch
-from srcnn.core.outputs import rewriting
+from srcnn.core.outputs import OutputKind, remove_outputs, rewriting
 from srcnn.training import history
 
 try:
@@ -44,6 +44,25 @@ EVENT_FOLDERS = ("train", "eval", "bicubic")
 CHECKPOINT_LAYOUT = (("checkpoint", False), ("best", True), (os.path.join("best", "checkpoint"), False))
 LOG_LAYOUT = ((history.FILE_NAME, False), *((name, True) for name in EVENT_FOLDERS), (OWNER_NAME, False))
 SETTING = {"checkpoint": "checkpoint_dir", "log": "log_dir"}
+# What training writes and a fresh start deletes: found by these names, deleted only when of its kind.
+CHECKPOINT_NAMES = re.compile(r"(ckpt|best)-\d+\.(index|data-\d+-of-\d+)")
+UNFINISHED_SAVE_NAMES = re.compile(r"(ckpt|best)-\d+_temp")
+EVENTS_PREFIX = "events.out.tfevents."
+CHECKPOINT_FILE = OutputKind("checkpoint file", recognise=os.path.isfile)
+CHECKPOINT_STATE = OutputKind("checkpoint state file", recognise=outputs.first_line_starts("model_checkpoint_path:"))
+EVENTS_FILE = OutputKind("TensorBoard events file", recognise=os.path.isfile)
+
+
+def _unfinished_save(path):
+    # What a save killed while writing its shards leaves: part-K-of-N.index / .data-… files.
+    try:
+        return all(re.fullmatch(r"part-\d+-of-\d+\.(index|data-\d+-of-\d+)", entry.name) and entry.is_file(
+            follow_symlinks=False) for entry in os.scandir(path))
+    except OSError:
+        return False
+
+
+UNFINISHED_SAVE = OutputKind("unfinished checkpoint save", folder=True, recognise=_unfinished_save)
 _held = set()  # real paths of the folders this process has locked
 
 
@@ -178,23 +197,27 @@ class RunFolder:
             raise RunFolderError(f"{path}: cannot write ({os_reason(error)})", "log_dir") from None
 
     def start_over(self):
-        """Deletes the run's checkpoints (best/ too), history.csv and TensorBoard events (a fresh start)."""
-        for directory, name in ((self.checkpoint_dir, "ckpt"), (self.best_dir, "best")):
-            for path in glob.glob(os.path.join(glob.escape(directory), f"{name}-*")):
-                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(directory, "checkpoint"))
-        for folder in EVENT_FOLDERS:
-            for events in glob.glob(os.path.join(glob.escape(self.log_dir), folder, "events.out.tfevents.*")):
-                os.remove(events)
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self.history_path)
+        """Deletes the run's checkpoints (best/ too), history.csv and TensorBoard events (a fresh start).
+
+        Only what training writes, found by its names, each deleted if of its kind: anything
+        else in the folders stays, and a link or a foreign file under one of those names stops
+        the start (`OutputError`) before anything is deleted.
+        """
+        found = [(os.path.join(self.log_dir, folder, name), EVENTS_FILE) for folder in EVENT_FOLDERS
+                 for name in _names(os.path.join(self.log_dir, folder)) if name.startswith(EVENTS_PREFIX)]
+        for directory in (self.checkpoint_dir, self.best_dir):
+            found += [(os.path.join(directory, name), CHECKPOINT_FILE) for name in _names(directory)
+                      if CHECKPOINT_NAMES.fullmatch(name)]
+            found.append((os.path.join(directory, "checkpoint"), CHECKPOINT_STATE))
+        remove_outputs(found + [(self.history_path, history.HISTORY)] + self._unfinished_saves())
 
     def remove_unfinished_saves(self):
         """Deletes the `name-N_temp` folders a save killed while writing its shards leaves behind."""
-        for directory, name in ((self.checkpoint_dir, "ckpt"), (self.best_dir, "best")):
-            for path in glob.glob(os.path.join(glob.escape(directory), f"{name}-*_temp")):
-                shutil.rmtree(path, ignore_errors=True)
+        remove_outputs(self._unfinished_saves())
+
+    def _unfinished_saves(self):
+        return [(os.path.join(directory, name), UNFINISHED_SAVE) for directory in (self.checkpoint_dir, self.best_dir)
+                for name in _names(directory) if UNFINISHED_SAVE_NAMES.fullmatch(name)]
 
     def trim_history(self, step):
         """Cuts history.csv back to the rows up to `step` and returns the best validation PSNR.
@@ -221,6 +244,13 @@ class RunFolder:
         return all(row["step"] != step for row in rows)
 
 
+def _names(folder):
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:  # not there (yet)
+        return []
+
+
 def _check_layout(folder, what, layout):
     for name, is_folder in layout:
         path = os.path.join(folder, name)
@@ -235,11 +265,7 @@ def _lock(folder, what):
     """Holds `folder`/training.lock (holding this process id) while the block runs, then removes it."""
     path = os.path.join(folder, LOCK_NAME)
     while True:
-        try:
-            handle = open(path, "a+")
-        except OSError as error:
-            raise RunFolderError(f"{folder}: the {what} folder is not writable ({os_reason(error)})",
-                                 SETTING[what]) from None
+        handle = _open_lock(path, folder, what)
         if not fcntl:
             break
         try:
@@ -264,6 +290,26 @@ def _lock(folder, what):
         yield
     finally:
         _held.discard(real)
-        with contextlib.suppress(OSError):
-            os.remove(path)  # while still locked, so that no other run locks the old file
+        with contextlib.suppress(OSError):  # the file this run holds, while still locked (no other run locks it)
+            if os.path.samestat(os.fstat(handle.fileno()), os.lstat(path)):
+                os.remove(path)
         handle.close()
+
+
+def _open_lock(path, folder, what):
+    """training.lock, opened to read and write, created if missing: never through a link, nor a
+    file that is not a lock (a process id, or nothing)."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as error:
+        if os.path.islink(path) or os.path.isdir(path):
+            raise RunFolderError(f"{path}: is {'a link' if os.path.islink(path) else 'a folder'} where training "
+                                 "keeps its lock; it is kept (move it away)", SETTING[what]) from None
+        raise RunFolderError(f"{folder}: the {what} folder is not writable ({os_reason(error)})",
+                             SETTING[what]) from None
+    handle = os.fdopen(descriptor, "r+")
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not re.fullmatch(r"\d*\s*", handle.read(64)):
+        handle.close()
+        raise RunFolderError(f"{path}: is there and is not a training lock; it is kept (move it away)",
+                             SETTING[what])
+    return handle

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
@@ -46,6 +45,18 @@ from srcnn.upscaling.batch_inputs import expand, parse_args
 FAILURES_HEADER = "path,reason"
 FAILURES = outputs.csv_kind("failures CSV", FAILURES_HEADER)
 NAMESPACE = "srcnn"  # of the Beam metrics: done, skipped, failed
+JOB_LISTING = outputs.OutputKind("list of jobs", recognise=outputs.first_line_starts("["))
+
+
+def _beam_folder(path):
+    # Beam writes a sink's shards as plain files in its own temporary folder.
+    try:
+        return all(entry.is_file(follow_symlinks=False) for entry in os.scandir(path))
+    except OSError:
+        return False
+
+
+BEAM_TEMPORARY = outputs.OutputKind("Beam temporary folder", folder=True, recognise=_beam_folder)
 VIDEO_REASON = "a video: srcnn-upscale-batch upscales images; upscale videos with srcnn-upscale"
 
 
@@ -91,8 +102,8 @@ def write_listing(planned, folder):
             for job in planned:
                 listing.write(json.dumps([job.source, job.sr_path, job.bicubic_path]) + "\n")
     except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.remove(path)
+        with contextlib.suppress(OutputError):
+            outputs.remove_outputs([(path, JOB_LISTING)])
         if isinstance(error, OSError):
             raise OutputError(f"{printable(folder)}: cannot write the list of jobs there ({os_reason(error)})") from None
         raise
@@ -297,7 +308,8 @@ def remove_beam_temporaries(path):
     """Removes the folder in which Beam writes `path` before moving it in place (left by a stopped run)."""
     folder, name = os.path.split(path)
     for found in glob.glob(os.path.join(glob.escape(folder or os.curdir), glob.escape(f"beam-temp-{name}-") + "*")):
-        shutil.rmtree(found, ignore_errors=True)
+        with contextlib.suppress(OutputError):  # what is not Beam's stays
+            outputs.remove_outputs([(found, BEAM_TEMPORARY)])
 
 
 def start_pipeline(beam, pipeline_args, workers):
@@ -354,7 +366,7 @@ def main(argv=None):
         raise SRCNNError(f"{printable(args.failures)}: cannot write the failures CSV ({os_reason(error)}); "
                          "pass another --failures") from None
     finally:
-        os.remove(listing)
+        outputs.remove_outputs([(listing, JOB_LISTING)])
         if not finished:  # stopped workers may have left temporaries
             sweep_outputs(folders, patience=5.0)
     metrics = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))

@@ -130,3 +130,31 @@ def test_rename_without_replacing_refuses_an_existing_file_and_folder(tmp_path):
         outputs.rename_without_replacing(str(tmp_path / "d1"), str(tmp_path / "d2"))
     outputs.rename_without_replacing(str(tmp_path / "a"), str(tmp_path / "c"))
     assert (tmp_path / "c").read_bytes() == b"a" and (tmp_path / "b").read_bytes() == b"b"
+
+
+def test_only_outputs_of_their_kind_are_deleted_and_a_refusal_deletes_nothing(tmp_path):
+    model = outputs.KINDS["onnx"]
+    ours, theirs, notes = tmp_path / "a.onnx", tmp_path / "b.onnx", tmp_path / "notes.txt"
+    ours.write_bytes(b"\x08\x07ai.onnx model")
+    theirs.write_bytes(b"not a model")
+    notes.write_bytes(b"my notes")
+    (tmp_path / "link.onnx").symlink_to(ours)
+    (tmp_path / "folder.onnx").mkdir()
+    for refused in ("b.onnx", "link.onnx", "folder.onnx"):
+        with pytest.raises(OutputError, match="it is kept"):
+            outputs.remove_outputs([(str(ours), model), (str(tmp_path / refused), model)])
+        assert ours.exists() and os.path.lexists(tmp_path / refused)
+    assert outputs.remove_outputs([(str(ours), model), (str(tmp_path / "gone.onnx"), model)]) == [str(ours)]
+    assert not ours.exists() and notes.read_bytes() == b"my notes" and theirs.read_bytes() == b"not a model"
+    with pytest.raises(OutputError):  # a kind recognised only as a run's declared output is never deleted
+        outputs.remove_outputs([(str(notes), outputs.KINDS["image"])])
+    assert notes.exists()
+
+
+def test_a_folder_output_goes_whole_and_a_link_inside_it_is_not_followed(tmp_path):
+    kind = outputs.OutputKind("scratch folder", folder=True, recognise=os.path.isdir)
+    (tmp_path / "keep.txt").write_bytes(b"mine")
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "link").symlink_to(tmp_path / "keep.txt")
+    assert outputs.remove_outputs([(str(tmp_path / "scratch"), kind)]) == [str(tmp_path / "scratch")]
+    assert not (tmp_path / "scratch").exists() and (tmp_path / "keep.txt").read_bytes() == b"mine"

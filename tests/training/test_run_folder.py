@@ -16,7 +16,7 @@ import tensorflow as tf
 
 import step2_train
 from srcnn.core import checkpoints
-from srcnn.training import run_folder
+from srcnn.training import history as history_file, run_folder
 from srcnn.training.run_folder import RunFolder
 from srcnn.training.batches import PatchArrays
 from srcnn.core.errors import RunFolderError, SettingError, SRCNNError, exit_on_user_error
@@ -315,6 +315,7 @@ def test_fresh_start_clears_the_layout_and_keeps_the_rest(tmp_path):
             tmp_path / "c" / "logs" / "history.csv", tmp_path / "c" / "logs" / "eval" / "events.out.tfevents.1"]
     for path in kept + gone:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("x")
+        path.write_text({"checkpoint": 'model_checkpoint_path: "ckpt-4"\n',
+                         "history.csv": ",".join(history_file.FIELDS) + "\n"}.get(path.name, "x"))
     folder.start_over()
     assert [path.exists() for path in kept + gone] == [True] * len(kept) + [False] * len(gone)

@@ -326,3 +326,15 @@ def test_an_input_whose_name_starts_with_a_dash(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         batch_inputs.parse_args(["-x.png", "-o", "out"])
     assert "-x.png: a file whose name starts with - reads as a flag; write ./-x.png" in capsys.readouterr().err
+
+
+def test_beam_temporaries_of_an_output_go_and_a_users_look_alike_stays(tmp_path):
+    output = tmp_path / "failures.csv"
+    beams = tmp_path / "beam-temp-failures.csv-1f2e"
+    beams.mkdir()
+    (beams / "1f2e.failures.csv").write_text("path,reason\n")
+    mine = tmp_path / "beam-temp-failures.csv-mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "sub" / "notes.txt").write_text("my notes")
+    batch.remove_beam_temporaries(str(output))
+    assert not beams.exists() and (mine / "sub" / "notes.txt").read_text() == "my notes"
