@@ -4,6 +4,7 @@ Patches come from one of scikit-image's sample photographs (installed with it), 
 loss really falls; the validation image is a 96x96 crop, so an epoch's evaluation is quick.
 """
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -95,3 +96,21 @@ def photo_folders(root, crops):
         for index, (photo, rows, columns) in enumerate(wanted):
             Image.fromarray(np.ascontiguousarray(photos[photo][rows, columns])).save(
                 os.path.join(root, folder, f"image{index}.png"))
+
+
+def snapshot(root):
+    """{relative path: what is there}, links not followed."""
+    found = {}
+    for folder, folders, files in os.walk(root):
+        for name in folders + files:
+            path = os.path.join(folder, name)
+            key = os.path.relpath(path, root)
+            if os.path.islink(path):
+                found[key] = ("link", os.readlink(path))
+                folders[:] = [other for other in folders if other != name]
+            elif os.path.isdir(path):
+                found[key] = ("folder",)
+            else:
+                with open(path, "rb") as handle:
+                    found[key] = ("file", hashlib.sha256(handle.read()).hexdigest())
+    return found

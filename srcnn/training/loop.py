@@ -171,18 +171,23 @@ class _Training:
                 self.progress.loss(epoch, step, float(value))
 
     def end_epoch(self, epoch):
-        """Validate: PSNR on the test images, one history row, and the best checkpoint."""
+        """Validate: PSNR on the test images, one history row, and the best checkpoint.
+
+        Like a chunk of steps, this runs whole before a Ctrl-C or SIGTERM takes effect.
+        """
         self.checkpointer.check_health()
         loss_sum, loss_count = self.run_state.epoch_losses.numpy()
-        row = validate(self.restore_test_images, self.test_images, self.settings, self.writers, epoch=epoch,
-                       step=int(self.run_state.step), loss=loss_sum / loss_count, seconds=self.progress.clock.seconds())
-        self.rows.append(row)
-        if self.chief:
-            history.append(self.folder.history_path, row)
-        self.progress.epoch_done(row)
-        if row["psnr"] > self.best_psnr:
-            self.best_psnr = row["psnr"]
-            self.checkpointer.save(best=True)
+        with interrupts_held():
+            row = validate(self.restore_test_images, self.test_images, self.settings, self.writers, epoch=epoch,
+                           step=int(self.run_state.step), loss=loss_sum / loss_count,
+                           seconds=self.progress.clock.seconds())
+            self.rows.append(row)
+            if self.chief:
+                history.append(self.folder.history_path, row)
+            self.progress.epoch_done(row)
+            if row["psnr"] > self.best_psnr:
+                self.best_psnr = row["psnr"]
+                self.checkpointer.save(best=True)
 
 
 def _start_run(settings, strategy, chief, steps_per_epoch, patch_count, say, execution=None):

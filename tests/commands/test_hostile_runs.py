@@ -15,7 +15,6 @@ files go, not the pixels or the converters (tested elsewhere).
 
 import contextlib
 import copy
-import hashlib
 import io
 import os
 import shutil
@@ -32,6 +31,8 @@ from srcnn.core import checkpoints, outputs
 from srcnn.core.errors import SRCNNError
 from srcnn.upscaling import export, jobs
 from srcnn.upscaling.upscaler import Upscaler
+
+from tiny_data import snapshot
 
 QUICK, LONG = 5, 700  # examples per test: the quick subset, and CI (three tests: about 2,100 runs)
 
@@ -65,24 +66,6 @@ def build_home(root, weights):
             handle.write(content)
     shutil.copytree(os.path.dirname(weights), os.path.join(root, "ck"))
     os.symlink("notes.txt", os.path.join(root, "link_out"))
-
-
-def snapshot(root):
-    """{relative path: what is there}, links not followed."""
-    found = {}
-    for folder, folders, files in os.walk(root):
-        for name in folders + files:
-            path = os.path.join(folder, name)
-            key = os.path.relpath(path, root)
-            if os.path.islink(path):
-                found[key] = ("link", os.readlink(path))
-                folders[:] = [other for other in folders if other != name]
-            elif os.path.isdir(path):
-                found[key] = ("folder",)
-            else:
-                with open(path, "rb") as handle:
-                    found[key] = ("file", hashlib.sha256(handle.read()).hexdigest())
-    return found
 
 
 def run_quietly(function, *args):

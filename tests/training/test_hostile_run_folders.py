@@ -13,7 +13,6 @@ the run as `step2_train` does (`RunFolder.claim`, then `start_over` with --fresh
   everything else is as it was.
 """
 
-import hashlib
 import os
 import re
 
@@ -24,6 +23,8 @@ from hypothesis import strategies as st
 from srcnn.core.errors import SRCNNError
 from srcnn.training import history
 from srcnn.training.run_folder import LOCK_NAME, OWNER_NAME, RunFolder
+
+from tiny_data import snapshot
 
 QUICK, LONG = 5, 1000  # examples: the quick subset, and the slow one (CI)
 
@@ -97,23 +98,6 @@ def build(root, entries):
         else:
             with open(path, "wb") as handle:
                 handle.write({"empty file": b"", "user file": USER_TEXT}.get(thing, ours(kind)))
-
-
-def snapshot(root):
-    """{relative path: what is there}, links not followed."""
-    found = {}
-    for folder, folders, files in os.walk(root):
-        for name in folders + files:
-            path = os.path.join(folder, name)
-            key = os.path.relpath(path, root)
-            if os.path.islink(path):
-                found[key] = ("link", os.readlink(path))
-            elif os.path.isdir(path):
-                found[key] = ("folder",)
-            else:
-                with open(path, "rb") as handle:
-                    found[key] = ("file", hashlib.sha256(handle.read()).hexdigest())
-    return found
 
 
 def start(root, fresh):
