@@ -34,7 +34,8 @@ from srcnn.upscaling.upscaler import Upscaler
 
 from tiny_data import snapshot
 
-QUICK, LONG = 5, 700  # examples per test: the quick subset, and CI (three tests: about 2,100 runs)
+# Examples per test: the quick subset, and CI (about 1,500 runs; an export costs five times an upscale).
+QUICK, LONG, LONG_UPSCALE, LONG_EXPORT = 5, 700, 500, 300
 
 NON_UTF8 = os.fsdecode(b"caf\xe9.png")  # a Latin-1 name, not UTF-8
 PHOTOS = ("a.png", "a.jpg", "b.webp", "-dash.png", "new\nline.png", "quo'te\".png", NON_UTF8, "sub/c.png",
@@ -269,14 +270,14 @@ def test_the_api_changes_only_its_outputs(harness, call):
 
 @pytest.mark.slow
 @given(flags=upscale_flags)
-@examples(LONG)
+@examples(LONG_UPSCALE)
 def test_srcnn_upscale_changes_only_its_outputs_long(harness, flags):
     upscale_property(harness, flags)
 
 
 @pytest.mark.slow
 @given(flags=export_flags)
-@examples(LONG)
+@examples(LONG_EXPORT)
 def test_srcnn_export_changes_only_its_model_long(harness, flags):
     export_property(harness, flags)
 
