@@ -185,7 +185,8 @@ def remove_outputs(found):
 
     Raises:
         OutputError: a path is a link, a folder where `kind` is a file (or the reverse), or
-            is not recognised as `kind` (a kind without `recognise` is never deleted).
+            is not recognised as `kind` (of a kind without `recognise`, only an empty file is
+            deleted).
     """
     there = []
     for path, kind in found:

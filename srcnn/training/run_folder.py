@@ -47,6 +47,7 @@ SETTING = {"checkpoint": "checkpoint_dir", "log": "log_dir"}
 # What training writes and a fresh start deletes: found by these names, deleted only when of its kind.
 CHECKPOINT_NAMES = re.compile(r"(ckpt|best)-\d+\.(index|data-\d+-of-\d+)")
 UNFINISHED_SAVE_NAMES = re.compile(r"(ckpt|best)-\d+_temp")
+SAVE_PART_NAMES = re.compile(r"part-\d+-of-\d+\.(index|data-\d+-of-\d+)(\.tempstate\d+)?")
 EVENTS_PREFIX = "events.out.tfevents."
 CHECKPOINT_FILE = OutputKind("checkpoint file", recognise=os.path.isfile)
 CHECKPOINT_STATE = OutputKind("checkpoint state file", recognise=outputs.first_line_starts("model_checkpoint_path:"))
@@ -54,15 +55,16 @@ EVENTS_FILE = OutputKind("TensorBoard events file", recognise=os.path.isfile)
 
 
 def _unfinished_save(path):
-    # What a save killed while writing its shards leaves: part-K-of-N.index / .data-… files.
+    # What a save killed while writing its shards leaves: part-K-of-N.index / .data-… files, or
+    # TensorFlow's .tempstateNNN of one still being written.
     try:
-        return all(re.fullmatch(r"part-\d+-of-\d+\.(index|data-\d+-of-\d+)", entry.name) and entry.is_file(
-            follow_symlinks=False) for entry in os.scandir(path))
+        return all(SAVE_PART_NAMES.fullmatch(entry.name) and entry.is_file(follow_symlinks=False)
+                   for entry in os.scandir(path))
     except OSError:
         return False
 
 
-UNFINISHED_SAVE = OutputKind("unfinished checkpoint save", folder=True, recognise=_unfinished_save)
+UNFINISHED_SAVE = OutputKind("half-written checkpoint save", folder=True, recognise=_unfinished_save)
 _held = set()  # real paths of the folders this process has locked
 
 
@@ -307,7 +309,7 @@ def _open_lock(path, folder, what):
                                  "keeps its lock; it is kept (move it away)", SETTING[what]) from None
         raise RunFolderError(f"{folder}: the {what} folder is not writable ({os_reason(error)})",
                              SETTING[what]) from None
-    handle = os.fdopen(descriptor, "r+")
+    handle = os.fdopen(descriptor, "r+", encoding="ascii", errors="replace")
     if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not re.fullmatch(r"\d*\s*", handle.read(64)):
         handle.close()
         raise RunFolderError(f"{path}: is there and is not a training lock; it is kept (move it away)",

@@ -35,7 +35,7 @@ NAMES = ("ckpt-4.index", "ckpt-4.data-00000-of-00001", "best-8.index", "best-8.d
          # a user's, beside them
          "ckpt-notes.txt", "ckpt-4", "ckpt-4.index.bak", "ckpt-x_temp", "events.txt", "notes.txt", "recipe.json")
 THINGS = ("ours", "empty file", "user file", "link to a file", "link to a folder", "user folder", "empty folder")
-USER_TEXT = b"my notes, not training's"
+USER_TEXT = b"my notes, not training's, in Latin-1: caf\xe9"
 
 
 def own_kind(folder, name):
@@ -92,7 +92,7 @@ def build(root, entries):
                     handle.write(USER_TEXT)
         elif kind == "save" and thing == "ours":
             os.makedirs(path)
-            for part in ("part-00000-of-00001.index", "part-00000-of-00001.data-00000-of-00001"):
+            for part in ("part-00000-of-00001.index", "part-00000-of-00001.data-00000-of-00001.tempstate2890731"):
                 with open(os.path.join(path, part), "wb") as handle:
                     handle.write(b"shard")
         else:
@@ -122,30 +122,47 @@ def examples(count):
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+def expected_deletions(entries, fresh):
+    """(what the start deletes, what it refuses), in the order the start meets them: the layout,
+    then the checkpoint folder's lock and the log folder's, then --fresh and the unfinished saves.
+    A refusal stops there: a lock taken before it was already released, and so deleted."""
+    def refusals(places, kinds):
+        return [os.path.join(*place) for place in places if own_kind(*place) in kinds
+                and not accepted(own_kind(*place), entries[place])]
+
+    layout = [os.path.join(*place) for place, thing in entries.items()
+              if own_kind(*place) in ("state", "history") and thing.endswith("folder")]
+    if layout:  # the layout's files (state files, history.csv) are never folders, even without --fresh
+        return set(), set(layout)
+    deleted = set()
+    for lock in (("ck", LOCK_NAME), ("ck/logs", LOCK_NAME)):
+        if lock in entries:
+            if refusals([lock], ("lock",)):
+                return deleted, {os.path.join(*lock)}
+            deleted.add(os.path.join(*lock))
+    kinds = ("file", "state", "history", "save") if fresh else ("save",)
+    refused = refusals(entries, kinds)
+    if refused:
+        return deleted, set(refused)
+    return deleted | {os.path.join(*place) for place in entries if own_kind(*place) in kinds}, set()
+
+
 def check_start(tmp_path_factory, entries, fresh):
     root = str(tmp_path_factory.mktemp("home"))
     build(root, entries)
     before = snapshot(root)
     error = start(root, fresh)
     after = snapshot(root)
-    own = {os.path.join(folder, name): own_kind(folder, name) for folder, name in entries
-           if own_kind(folder, name) and (fresh or own_kind(folder, name) in ("save", "lock"))}
-    refused = {path for path, kind in own.items() if not accepted(kind, entries[tuple(path.rsplit("/", 1))])}
-    # The layout's files (state files, history.csv) are never folders, even without --fresh.
-    refused |= {os.path.join(*place) for place, thing in entries.items()
-                if own_kind(*place) in ("state", "history") and thing.endswith("folder")}
+    deleted, refused = expected_deletions(entries, fresh)
     assert (error is not None) == bool(refused), (error, refused)
     if error is not None:
         message = str(error)
         assert "\n" not in message and any(path in message for path in refused), (message, refused)
     for path, there in before.items():
-        top = path.split(os.sep)[0]
-        if top == "outside" or path not in own and not any(path.startswith(gone + os.sep) for gone in own):
-            assert after.get(path) == there, path  # not training's: as it was
-        elif error is not None:
-            assert after.get(path) == there, path  # refused: nothing deleted
-        else:
+        if path in deleted or any(path.startswith(gone + os.sep) for gone in deleted):
             assert path not in after, path  # training's own: gone
+        else:
+            assert after.get(path) == there, path  # not training's, or refused: as it was
     made = set(after) - set(before)
     assert made <= {os.path.join("ck", "logs", OWNER_NAME)}, made
 
