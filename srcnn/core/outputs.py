@@ -79,6 +79,29 @@ def first_line_starts(text):
     return lambda path: (_first_line(path) or "").startswith(text)
 
 
+def text_matching(pattern, limit=64):
+    """Recognises a small text file whose content (up to `limit` characters) matches `pattern` whole."""
+    def recognise(path):
+        try:
+            with open(path, encoding="ascii", errors="replace") as handle:
+                return bool(re.fullmatch(pattern, handle.read(limit)))
+        except OSError:
+            return False
+    return recognise
+
+
+def folder_of_files(names=None):
+    """Recognises a folder that holds plain files only (no link, no folder), each named as the
+    regular expression `names` says, if given (what another program's writer leaves, e.g. Beam's)."""
+    def recognise(path):
+        try:
+            return all(entry.is_file(follow_symlinks=False) and (names is None or re.fullmatch(names, entry.name))
+                       for entry in os.scandir(path))
+        except OSError:
+            return False
+    return recognise
+
+
 @dataclass(frozen=True)
 class OutputKind:
     """A kind of output: a file or a folder, and how an existing one is recognised as one.

@@ -87,8 +87,9 @@ def core_count():
 def default_execution(precision):
     """The choice without a measurement: what measured fastest on the CPUs timed so far
     (float32: conv1's forward on oneDNN, the rest under XLA; bfloat16: TensorFlow's oneDNN kernels),
-    one part per core. (xla-per-core measured a few percent faster on an AVX2 EPYC, but a Ctrl-C
-    there crashed the process in 2 of 6 interrupt tests, hybrid-per-core in none of 5.)"""
+    one part per core. (xla-per-core measured a few percent faster on an AVX2 EPYC, but streaming
+    a 583 MB train.h5 it grew 300 MB, past the test's bound of half the file, and a Ctrl-C there
+    had crashed the process before training held interrupts between chunks.)"""
     name = "hybrid" if precision == "float32" else "tf"
     return name + ("-per-core" if core_count() > 1 else "")
 

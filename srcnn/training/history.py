@@ -1,6 +1,6 @@
 """history.csv: one row per epoch trained, kept in the run's log folder (`srcnn.training.run_folder`).
 
-Written by the training loop (a whole row per append, so a kill leaves it whole or absent),
+Written by the training loop (each epoch's row by an atomic rewrite, so a kill leaves it whole or absent),
 read back by training (to resume and trim), the sample page (`srcnn.training.report`) and the
 time-to-quality benchmark.
 """
@@ -11,7 +11,7 @@ import math
 import os
 
 from srcnn.core.errors import RunFolderError, os_reason
-from srcnn.core.outputs import Outputs, csv_kind, rewriting
+from srcnn.core.outputs import csv_kind, rewriting
 
 FIELDS = ("epoch", "step", "seconds", "loss", "psnr", "bicubic_psnr")
 FILE_NAME = "history.csv"
@@ -87,13 +87,6 @@ def write(path, rows):
 
 
 def append(path, row):
-    """Appends one row in a single write, so a kill leaves the row whole or absent."""
-    text = _format([row])
-    # The one write path's check: never through a link, nor into a file that is not a history.
-    if Outputs(overwrite=True).check(path, HISTORY) and os.path.getsize(path):
-        text = text.split("\n", 1)[1]  # the header is there already
-    try:
-        with open(path, "a", newline="") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise RunFolderError(f"{path}: cannot write ({os_reason(error)})", "log_dir") from None
+    """Adds one row: the file is rewritten with it (`write`), so a kill leaves it with or without the row."""
+    rows, _ = read(path)
+    write(path, rows + [row])

@@ -52,19 +52,12 @@ EVENTS_PREFIX = "events.out.tfevents."
 CHECKPOINT_FILE = OutputKind("checkpoint file", recognise=os.path.isfile)
 CHECKPOINT_STATE = OutputKind("checkpoint state file", recognise=outputs.first_line_starts("model_checkpoint_path:"))
 EVENTS_FILE = OutputKind("TensorBoard events file", recognise=os.path.isfile)
-
-
-def _unfinished_save(path):
-    # What a save killed while writing its shards leaves: part-K-of-N.index / .data-… files, or
-    # TensorFlow's .tempstateNNN of one still being written.
-    try:
-        return all(SAVE_PART_NAMES.fullmatch(entry.name) and entry.is_file(follow_symlinks=False)
-                   for entry in os.scandir(path))
-    except OSError:
-        return False
-
-
-UNFINISHED_SAVE = OutputKind("half-written checkpoint save", folder=True, recognise=_unfinished_save)
+# A save killed while writing its shards leaves part-K-of-N.index / .data-… files, or TensorFlow's
+# .tempstateNNN of one still being written.
+UNFINISHED_SAVE = OutputKind("half-written checkpoint save", folder=True,
+                             recognise=outputs.folder_of_files(SAVE_PART_NAMES))
+LOCK_TEXT = re.compile(r"\d*\s*")  # what a training.lock holds: its holder's process id, or nothing yet
+LOCK_FILE = OutputKind("training lock", recognise=outputs.text_matching(LOCK_TEXT))
 _held = set()  # real paths of the folders this process has locked
 
 
@@ -292,9 +285,10 @@ def _lock(folder, what):
         yield
     finally:
         _held.discard(real)
-        with contextlib.suppress(OSError):  # the file this run holds, while still locked (no other run locks it)
+        # Only the file this run holds, and while still locked, so that no other run locks it.
+        with contextlib.suppress(OSError, OutputError):
             if os.path.samestat(os.fstat(handle.fileno()), os.lstat(path)):
-                os.remove(path)
+                remove_outputs([(path, LOCK_FILE)])
         handle.close()
 
 
@@ -310,7 +304,7 @@ def _open_lock(path, folder, what):
         raise RunFolderError(f"{folder}: the {what} folder is not writable ({os_reason(error)})",
                              SETTING[what]) from None
     handle = os.fdopen(descriptor, "r+", encoding="ascii", errors="replace")
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not re.fullmatch(r"\d*\s*", handle.read(64)):
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not LOCK_FILE.recognise(path):
         handle.close()
         raise RunFolderError(f"{path}: is there and is not a training lock; it is kept (move it away)",
                              SETTING[what])

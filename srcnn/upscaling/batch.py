@@ -46,17 +46,8 @@ FAILURES_HEADER = "path,reason"
 FAILURES = outputs.csv_kind("failures CSV", FAILURES_HEADER)
 NAMESPACE = "srcnn"  # of the Beam metrics: done, skipped, failed
 JOB_LISTING = outputs.OutputKind("list of jobs", recognise=outputs.first_line_starts("["))
-
-
-def _beam_folder(path):
-    # Beam writes a sink's shards as plain files in its own temporary folder.
-    try:
-        return all(entry.is_file(follow_symlinks=False) for entry in os.scandir(path))
-    except OSError:
-        return False
-
-
-BEAM_TEMPORARY = outputs.OutputKind("Beam temporary folder", folder=True, recognise=_beam_folder)
+# Beam writes a sink's shards as plain files in its own temporary folder.
+BEAM_TEMPORARY = outputs.OutputKind("Beam temporary folder", folder=True, recognise=outputs.folder_of_files())
 VIDEO_REASON = "a video: srcnn-upscale-batch upscales images; upscale videos with srcnn-upscale"
 
 
