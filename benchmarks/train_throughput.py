@@ -31,6 +31,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from srcnn.core.choices import EXECUTIONS_BY_THREADS as OURS  # noqa: E402  (one process per thread setting)
+from srcnn.core.precision import cpu_computes_bfloat16  # noqa: E402  (without TensorFlow)
 PREVIOUS = "per-step XLA (previous release)"
 TORCH_WITH_TF = "PyTorch channels_last, torch.compile, TensorFlow imported too"
 
@@ -74,16 +75,6 @@ def previous_release(batch_size, seconds):
     return {PREVIOUS: (count + 1) * batch_size / (time.perf_counter() - started)}
 
 
-def cpu_has_native_bfloat16():
-    """Whether the CPU has AVX512-BF16 or AMX (as `srcnn.core.precision`, without importing TensorFlow)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
-
-
 def pytorch(batch_size, seconds, compile_too, with_tensorflow=False):
     """{variant: patches/s} of PyTorch on the same network and recipe; with_tensorflow: torch.compile
     alone, in a process that has imported TensorFlow first."""
@@ -96,7 +87,7 @@ def pytorch(batch_size, seconds, compile_too, with_tensorflow=False):
     data = torch.from_numpy(rng.random((4096, 1, 33, 33), dtype=np.float32))
     label = torch.from_numpy(rng.random((4096, 1, 21, 21), dtype=np.float32))
     variants = {"PyTorch NCHW": dict(), "PyTorch channels_last": dict(channels_last=True)}
-    if cpu_has_native_bfloat16():
+    if cpu_computes_bfloat16():
         variants["PyTorch channels_last, bfloat16 autocast"] = dict(channels_last=True, bfloat16=True)
     if compile_too:
         variants["PyTorch channels_last, torch.compile"] = dict(channels_last=True, compiled=True)
