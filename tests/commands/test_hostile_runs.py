@@ -8,7 +8,7 @@ in-process with generated flags and paths, and checks:
 - nothing new appears but declared outputs and their folders, and no temporary is left;
 - every declared output that is there is whole (an image that decodes, a model of its format).
 
-The quick profile runs a few examples per test; the slow one (CI) runs thousands. The weights are
+The quick profile runs a few examples per test; the slow one (CI) runs 1,300 in all. The weights are
 loaded once per session and the model converters replaced by stand-ins: what is tested is where
 files go, not the pixels or the converters (tested elsewhere).
 """
@@ -34,8 +34,8 @@ from srcnn.upscaling.upscaler import Upscaler
 
 from tiny_data import snapshot
 
-# Examples per test: the quick subset, and CI (about 1,500 runs; an export costs five times an upscale).
-QUICK, LONG, LONG_UPSCALE, LONG_EXPORT = 5, 700, 500, 300
+# Examples per test: the quick subset, and CI (1,300 runs; an export costs five times an upscale).
+QUICK, LONG, LONG_UPSCALE, LONG_EXPORT = 5, 500, 500, 300
 
 NON_UTF8 = os.fsdecode(b"caf\xe9.png")  # a Latin-1 name, not UTF-8
 PHOTOS = ("a.png", "a.jpg", "b.webp", "-dash.png", "new\nline.png", "quo'te\".png", NON_UTF8, "sub/c.png",

@@ -22,7 +22,7 @@ from srcnn.core import outputs
 
 from test_hostile_runs import examples, run_quietly, snapshot
 
-QUICK, LONG = 4, 300
+QUICK, LONG = 4, 200
 DOCS_STATES = ("plain", "earlier_page", "page_link", "page_folder", "paper_file", "runs_link", "result_link",
                "figure_link", "figure_folder")
 ROOTS = (".", "sub", "notes.txt", "link_root", "missing/deeper")

@@ -26,7 +26,7 @@ from srcnn.training.run_folder import LOCK_NAME, OWNER_NAME, RunFolder
 
 from tiny_data import snapshot
 
-QUICK, LONG = 5, 1000  # examples: the quick subset, and the slow one (CI)
+QUICK, LONG = 5, 600  # examples: the quick subset, and the slow one (CI)
 
 # Where training keeps what, relative to the checkpoint folder "ck" (its log folder is ck/logs).
 FOLDERS = ("ck", "ck/best", "ck/logs", "ck/logs/train", "ck/logs/eval", "ck/logs/bicubic")
